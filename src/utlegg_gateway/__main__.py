@@ -1,0 +1,5 @@
+"""Allow `python -m utlegg_gateway`."""
+
+from utlegg_gateway.cli import main
+
+main()

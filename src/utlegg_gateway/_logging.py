@@ -1,0 +1,118 @@
+"""Structured logs with masked identifiers: no fødselsnummer, token or key ever reaches a log.
+
+Use `log = get_logger(__name__)` and `log.info("case submitted", extra=fields(case=..., ...))`.
+Masking runs in the handler's filter, so it applies to every record whatever its source
+(our code, httpx, uvicorn), to the message and to every structured field.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = ["configure_logging", "fields", "get_logger", "mask", "mask_identifier"]
+
+# 11 digits not inside a longer digit run: fødselsnummer / D-nummer (and kontonummer,
+# which is masked too: harmless, and an account number is personal data as well).
+_ELEVEN_DIGITS = re.compile(r"(?<!\d)(\d{6})(\d{3})(\d{2})(?!\d)")
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
+_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
+_PEM_KEY = re.compile(
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL
+)
+_ASSERTION = re.compile(r"(assertion=)[^&\s]+")
+
+
+def mask_identifier(value: str) -> str:
+    """Mask a personal identifier for display: keep only the last two digits."""
+    digits = re.sub(r"\D", "", value)
+    if len(digits) < 4:
+        return "*" * len(value)
+    return "*" * (len(digits) - 2) + digits[-2:]
+
+
+def mask(text: str) -> str:
+    """Remove identifiers, tokens and private keys from free text."""
+    text = _PEM_KEY.sub("[private key removed]", text)
+    text = _JWT.sub("[token removed]", text)
+    text = _BEARER.sub(r"\1[token removed]", text)
+    text = _ASSERTION.sub(r"\1[grant removed]", text)
+    return _ELEVEN_DIGITS.sub(lambda m: "*********" + m.group(3), text)
+
+
+def _mask_any(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, dict):
+        return {k: _mask_any(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mask_any(v) for v in value]
+    return value
+
+
+def fields(**kw: Any) -> dict[str, Any]:
+    """Structured fields for a log call: `log.info("msg", extra=fields(case="X"))`."""
+    return {"fields": kw}
+
+
+class _MaskingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = mask(record.getMessage())
+        record.args = None
+        extra = getattr(record, "fields", None)
+        if extra:
+            record.fields = _mask_any(extra)
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = mask(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        out.update(getattr(record, "fields", None) or {})
+        if record.exc_text:
+            out["exception"] = record.exc_text
+        return json.dumps(out, ensure_ascii=False, default=str)
+
+
+class _TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        extra = getattr(record, "fields", None)
+        if extra:
+            text += " " + " ".join(f"{k}={v}" for k, v in extra.items())
+        return text
+
+
+def configure_logging(*, json_lines: bool, level: str = "INFO", stream: Any = None) -> None:
+    """Install one masked handler on the root logger (JSON lines or plain text)."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.addFilter(_MaskingFilter())
+    if json_lines:
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(_TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    # httpx logs every request line at INFO; keep ours as the record of calls.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+def get_logger(name: str) -> logging.Logger:
+    """A standard logger; masking happens in the handler installed by `configure_logging`."""
+    return logging.getLogger(name)

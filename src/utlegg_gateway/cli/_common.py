@@ -1,0 +1,60 @@
+"""What every command shares: error-to-exit-code mapping and common options."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import click
+
+from utlegg_gateway.config import Settings, load_settings
+from utlegg_gateway.errors import GatewayError
+
+__all__ = ["config_option", "environment_option", "handle_errors", "load", "model_version_option"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Map GatewayError to `Error: [code] message` on stderr and the class's exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except GatewayError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper
+
+
+config_option = click.option(
+    "--config",
+    "-c",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Configuration file (YAML). Environment overrides: UTLEGG_GATEWAY__SECTION__KEY.",
+)
+environment_option = click.option(
+    "--environment",
+    type=click.Choice(["test", "prod"]),
+    default=None,
+    help="Overrides the configured environment (default: test).",
+)
+model_version_option = click.option(
+    "--model-version",
+    type=click.Choice(["1.1", "2.0"]),
+    default=None,
+    help="ELAN model version (default: 2.0, the current documented model).",
+)
+
+
+def load(config_path: Path | None, **overrides: Any) -> Settings:
+    """Build the settings once, with command-line overrides applied last."""
+    return load_settings(config_path, overrides=overrides)

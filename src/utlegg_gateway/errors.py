@@ -1,0 +1,269 @@
+"""The one exception tree of the gateway.
+
+Every error the gateway raises on purpose derives from `GatewayError`. Each class has a
+fixed, kebab-case `code` (stable: it is written into receipts, error reports and logs)
+and an `exit_code` the CLI uses. Details (file, case, row, field, HTTP status …) are
+attributes, not only text, so receipts and the journal can store them as data.
+
+    GatewayError
+    ├── UsageError                 bad arguments or an unreadable input file   (exit 2)
+    │   └── InputFileError         the file given on the command line cannot be read
+    ├── ConfigError                the configuration is invalid                (exit 2)
+    ├── MappingSpecError           a YAML mapping file is invalid (line/column) (exit 2)
+    ├── SourceError                a source file cannot be parsed at all       (exit 2)
+    │   └── UnsafeSourceError      DTD/entities/oversize: refused on purpose
+    ├── CaseError                  one case cannot be built (transform failed) (exit 1)
+    ├── AuthError                  Maskinporten refused or could not be reached (exit 1)
+    ├── ElanError                  an ELAN call failed                         (exit 1)
+    │   ├── ElanTemporaryError     may succeed later: 429, 5xx, network, timeout
+    │   ├── ElanRejectedError      422: broken rules (kontrollutslag)
+    │   └── ElanPermanentError     400/401/403/404/406: will not succeed as is
+    ├── JournalError               the SQLite journal failed                    (exit 2)
+    ├── InboxError / OutboxError   file-system trouble in the folders          (exit 1)
+    └── LockHeldError              another run holds the lock                  (exit 3)
+
+Errors from httpx, sqlite3, lxml and pydantic are translated into this tree in exactly
+one place each: `elan/_http.py`, `journal.py`, `mapping/sources/_xml.py` and
+`model/__init__.py` / `mapping/spec.py`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar
+
+__all__ = [
+    "EXIT_CANNOT_RUN",
+    "EXIT_CASE_ERRORS",
+    "EXIT_LOCKED",
+    "EXIT_OK",
+    "AuthError",
+    "CaseError",
+    "ConfigError",
+    "ElanError",
+    "ElanPermanentError",
+    "ElanRejectedError",
+    "ElanTemporaryError",
+    "GatewayError",
+    "InboxError",
+    "InputFileError",
+    "JournalError",
+    "LockHeldError",
+    "MappingSpecError",
+    "OutboxError",
+    "SourceError",
+    "UnsafeSourceError",
+    "UsageError",
+]
+
+# Exit codes of every command (documented in README "Exit codes").
+EXIT_OK = 0
+EXIT_CASE_ERRORS = 1  # findings, rejected or failed cases: the run itself worked
+EXIT_CANNOT_RUN = 2  # configuration, usage, unreadable input or mapping
+EXIT_LOCKED = 3  # another run holds the lock; nothing was done
+
+_KEBAB = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+# The detail attributes every GatewayError may carry. Kept as a tuple so `details()`
+# and the constructor cannot drift apart.
+_DETAIL_FIELDS = (
+    "file",
+    "case",
+    "row",
+    "element",
+    "column",
+    "field",
+    "rule",
+    "value",
+    "http_status",
+    "kode",
+    "korrelasjonsid",
+    "hint",
+)
+
+
+class GatewayError(Exception):
+    """Base of every error the gateway raises on purpose."""
+
+    code: ClassVar[str] = "gateway-error"
+    exit_code: ClassVar[int] = EXIT_CASE_ERRORS
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not _KEBAB.match(cls.code):
+            raise TypeError(f"{cls.__name__}.code must be kebab-case, got {cls.code!r}")
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        case: str | None = None,
+        row: int | None = None,
+        element: str | None = None,
+        column: str | None = None,
+        field: str | None = None,
+        rule: str | None = None,
+        value: str | None = None,
+        http_status: int | None = None,
+        kode: str | None = None,
+        korrelasjonsid: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.case = case
+        self.row = row
+        self.element = element
+        self.column = column
+        self.field = field
+        self.rule = rule
+        self.value = value
+        self.http_status = http_status
+        self.kode = kode
+        self.korrelasjonsid = korrelasjonsid
+        self.hint = hint
+
+    def details(self) -> dict[str, Any]:
+        """The set detail attributes, for receipts, reports and structured logs."""
+        out: dict[str, Any] = {"code": self.code, "message": self.message}
+        for name in _DETAIL_FIELDS:
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        return out
+
+    def __str__(self) -> str:
+        where = ", ".join(
+            f"{name}={getattr(self, name)}"
+            for name in ("file", "case", "row", "element", "column", "field", "rule")
+            if getattr(self, name) is not None
+        )
+        text = f"[{self.code}] {self.message}"
+        if where:
+            text += f" ({where})"
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+class UsageError(GatewayError):
+    """The command was called wrongly."""
+
+    code = "usage"
+    exit_code = EXIT_CANNOT_RUN
+
+
+class InputFileError(UsageError):
+    """A file named on the command line is missing, unreadable or not what it claims."""
+
+    code = "input-file-unreadable"
+
+
+class ConfigError(GatewayError):
+    """The configuration is invalid; nothing can run until it is fixed."""
+
+    code = "config-invalid"
+    exit_code = EXIT_CANNOT_RUN
+
+
+class MappingSpecError(GatewayError):
+    """A YAML mapping file is invalid; `row`/`column` point into the YAML."""
+
+    code = "mapping-invalid"
+    exit_code = EXIT_CANNOT_RUN
+
+
+class SourceError(GatewayError):
+    """A source export cannot be read at all (malformed XML, undecodable bytes …)."""
+
+    code = "source-unreadable"
+    exit_code = EXIT_CANNOT_RUN
+
+
+class UnsafeSourceError(SourceError):
+    """A source export was refused on purpose: DTD, entities, or over the size limit."""
+
+    code = "source-unsafe"
+
+
+class CaseError(GatewayError):
+    """One case could not be built from its records; the others go on."""
+
+    code = "case-invalid"
+
+
+class AuthError(GatewayError):
+    """Maskinporten refused the grant or could not be reached."""
+
+    code = "maskinporten-error"
+
+    def __init__(self, message: str, *, mp_code: str | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.mp_code = mp_code
+
+    def details(self) -> dict[str, Any]:
+        out = super().details()
+        if self.mp_code:
+            out["mp_code"] = self.mp_code
+        return out
+
+
+class ElanError(GatewayError):
+    """An ELAN call failed; `kode`, `melding` (message) and `korrelasjonsid` are kept."""
+
+    code = "elan-error"
+
+
+class ElanTemporaryError(ElanError):
+    """The call may succeed later (429, 5xx, network error, timeout)."""
+
+    code = "elan-temporary"
+
+
+class ElanRejectedError(ElanError):
+    """ELAN answered 422: the begjæring broke one or more rules."""
+
+    code = "elan-rejected"
+
+    def __init__(self, message: str, *, rules: list[dict[str, Any]] | None = None, **kw: Any):
+        super().__init__(message, **kw)
+        self.rules: list[dict[str, Any]] = rules or []
+
+    def details(self) -> dict[str, Any]:
+        out = super().details()
+        out["rules"] = self.rules
+        return out
+
+
+class ElanPermanentError(ElanError):
+    """The call will not succeed as it is (400/401/403/404/406)."""
+
+    code = "elan-permanent"
+
+
+class JournalError(GatewayError):
+    """The SQLite journal failed: without it nothing may be sent."""
+
+    code = "journal-error"
+    exit_code = EXIT_CANNOT_RUN
+
+
+class InboxError(GatewayError):
+    """An inbox folder is missing, unmounted or unreadable."""
+
+    code = "inbox-error"
+
+
+class OutboxError(GatewayError):
+    """An outbox file could not be written."""
+
+    code = "outbox-error"
+
+
+class LockHeldError(GatewayError):
+    """Another run of the gateway holds the lock file."""
+
+    code = "run-locked"
+    exit_code = EXIT_LOCKED
