@@ -36,7 +36,13 @@ __all__ = [
     "ENV_PREFIX",
     "ConfigPath",
     "Environment",
+    "FolderSettings",
+    "InboxSettings",
+    "JournalSettings",
     "ModelVersion",
+    "ObserverKind",
+    "ReadinessSettings",
+    "ReceiptFormat",
     "Secret",
     "Settings",
     "load_settings",
@@ -94,6 +100,74 @@ class Secret(_Section):
         return value
 
 
+ReceiptFormat = Literal["json", "csv", "xml"]
+ObserverKind = Literal["native", "polling", "none"]
+
+
+class JournalSettings(_Section):
+    """The SQLite journal: on LOCAL disk only (WAL does not work over NFS/SMB)."""
+
+    path: ConfigPath = Field(default=Path("state/journal.sqlite3"), validate_default=True)
+    busy_timeout_ms: int = Field(default=5000, ge=0)
+
+
+class ReadinessSettings(_Section):
+    """When a dropped file counts as finished (see docs/architecture.md "Inbox readiness")."""
+
+    # Producer temp names and hidden files, matched case-insensitively against the name.
+    ignore_patterns: tuple[str, ...] = (
+        "*.tmp",
+        "*.part",
+        "*.filepart",
+        "*.writing",
+        "*.incomplete",
+        "~*",
+        ".*",
+    )
+    # e.g. [".done", ".ok"]: the file is ready only once X.done (or X.ok) exists; () = no marker.
+    marker_suffixes: tuple[str, ...] = ()
+    # Size and mtime unchanged for this long (longer on SMB/NFS: attribute caches lie).
+    stable_seconds: float = Field(default=10.0, ge=0)
+    # mtime at least this old; weak on its own (copies may keep the source mtime).
+    min_age_seconds: float = Field(default=0.0, ge=0)
+    allow_empty: bool = False
+
+
+class InboxSettings(_Section):
+    """One drop folder: where, which files, how to tell they are ready, what to answer."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    path: ConfigPath
+    # Names of the YAML mappings (under mappings/) that may read this inbox's files.
+    mappings: tuple[str, ...] = ()
+    # Data files (case-insensitive globs); anything else (the PDFs) is an attachment.
+    include_patterns: tuple[str, ...] = ("*.csv", "*.xml")
+    readiness: ReadinessSettings = Field(default={}, validate_default=True)
+    # Claimed files go to <work>/<name>/; must be on the inbox's file system. None: folders.work.
+    work: ConfigPath | None = None
+    # "native" OS events (local disk), "polling" (network mounts), "none" (listing only).
+    observer: ObserverKind = "native"
+    scan_interval_seconds: float = Field(default=30.0, gt=0)
+    # How long a file waits for the attachments it names before the case is reported.
+    attachments_wait_seconds: float = Field(default=3600.0, ge=0)
+    receipt_formats: tuple[ReceiptFormat, ...] = ("json",)
+    # CSV receipts: UTF-8 with BOM, so Excel and Windows tools detect the encoding.
+    receipt_csv_encoding: str = "utf-8-sig"
+    receipt_csv_delimiter: str = Field(default=";", min_length=1, max_length=1)
+
+
+class FolderSettings(_Section):
+    """The gateway's own folders: work (claimed), outbox, archive (+retention), failed."""
+
+    # Defaults are validated so they too resolve against the config file's folder.
+    work: ConfigPath = Field(default=Path("work"), validate_default=True)
+    outbox: ConfigPath = Field(default=Path("outbox"), validate_default=True)
+    archive: ConfigPath = Field(default=Path("archive"), validate_default=True)
+    failed: ConfigPath = Field(default=Path("failed"), validate_default=True)
+    # Archived originals older than this are purged; journal rows (hashes) are kept.
+    archive_retention_days: int = Field(default=90, ge=1)
+
+
 class Settings(_Section):
     """The whole configuration. Sections are filled in by the stages that own them."""
 
@@ -101,6 +175,11 @@ class Settings(_Section):
     model_version: ModelVersion = DEFAULT_MODEL_VERSION
     # The organisation the gateway acts as (innsender orgnr): 9 digits.
     organisation: str | None = Field(default=None, pattern=r"^\d{9}$")
+    # `{}` + validate_default: the section is built with the context, so relative
+    # default paths resolve against the config file's folder.
+    journal: JournalSettings = Field(default={}, validate_default=True)
+    inboxes: tuple[InboxSettings, ...] = ()
+    folders: FolderSettings = Field(default={}, validate_default=True)
     # Sections owned by later stages are added below as they are built
     # (maskinporten, elan, journal, inboxes, outbox, archive, followup, health).
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
