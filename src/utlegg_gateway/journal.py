@@ -1,0 +1,881 @@
+"""The journal: durable state of every file and case, in SQLite (WAL) on local disk.
+
+This is the only module that knows SQL, and the one place where `sqlite3` errors become
+`JournalError`. Every state change is one committed transaction with a row in
+`transitions` (from, to, time, detail), written *before* the gateway acts on the new
+state; `record_intent` is committed before each external call.
+
+File states (one row per claimed input file)::
+
+    claimed ──▶ mapping ──▶ processing ──▶ done
+       │           │             │
+       ├──▶ duplicate            └──▶ failed ◀── (claimed, mapping)
+       └──▶ failed                        │
+                                          └──▶ claimed   (replay by an operator)
+
+Case states (one row per begjæring built from a file)::
+
+    new ──▶ rejected_local                          (local prøving or mapping failed)
+     ├───▶ duplicate                                (same business key accepted before)
+     ├───▶ waiting_attachments ──▶ uploading | failed
+     └───▶ uploading ──▶ submitting ──▶ accepted | rejected | failed
+                │             │
+                └──▶ retry_wait ◀┘   (temporary failure; `next_attempt_at`)
+                        └──▶ uploading | submitting | failed
+
+End states: files `done`, `failed`, `duplicate`; cases `accepted`, `rejected_local`,
+`rejected`, `failed`, `duplicate`. Everything else is resumed on start
+(`files_in_states(*FILE_RESUMABLE)`, `cases_in_states(*CASE_RESUMABLE)`).
+
+Duplicates: a file whose SHA-256 equals one already registered (and not `failed`, so a
+fixed configuration can re-read a re-dropped file) is registered with `duplicate_of`
+set; the pipeline answers it with a duplicate receipt and marks it `duplicate`.
+Journal rows are never purged with the archive, so duplicates are caught for ever.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from utlegg_gateway.errors import JournalError
+
+__all__ = [
+    "CASE_END_STATES",
+    "CASE_RESUMABLE",
+    "CASE_TRANSITIONS",
+    "FILE_END_STATES",
+    "FILE_RESUMABLE",
+    "FILE_TRANSITIONS",
+    "SCHEMA_VERSION",
+    "CaseRecord",
+    "CaseState",
+    "FileRecord",
+    "FileState",
+    "Intent",
+    "Journal",
+    "Transition",
+]
+
+
+class FileState(StrEnum):
+    """Where a claimed input file stands."""
+
+    CLAIMED = "claimed"
+    MAPPING = "mapping"
+    PROCESSING = "processing"
+    DONE = "done"
+    FAILED = "failed"
+    DUPLICATE = "duplicate"
+
+
+class CaseState(StrEnum):
+    """Where one begjæring stands."""
+
+    NEW = "new"
+    WAITING_ATTACHMENTS = "waiting_attachments"
+    UPLOADING = "uploading"
+    SUBMITTING = "submitting"
+    RETRY_WAIT = "retry_wait"
+    ACCEPTED = "accepted"
+    REJECTED_LOCAL = "rejected_local"
+    REJECTED = "rejected"
+    FAILED = "failed"
+    DUPLICATE = "duplicate"
+
+
+F, C = FileState, CaseState
+
+FILE_TRANSITIONS: Mapping[FileState, frozenset[FileState]] = {
+    F.CLAIMED: frozenset({F.MAPPING, F.FAILED, F.DUPLICATE}),
+    F.MAPPING: frozenset({F.PROCESSING, F.FAILED}),
+    F.PROCESSING: frozenset({F.DONE, F.FAILED}),
+    F.FAILED: frozenset({F.CLAIMED}),  # replay
+    F.DONE: frozenset(),
+    F.DUPLICATE: frozenset(),
+}
+CASE_TRANSITIONS: Mapping[CaseState, frozenset[CaseState]] = {
+    C.NEW: frozenset({C.REJECTED_LOCAL, C.DUPLICATE, C.WAITING_ATTACHMENTS, C.UPLOADING, C.FAILED}),
+    C.WAITING_ATTACHMENTS: frozenset({C.UPLOADING, C.FAILED}),
+    C.UPLOADING: frozenset({C.SUBMITTING, C.RETRY_WAIT, C.FAILED}),
+    C.SUBMITTING: frozenset({C.ACCEPTED, C.REJECTED, C.RETRY_WAIT, C.FAILED}),
+    # retry_wait -> retry_wait moves the next attempt time after another temporary failure.
+    C.RETRY_WAIT: frozenset({C.UPLOADING, C.SUBMITTING, C.RETRY_WAIT, C.FAILED}),
+    C.ACCEPTED: frozenset(),
+    C.REJECTED_LOCAL: frozenset(),
+    C.REJECTED: frozenset(),
+    C.FAILED: frozenset(),
+    C.DUPLICATE: frozenset(),
+}
+FILE_END_STATES = frozenset({F.DONE, F.FAILED, F.DUPLICATE})
+CASE_END_STATES = frozenset({C.ACCEPTED, C.REJECTED_LOCAL, C.REJECTED, C.FAILED, C.DUPLICATE})
+FILE_RESUMABLE = tuple(s for s in FileState if s not in FILE_END_STATES)
+CASE_RESUMABLE = tuple(s for s in CaseState if s not in CASE_END_STATES)
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE files (
+    id            INTEGER PRIMARY KEY,
+    inbox         TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    sha256        TEXT NOT NULL,
+    size          INTEGER NOT NULL,
+    path          TEXT,
+    state         TEXT NOT NULL,
+    duplicate_of  INTEGER REFERENCES files(id),
+    error         TEXT,
+    registered_at TEXT NOT NULL,
+    updated_at    TEXT NOT NULL
+);
+CREATE INDEX files_sha256 ON files(sha256);
+CREATE INDEX files_state ON files(state);
+CREATE INDEX files_path ON files(path);
+
+CREATE TABLE cases (
+    id                    INTEGER PRIMARY KEY,
+    file_id               INTEGER NOT NULL REFERENCES files(id),
+    key                   TEXT NOT NULL,
+    innsender_referanse   TEXT NOT NULL,
+    begjaeringsdato       TEXT NOT NULL,
+    state                 TEXT NOT NULL,
+    payload               TEXT NOT NULL,
+    source                TEXT NOT NULL,
+    ekstern_saksreferanse TEXT,
+    korrelasjonsid        TEXT,
+    meldingsid            TEXT,
+    errors                TEXT NOT NULL DEFAULT '[]',
+    duplicate_of          INTEGER REFERENCES cases(id),
+    attempts              INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at       TEXT,
+    submitted_at          TEXT,
+    finished_at           TEXT,
+    created_at            TEXT NOT NULL,
+    updated_at            TEXT NOT NULL,
+    UNIQUE (file_id, key)
+);
+CREATE INDEX cases_business_key ON cases(innsender_referanse, begjaeringsdato);
+CREATE INDEX cases_state ON cases(state);
+
+CREATE TABLE transitions (
+    id         INTEGER PRIMARY KEY,
+    entity     TEXT NOT NULL CHECK (entity IN ('file', 'case')),
+    entity_id  INTEGER NOT NULL,
+    from_state TEXT,
+    to_state   TEXT NOT NULL,
+    at         TEXT NOT NULL,
+    detail     TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX transitions_entity ON transitions(entity, entity_id);
+
+CREATE TABLE intents (
+    id         INTEGER PRIMARY KEY,
+    case_id    INTEGER NOT NULL REFERENCES cases(id),
+    operation  TEXT NOT NULL,
+    meldingsid TEXT NOT NULL,
+    at         TEXT NOT NULL
+);
+CREATE INDEX intents_case ON intents(case_id);
+
+CREATE TABLE attachments (
+    case_id     INTEGER NOT NULL REFERENCES cases(id),
+    filnavn     TEXT NOT NULL,
+    sha256      TEXT NOT NULL,
+    uuid        TEXT NOT NULL,
+    uploaded_at TEXT NOT NULL,
+    PRIMARY KEY (case_id, filnavn, sha256)
+);
+
+CREATE TABLE cursors (
+    name       TEXT PRIMARY KEY,
+    value      TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    """One registered input file; `path` is where it is now (work, archive or failed)."""
+
+    id: int
+    inbox: str
+    name: str
+    sha256: str
+    size: int
+    path: str | None
+    state: FileState
+    duplicate_of: int | None
+    error: dict[str, Any] | None
+    registered_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRecord:
+    """One begjæring: its payload, where it came from and how far it got."""
+
+    id: int
+    file_id: int
+    key: str
+    innsender_referanse: str
+    begjaeringsdato: str
+    state: CaseState
+    payload: dict[str, Any]
+    source: dict[str, Any]
+    ekstern_saksreferanse: str | None
+    korrelasjonsid: str | None
+    meldingsid: str | None
+    errors: list[dict[str, Any]]
+    duplicate_of: int | None
+    attempts: int
+    next_attempt_at: datetime | None
+    submitted_at: datetime | None
+    finished_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One recorded state change."""
+
+    entity: str
+    entity_id: int
+    from_state: str | None
+    to_state: str
+    at: datetime
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """An external call about to be made (recorded before it is made)."""
+
+    case_id: int
+    operation: str
+    meldingsid: str
+    at: datetime
+
+
+def _ts(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise JournalError("journal times must be timezone-aware", value=value.isoformat())
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _dt(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _file(row: sqlite3.Row) -> FileRecord:
+    registered, updated = _dt(row["registered_at"]), _dt(row["updated_at"])
+    assert registered is not None and updated is not None
+    return FileRecord(
+        id=row["id"],
+        inbox=row["inbox"],
+        name=row["name"],
+        sha256=row["sha256"],
+        size=row["size"],
+        path=row["path"],
+        state=FileState(row["state"]),
+        duplicate_of=row["duplicate_of"],
+        error=None if row["error"] is None else json.loads(row["error"]),
+        registered_at=registered,
+        updated_at=updated,
+    )
+
+
+def _case(row: sqlite3.Row) -> CaseRecord:
+    created, updated = _dt(row["created_at"]), _dt(row["updated_at"])
+    assert created is not None and updated is not None
+    return CaseRecord(
+        id=row["id"],
+        file_id=row["file_id"],
+        key=row["key"],
+        innsender_referanse=row["innsender_referanse"],
+        begjaeringsdato=row["begjaeringsdato"],
+        state=CaseState(row["state"]),
+        payload=json.loads(row["payload"]),
+        source=json.loads(row["source"]),
+        ekstern_saksreferanse=row["ekstern_saksreferanse"],
+        korrelasjonsid=row["korrelasjonsid"],
+        meldingsid=row["meldingsid"],
+        errors=json.loads(row["errors"]),
+        duplicate_of=row["duplicate_of"],
+        attempts=row["attempts"],
+        next_attempt_at=_dt(row["next_attempt_at"]),
+        submitted_at=_dt(row["submitted_at"]),
+        finished_at=_dt(row["finished_at"]),
+        created_at=created,
+        updated_at=updated,
+    )
+
+
+class Journal:
+    """The durable state. Thread-safe: one connection, every call under one lock.
+
+    Open with `Journal.open(path, clock=...)`; close with `close()` or use it as a
+    context manager. All times come from the injected clock (timezone-aware).
+    """
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, clock: Callable[[], datetime]):
+        self._conn = conn
+        self._path = path
+        self._clock = clock
+        self._lock = threading.RLock()
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls, path: Path, *, clock: Callable[[], datetime], busy_timeout_ms: int = 5000
+    ) -> Journal:
+        """Open (creating if needed) the journal at `path`: WAL, FULL sync, schema migrated."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise JournalError(
+                f"cannot create the journal folder: {exc.strerror}", file=str(path.parent)
+            ) from exc
+        with _translated(path, "open"):
+            # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a write
+            # transaction takes the lock up front and never fails half-way on upgrade.
+            conn = sqlite3.connect(
+                path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
+            )
+            conn.row_factory = sqlite3.Row
+            try:
+                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    raise JournalError(
+                        f"the journal cannot use WAL mode (got {mode!r}): network share?",
+                        file=str(path),
+                        hint="put journal.path on a local disk",
+                    )
+                # FULL: a committed intent survives a power cut, which invariant 2 relies on.
+                conn.execute("PRAGMA synchronous=FULL")
+                conn.execute("PRAGMA foreign_keys=ON")
+                conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+                journal = cls(conn, path, clock)
+                journal._migrate()
+            except BaseException:
+                conn.close()
+                raise
+        return journal
+
+    def _migrate(self) -> None:
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise JournalError(
+                f"the journal has schema version {version}, newer than this gateway"
+                f" ({SCHEMA_VERSION})",
+                file=str(self._path),
+                hint="run the newer gateway version, or restore a matching journal",
+            )
+        if version == 0:
+            with self._tx():
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        self._conn.execute(statement)
+                self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        """Close the connection (checkpointing the WAL)."""
+        with self._lock, _translated(self._path, "close"):
+            self._conn.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    @property
+    def path(self) -> Path:
+        """Where the journal lives."""
+        return self._path
+
+    def journal_mode(self) -> str:
+        """The SQLite journal mode in force ('wal')."""
+        with self._lock, _translated(self._path, "read"):
+            return str(self._conn.execute("PRAGMA journal_mode").fetchone()[0])
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, _translated(self._path, "write"):
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _query(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock, _translated(self._path, "read"):
+            return list(self._conn.execute(sql, args).fetchall())
+
+    def _now(self) -> str:
+        return _ts(self._clock())
+
+    def _transition(
+        self,
+        conn: sqlite3.Connection,
+        entity: str,
+        entity_id: int,
+        *,
+        from_state: str | None,
+        to_state: str,
+        at: str,
+        detail: Mapping[str, Any],
+    ) -> None:
+        conn.execute(
+            "INSERT INTO transitions (entity, entity_id, from_state, to_state, at, detail)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (entity, entity_id, from_state, to_state, at, _dump(dict(detail))),
+        )
+
+    # -- files -------------------------------------------------------------------------
+
+    def register_file(
+        self, *, inbox: str, name: str, sha256: str, size: int, path: Path | str | None = None
+    ) -> FileRecord:
+        """Record a freshly claimed file (state `claimed`).
+
+        `duplicate_of` is set when a file with the same content was registered before
+        and did not end `failed`; the caller then answers it as a duplicate.
+        """
+        now = self._now()
+        with self._tx() as conn:
+            prior = conn.execute(
+                "SELECT id FROM files WHERE sha256 = ? AND state NOT IN (?, ?) ORDER BY id LIMIT 1",
+                (sha256, F.FAILED.value, F.DUPLICATE.value),
+            ).fetchone()
+            duplicate_of = None if prior is None else int(prior["id"])
+            cur = conn.execute(
+                "INSERT INTO files (inbox, name, sha256, size, path, state, duplicate_of,"
+                " registered_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    inbox,
+                    name,
+                    sha256,
+                    size,
+                    None if path is None else str(path),
+                    F.CLAIMED.value,
+                    duplicate_of,
+                    now,
+                    now,
+                ),
+            )
+            file_id = cur.lastrowid
+            assert file_id is not None
+            self._transition(
+                conn,
+                "file",
+                file_id,
+                from_state=None,
+                to_state=F.CLAIMED.value,
+                at=now,
+                detail={
+                    "inbox": inbox,
+                    "name": name,
+                    "sha256": sha256,
+                    "duplicate_of": duplicate_of,
+                },
+            )
+        return self.file(file_id)
+
+    def file(self, file_id: int) -> FileRecord:
+        """The file with this id; JournalError if there is none."""
+        rows = self._query("SELECT * FROM files WHERE id = ?", (file_id,))
+        if not rows:
+            raise JournalError(f"no file with id {file_id} in the journal", value=str(file_id))
+        return _file(rows[0])
+
+    def file_by_path(self, path: Path | str) -> FileRecord | None:
+        """The latest file registered at `path` (to find claimed files the journal lacks)."""
+        rows = self._query(
+            "SELECT * FROM files WHERE path = ? ORDER BY id DESC LIMIT 1", (str(path),)
+        )
+        return _file(rows[0]) if rows else None
+
+    def set_file_state(
+        self,
+        file_id: int,
+        state: FileState,
+        *,
+        path: Path | str | None = None,
+        error: Mapping[str, Any] | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> FileRecord:
+        """Move a file to `state` (checked against FILE_TRANSITIONS); `path` = new location."""
+        now = self._now()
+        with self._tx() as conn:
+            row = conn.execute("SELECT state FROM files WHERE id = ?", (file_id,)).fetchone()
+            if row is None:
+                raise JournalError(f"no file with id {file_id} in the journal", value=str(file_id))
+            current = FileState(row["state"])
+            if state not in FILE_TRANSITIONS[current]:
+                raise JournalError(
+                    f"file {file_id}: {current.value} -> {state.value} is not allowed",
+                    field="state",
+                    value=state.value,
+                )
+            sets, args = ["state = ?", "updated_at = ?"], [state.value, now]
+            if path is not None:
+                sets.append("path = ?")
+                args.append(str(path))
+            if error is not None:
+                sets.append("error = ?")
+                args.append(_dump(dict(error)))
+            conn.execute(f"UPDATE files SET {', '.join(sets)} WHERE id = ?", (*args, file_id))  # noqa: S608 -- column names are literals above, values are bound
+            info = dict(detail or {})
+            if path is not None:
+                info["path"] = str(path)
+            if error is not None:
+                info["error"] = dict(error)
+            self._transition(
+                conn,
+                "file",
+                file_id,
+                from_state=current.value,
+                to_state=state.value,
+                at=now,
+                detail=info,
+            )
+        return self.file(file_id)
+
+    def set_file_path(self, file_id: int, path: Path | str) -> None:
+        """Record that the file moved (archive, failed) without a state change."""
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE files SET path = ?, updated_at = ? WHERE id = ?",
+                (str(path), self._now(), file_id),
+            )
+
+    def files_in_states(self, *states: FileState) -> list[FileRecord]:
+        """Files in any of `states`, oldest first (FILE_RESUMABLE: what to resume on start)."""
+        if not states:
+            return []
+        marks = ", ".join("?" * len(states))
+        rows = self._query(
+            f"SELECT * FROM files WHERE state IN ({marks}) ORDER BY id",  # noqa: S608 -- only placeholders are interpolated
+            [s.value for s in states],
+        )
+        return [_file(r) for r in rows]
+
+    # -- cases -------------------------------------------------------------------------
+
+    def add_case(
+        self,
+        file_id: int,
+        *,
+        key: str,
+        innsender_referanse: str,
+        begjaeringsdato: str,
+        payload: Mapping[str, Any],
+        source: Mapping[str, Any],
+    ) -> CaseRecord:
+        """Record a case built from a file (state `new`); idempotent per (file_id, key).
+
+        Adding the same key again (a resumed mapping) returns the existing record unchanged.
+        `source` says where in the file the case came from (rows / element).
+        """
+        now = self._now()
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT id FROM cases WHERE file_id = ? AND key = ?", (file_id, key)
+            ).fetchone()
+            if row is not None:
+                case_id = int(row["id"])
+            else:
+                cur = conn.execute(
+                    "INSERT INTO cases (file_id, key, innsender_referanse, begjaeringsdato,"
+                    " state, payload, source, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        file_id,
+                        key,
+                        innsender_referanse,
+                        begjaeringsdato,
+                        C.NEW.value,
+                        _dump(dict(payload)),
+                        _dump(dict(source)),
+                        now,
+                        now,
+                    ),
+                )
+                assert cur.lastrowid is not None
+                case_id = cur.lastrowid
+                self._transition(
+                    conn,
+                    "case",
+                    case_id,
+                    from_state=None,
+                    to_state=C.NEW.value,
+                    at=now,
+                    detail={"key": key},
+                )
+        return self.case(case_id)
+
+    def case(self, case_id: int) -> CaseRecord:
+        """The case with this id; JournalError if there is none."""
+        rows = self._query("SELECT * FROM cases WHERE id = ?", (case_id,))
+        if not rows:
+            raise JournalError(f"no case with id {case_id} in the journal", value=str(case_id))
+        return _case(rows[0])
+
+    def set_case_state(
+        self,
+        case_id: int,
+        state: CaseState,
+        *,
+        ekstern_saksreferanse: str | None = None,
+        korrelasjonsid: str | None = None,
+        meldingsid: str | None = None,
+        errors: Sequence[Mapping[str, Any]] | None = None,
+        next_attempt_at: datetime | None = None,
+        duplicate_of: int | None = None,
+        payload: Mapping[str, Any] | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> CaseRecord:
+        """Move a case to `state` (checked against CASE_TRANSITIONS) and store what came with it.
+
+        Entering `submitting` counts an attempt and sets `submitted_at` the first time;
+        an end state sets `finished_at`; `next_attempt_at` is kept only in `retry_wait`.
+        `payload` replaces the stored payload (e.g. with attachment UUIDs filled in).
+        """
+        now = self._now()
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT state, submitted_at FROM cases WHERE id = ?", (case_id,)
+            ).fetchone()
+            if row is None:
+                raise JournalError(f"no case with id {case_id} in the journal", value=str(case_id))
+            current = CaseState(row["state"])
+            if state not in CASE_TRANSITIONS[current]:
+                raise JournalError(
+                    f"case {case_id}: {current.value} -> {state.value} is not allowed",
+                    field="state",
+                    value=state.value,
+                )
+            if state is C.RETRY_WAIT and next_attempt_at is None:
+                raise JournalError("retry_wait needs next_attempt_at", field="next_attempt_at")
+            sets: list[str] = ["state = ?", "updated_at = ?", "next_attempt_at = ?"]
+            args: list[Any] = [
+                state.value,
+                now,
+                _ts(next_attempt_at) if next_attempt_at is not None else None,
+            ]
+            info: dict[str, Any] = dict(detail or {})
+            for column, value in (
+                ("ekstern_saksreferanse", ekstern_saksreferanse),
+                ("korrelasjonsid", korrelasjonsid),
+                ("meldingsid", meldingsid),
+                ("duplicate_of", duplicate_of),
+            ):
+                if value is not None:
+                    sets.append(f"{column} = ?")
+                    args.append(value)
+                    info[column] = value
+            if errors is not None:
+                sets.append("errors = ?")
+                args.append(_dump([dict(e) for e in errors]))
+                info["errors"] = [dict(e) for e in errors]
+            if payload is not None:
+                sets.append("payload = ?")
+                args.append(_dump(dict(payload)))
+            if next_attempt_at is not None:
+                info["next_attempt_at"] = _ts(next_attempt_at)
+            if state is C.SUBMITTING:
+                sets.append("attempts = attempts + 1")
+                if row["submitted_at"] is None:
+                    sets.append("submitted_at = ?")
+                    args.append(now)
+            if state in CASE_END_STATES:
+                sets.append("finished_at = ?")
+                args.append(now)
+            conn.execute(f"UPDATE cases SET {', '.join(sets)} WHERE id = ?", (*args, case_id))  # noqa: S608 -- column names are literals above, values are bound
+            self._transition(
+                conn,
+                "case",
+                case_id,
+                from_state=current.value,
+                to_state=state.value,
+                at=now,
+                detail=info,
+            )
+        return self.case(case_id)
+
+    def record_intent(self, case_id: int, operation: str, meldingsid: str) -> None:
+        """Commit, BEFORE making it, that an external call (`operation`) is about to be made.
+
+        After a crash, an intent with no recorded outcome means "the call may have reached
+        the server": resubmit with the same `meldingsid` and read DUPLIKAT_INNSENDING as in.
+        """
+        now = self._now()
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO intents (case_id, operation, meldingsid, at) VALUES (?, ?, ?, ?)",
+                (case_id, operation, meldingsid, now),
+            )
+            conn.execute(
+                "UPDATE cases SET meldingsid = ?, updated_at = ? WHERE id = ?",
+                (meldingsid, now, case_id),
+            )
+
+    def intents(self, case_id: int) -> list[Intent]:
+        """Every intent recorded for a case, oldest first."""
+        rows = self._query("SELECT * FROM intents WHERE case_id = ? ORDER BY id", (case_id,))
+        return [
+            Intent(r["case_id"], r["operation"], r["meldingsid"], _dt(r["at"]) or self._clock())
+            for r in rows
+        ]
+
+    def accepted_case(self, innsender_referanse: str, begjaeringsdato: str) -> CaseRecord | None:
+        """The case already accepted under this business key, if any (do not submit again)."""
+        rows = self._query(
+            "SELECT * FROM cases WHERE innsender_referanse = ? AND begjaeringsdato = ?"
+            " AND state = ? ORDER BY id LIMIT 1",
+            (innsender_referanse, begjaeringsdato, C.ACCEPTED.value),
+        )
+        return _case(rows[0]) if rows else None
+
+    def cases_for_file(self, file_id: int) -> list[CaseRecord]:
+        """The cases of one file, in the order they were added."""
+        rows = self._query("SELECT * FROM cases WHERE file_id = ? ORDER BY id", (file_id,))
+        return [_case(r) for r in rows]
+
+    def cases_in_states(self, *states: CaseState) -> list[CaseRecord]:
+        """Cases in any of `states`, oldest first (CASE_RESUMABLE: what to resume on start)."""
+        if not states:
+            return []
+        marks = ", ".join("?" * len(states))
+        rows = self._query(
+            f"SELECT * FROM cases WHERE state IN ({marks}) ORDER BY id",  # noqa: S608 -- only placeholders are interpolated
+            [s.value for s in states],
+        )
+        return [_case(r) for r in rows]
+
+    def cases_due(self, now: datetime) -> list[CaseRecord]:
+        """Cases in `retry_wait` whose next attempt time has come."""
+        rows = self._query(
+            "SELECT * FROM cases WHERE state = ? AND next_attempt_at <= ? ORDER BY next_attempt_at",
+            (C.RETRY_WAIT.value, _ts(now)),
+        )
+        return [_case(r) for r in rows]
+
+    def file_finished(self, file_id: int) -> bool:
+        """True when the file has cases and every one is in an end state (time to archive)."""
+        rows = self._query("SELECT state FROM cases WHERE file_id = ?", (file_id,))
+        return bool(rows) and all(CaseState(r["state"]) in CASE_END_STATES for r in rows)
+
+    # -- attachments -------------------------------------------------------------------
+
+    def record_attachment(self, case_id: int, filnavn: str, sha256: str, uuid: str) -> None:
+        """Remember an uploaded attachment so a resumed case reuses it instead of re-uploading."""
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO attachments (case_id, filnavn, sha256, uuid, uploaded_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (case_id, filnavn, sha256, uuid, self._now()),
+            )
+
+    def attachment_uuid(self, case_id: int, filnavn: str, sha256: str) -> str | None:
+        """The UUID this exact attachment content got for this case, if already uploaded."""
+        rows = self._query(
+            "SELECT uuid FROM attachments WHERE case_id = ? AND filnavn = ? AND sha256 = ?",
+            (case_id, filnavn, sha256),
+        )
+        return str(rows[0]["uuid"]) if rows else None
+
+    # -- cursors -----------------------------------------------------------------------
+
+    def get_cursor(self, name: str) -> str | None:
+        """A stored cursor value (follow-up polling), or None."""
+        rows = self._query("SELECT value FROM cursors WHERE name = ?", (name,))
+        return str(rows[0]["value"]) if rows else None
+
+    def set_cursor(self, name: str, value: str) -> None:
+        """Store a cursor value durably."""
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO cursors (name, value, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT(name) DO UPDATE SET value = excluded.value,"
+                " updated_at = excluded.updated_at",
+                (name, value, self._now()),
+            )
+
+    # -- history and overview ----------------------------------------------------------
+
+    def transitions(self, entity: str, entity_id: int) -> list[Transition]:
+        """The recorded state changes of one file or case, oldest first."""
+        rows = self._query(
+            "SELECT * FROM transitions WHERE entity = ? AND entity_id = ? ORDER BY id",
+            (entity, entity_id),
+        )
+        return [
+            Transition(
+                entity=r["entity"],
+                entity_id=r["entity_id"],
+                from_state=r["from_state"],
+                to_state=r["to_state"],
+                at=_dt(r["at"]) or self._clock(),
+                detail=json.loads(r["detail"]),
+            )
+            for r in rows
+        ]
+
+    def summary(self) -> dict[str, Any]:
+        """Counts by state and the age of the oldest unfinished file, for `status` and /metrics.
+
+        Shape: {"files": {state: n, ...}, "cases": {state: n, ...},
+        "oldest_open_file_age_seconds": float | None, "cases_due": n}; every state is listed.
+        """
+        now = self._clock()
+        files = {s.value: 0 for s in FileState}
+        cases = {s.value: 0 for s in CaseState}
+        for r in self._query("SELECT state, COUNT(*) AS n FROM files GROUP BY state"):
+            files[r["state"]] = r["n"]
+        for r in self._query("SELECT state, COUNT(*) AS n FROM cases GROUP BY state"):
+            cases[r["state"]] = r["n"]
+        marks = ", ".join("?" * len(FILE_RESUMABLE))
+        oldest = self._query(
+            f"SELECT MIN(registered_at) AS t FROM files WHERE state IN ({marks})",  # noqa: S608 -- only placeholders are interpolated
+            [s.value for s in FILE_RESUMABLE],
+        )[0]["t"]
+        oldest_dt = _dt(oldest)
+        return {
+            "files": files,
+            "cases": cases,
+            "oldest_open_file_age_seconds": (
+                None if oldest_dt is None else max(0.0, (now - oldest_dt).total_seconds())
+            ),
+            "cases_due": len(self.cases_due(now)),
+        }
+
+
+@contextmanager
+def _translated(path: Path, action: str) -> Iterator[None]:
+    """The one place sqlite3 errors become JournalError."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise JournalError(
+            f"journal {action} failed: {exc}",
+            file=str(path),
+            hint="check that the journal is on a local, writable disk with free space",
+        ) from exc

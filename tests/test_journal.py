@@ -1,0 +1,299 @@
+"""The journal: real SQLite files in tmp_path, reopened to prove durability."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from utlegg_gateway.errors import JournalError
+from utlegg_gateway.journal import (
+    CASE_RESUMABLE,
+    FILE_RESUMABLE,
+    SCHEMA_VERSION,
+    CaseState,
+    FileState,
+    Journal,
+)
+
+
+class Clock:
+    """A settable clock, so times in the journal are exact."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def journal(tmp_path: Path, clock: Clock) -> Iterator[Journal]:
+    j = Journal.open(tmp_path / "state" / "journal.sqlite3", clock=clock)
+    yield j
+    j.close()
+
+
+def _case(journal: Journal, file_id: int, key: str = "S1", dato: str = "2026-11-20") -> int:
+    return journal.add_case(
+        file_id,
+        key=key,
+        innsender_referanse=key,
+        begjaeringsdato=dato,
+        payload={"innsenderReferanse": key},
+        source={"rows": [2, 3]},
+    ).id
+
+
+def test_open_uses_wal_and_sets_schema_version(journal: Journal) -> None:
+    """The journal runs in WAL mode and records its schema version."""
+    assert journal.journal_mode() == "wal"
+    with sqlite3.connect(journal.path) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_newer_schema_is_refused(tmp_path: Path, clock: Clock) -> None:
+    """A journal written by a newer gateway is refused instead of being misread."""
+    path = tmp_path / "j.sqlite3"
+    Journal.open(path, clock=clock).close()
+    with sqlite3.connect(path) as raw:
+        raw.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    with pytest.raises(JournalError) as err:
+        Journal.open(path, clock=clock)
+    assert err.value.file == str(path)
+
+
+def test_unopenable_path_is_a_journal_error(tmp_path: Path, clock: Clock) -> None:
+    """A journal path that is a directory gives JournalError, not sqlite3.Error."""
+    bad = tmp_path / "adir"
+    bad.mkdir()
+    with pytest.raises(JournalError):
+        Journal.open(bad, clock=clock)
+
+
+def test_same_content_is_a_duplicate(journal: Journal) -> None:
+    """A second file with the same SHA-256 is registered with duplicate_of the first."""
+    first = journal.register_file(inbox="krav", name="a.csv", sha256="ab" * 32, size=10)
+    second = journal.register_file(inbox="krav", name="b.csv", sha256="ab" * 32, size=10)
+    other = journal.register_file(inbox="krav", name="c.csv", sha256="cd" * 32, size=10)
+    assert first.duplicate_of is None
+    assert second.duplicate_of == first.id
+    assert other.duplicate_of is None
+    assert second.state is FileState.CLAIMED
+
+
+def test_content_of_a_failed_file_is_not_a_duplicate(journal: Journal) -> None:
+    """Re-dropping a file that failed (e.g. bad config since fixed) is read again."""
+    first = journal.register_file(inbox="krav", name="a.csv", sha256="ab" * 32, size=10)
+    journal.set_file_state(first.id, FileState.FAILED, error={"code": "source-unreadable"})
+    again = journal.register_file(inbox="krav", name="a.csv", sha256="ab" * 32, size=10)
+    assert again.duplicate_of is None
+
+
+def test_file_transitions_are_recorded_with_times(journal: Journal, clock: Clock) -> None:
+    """Every file state change leaves a timestamped transitions row with its detail."""
+    f = journal.register_file(inbox="krav", name="a.csv", sha256="00" * 32, size=1, path="/w/a")
+    clock.advance(5)
+    journal.set_file_state(f.id, FileState.MAPPING)
+    clock.advance(5)
+    journal.set_file_state(f.id, FileState.PROCESSING)
+    clock.advance(5)
+    done = journal.set_file_state(f.id, FileState.DONE, path="/archive/2026-11-27/a.csv")
+    rows = journal.transitions("file", f.id)
+    assert [(r.from_state, r.to_state) for r in rows] == [
+        (None, "claimed"),
+        ("claimed", "mapping"),
+        ("mapping", "processing"),
+        ("processing", "done"),
+    ]
+    assert rows[-1].at == datetime(2026, 11, 27, 2, 0, 15, tzinfo=UTC)
+    assert rows[-1].detail["path"] == "/archive/2026-11-27/a.csv"
+    assert done.path == "/archive/2026-11-27/a.csv"
+
+
+def test_illegal_transition_is_refused_and_changes_nothing(journal: Journal) -> None:
+    """A transition outside the state machine raises and leaves state and history as they were."""
+    f = journal.register_file(inbox="krav", name="a.csv", sha256="00" * 32, size=1)
+    with pytest.raises(JournalError):
+        journal.set_file_state(f.id, FileState.DONE)
+    assert journal.file(f.id).state is FileState.CLAIMED
+    assert len(journal.transitions("file", f.id)) == 1
+
+
+def test_add_case_is_idempotent_per_file_and_key(journal: Journal) -> None:
+    """Adding the same case key twice for one file returns the one existing case."""
+    f = journal.register_file(inbox="krav", name="a.csv", sha256="00" * 32, size=1)
+    a = _case(journal, f.id, "S1")
+    b = _case(journal, f.id, "S1")
+    c = _case(journal, f.id, "S2")
+    assert a == b != c
+    assert [x.key for x in journal.cases_for_file(f.id)] == ["S1", "S2"]
+
+
+def test_intent_is_committed_before_the_call(tmp_path: Path, clock: Clock) -> None:
+    """An intent is visible to another connection right away, as if the process died next."""
+    path = tmp_path / "j.sqlite3"
+    with Journal.open(path, clock=clock) as j:
+        f = j.register_file(inbox="krav", name="a.csv", sha256="00" * 32, size=1)
+        cid = _case(j, f.id)
+        j.set_case_state(cid, CaseState.UPLOADING)
+        j.record_intent(cid, "submit", "6f1c1d9e-0000-4000-8000-000000000001")
+        with sqlite3.connect(path) as raw:
+            rows = raw.execute("SELECT case_id, operation, meldingsid FROM intents").fetchall()
+        assert rows == [(cid, "submit", "6f1c1d9e-0000-4000-8000-000000000001")]
+        assert j.case(cid).meldingsid == "6f1c1d9e-0000-4000-8000-000000000001"
+
+
+def test_case_lifecycle_sets_times_attempts_and_reference(journal: Journal, clock: Clock) -> None:
+    """Submitting counts attempts and keeps the first submit time; accepting sets finished_at."""
+    f = journal.register_file(inbox="krav", name="a.csv", sha256="00" * 32, size=1)
+    cid = _case(journal, f.id)
+    journal.set_case_state(cid, CaseState.UPLOADING)
+    clock.advance(1)
+    journal.set_case_state(cid, CaseState.SUBMITTING)
+    first_submit = clock.now
+    clock.advance(30)
+    journal.set_case_state(
+        cid,
+        CaseState.RETRY_WAIT,
+        next_attempt_at=clock.now + timedelta(seconds=60),
+        errors=[{"code": "elan-temporary", "message": "503"}],
+    )
+    assert journal.cases_due(clock.now) == []
+    clock.advance(61)
+    assert [c.id for c in journal.cases_due(clock.now)] == [cid]
+    journal.set_case_state(cid, CaseState.SUBMITTING)
+    clock.advance(1)
+    done = journal.set_case_state(
+        cid, CaseState.ACCEPTED, ekstern_saksreferanse="UB-1", korrelasjonsid="k-1", errors=[]
+    )
+    assert done.attempts == 2
+    assert done.submitted_at == first_submit
+    assert done.finished_at == clock.now
+    assert done.next_attempt_at is None
+    assert done.ekstern_saksreferanse == "UB-1"
+    assert done.errors == []
+    assert journal.file_finished(f.id)
+
+
+def test_accepted_case_lookup_by_business_key(journal: Journal) -> None:
+    """Only an accepted case with the same innsenderReferanse and date is found."""
+    f = journal.register_file(inbox="krav", name="a.csv", sha256="00" * 32, size=1)
+    cid = _case(journal, f.id, "S1", "2026-11-20")
+    assert journal.accepted_case("S1", "2026-11-20") is None
+    journal.set_case_state(cid, CaseState.UPLOADING)
+    journal.set_case_state(cid, CaseState.SUBMITTING)
+    journal.set_case_state(cid, CaseState.ACCEPTED, ekstern_saksreferanse="UB-9")
+    found = journal.accepted_case("S1", "2026-11-20")
+    assert found is not None and found.ekstern_saksreferanse == "UB-9"
+    assert journal.accepted_case("S1", "2026-11-21") is None
+    assert journal.accepted_case("S2", "2026-11-20") is None
+
+
+def test_reopen_resumes_intermediate_states(tmp_path: Path, clock: Clock) -> None:
+    """After close and reopen, files and cases in intermediate states are listed to resume."""
+    path = tmp_path / "j.sqlite3"
+    with Journal.open(path, clock=clock) as j:
+        busy = j.register_file(inbox="krav", name="a.csv", sha256="01" * 32, size=1)
+        j.set_file_state(busy.id, FileState.MAPPING)
+        j.set_file_state(busy.id, FileState.PROCESSING)
+        finished = j.register_file(inbox="krav", name="b.csv", sha256="02" * 32, size=1)
+        j.set_file_state(finished.id, FileState.DUPLICATE)
+        c1 = _case(j, busy.id, "S1")
+        c2 = _case(j, busy.id, "S2")
+        j.set_case_state(c1, CaseState.UPLOADING)
+        j.set_case_state(c1, CaseState.SUBMITTING)
+        j.set_case_state(c2, CaseState.REJECTED_LOCAL, errors=[{"rule": "MANGLER_KRAV"}])
+    with Journal.open(path, clock=clock) as j:
+        assert [f.id for f in j.files_in_states(*FILE_RESUMABLE)] == [busy.id]
+        resumed = j.cases_in_states(*CASE_RESUMABLE)
+        assert [(c.id, c.state) for c in resumed] == [(c1, CaseState.SUBMITTING)]
+        assert j.case(c2).errors == [{"rule": "MANGLER_KRAV"}]
+        assert not j.file_finished(busy.id)
+
+
+def test_state_survives_a_killed_process(tmp_path: Path) -> None:
+    """A process killed right after record_intent leaves the intent and state for the next start."""
+    path = tmp_path / "j.sqlite3"
+    script = textwrap.dedent(
+        f"""
+        import os
+        from datetime import UTC, datetime
+        from pathlib import Path
+        from utlegg_gateway.journal import CaseState, Journal
+        j = Journal.open(Path({str(path)!r}), clock=lambda: datetime.now(UTC))
+        f = j.register_file(inbox="krav", name="a.csv", sha256="aa" * 32, size=3)
+        c = j.add_case(f.id, key="S1", innsender_referanse="S1", begjaeringsdato="2026-11-20",
+                       payload={{}}, source={{}})
+        j.set_case_state(c.id, CaseState.UPLOADING)
+        j.record_intent(c.id, "submit", "m-1")
+        j.set_case_state(c.id, CaseState.SUBMITTING)
+        os._exit(9)  # no close, no checkpoint: as if killed
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], check=False, timeout=60)
+    assert proc.returncode == 9
+    with Journal.open(path, clock=lambda: datetime.now(UTC)) as j:
+        (case,) = j.cases_in_states(*CASE_RESUMABLE)
+        assert case.state is CaseState.SUBMITTING
+        assert [i.meldingsid for i in j.intents(case.id)] == ["m-1"]
+
+
+def test_attachment_uuid_is_reused_only_for_same_content(journal: Journal) -> None:
+    """An uploaded attachment's UUID is found again for the same case, name and hash only."""
+    f = journal.register_file(inbox="krav", name="a.csv", sha256="00" * 32, size=1)
+    cid = _case(journal, f.id)
+    journal.record_attachment(cid, "S1_varsel.pdf", "11" * 32, "uuid-1")
+    assert journal.attachment_uuid(cid, "S1_varsel.pdf", "11" * 32) == "uuid-1"
+    assert journal.attachment_uuid(cid, "S1_varsel.pdf", "22" * 32) is None
+
+
+def test_cursor_round_trip(tmp_path: Path, clock: Clock) -> None:
+    """A cursor set is read back, updated in place, and survives reopening."""
+    path = tmp_path / "j.sqlite3"
+    with Journal.open(path, clock=clock) as j:
+        assert j.get_cursor("status") is None
+        j.set_cursor("status", "41")
+        j.set_cursor("status", "42")
+    with Journal.open(path, clock=clock) as j:
+        assert j.get_cursor("status") == "42"
+
+
+def test_summary_counts_and_oldest_open_age(journal: Journal, clock: Clock) -> None:
+    """The summary counts every state and gives the age of the oldest unfinished file."""
+    a = journal.register_file(inbox="krav", name="a.csv", sha256="01" * 32, size=1)
+    clock.advance(100)
+    b = journal.register_file(inbox="krav", name="b.csv", sha256="02" * 32, size=1)
+    journal.set_file_state(b.id, FileState.FAILED, error={"code": "x"})
+    _case(journal, a.id)
+    clock.advance(20)
+    s = journal.summary()
+    assert s["files"]["claimed"] == 1 and s["files"]["failed"] == 1 and s["files"]["done"] == 0
+    assert s["cases"]["new"] == 1
+    assert s["oldest_open_file_age_seconds"] == 120.0
+    assert s["cases_due"] == 0
+
+
+def test_naive_clock_is_refused(tmp_path: Path) -> None:
+    """A clock without a timezone is a programming error the journal reports."""
+    naive = datetime(2026, 1, 1)
+    with (
+        Journal.open(tmp_path / "j.sqlite3", clock=lambda: naive) as j,
+        pytest.raises(JournalError),
+    ):
+        j.register_file(inbox="krav", name="a", sha256="0", size=0)
