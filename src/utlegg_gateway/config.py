@@ -35,16 +35,22 @@ from utlegg_gateway.errors import ConfigError
 __all__ = [
     "ENV_PREFIX",
     "ConfigPath",
+    "ElanHeaders",
+    "ElanPaths",
+    "ElanSettings",
     "Environment",
     "FolderSettings",
     "InboxSettings",
     "JournalSettings",
+    "MaskinportenSettings",
     "ModelVersion",
     "ObserverKind",
     "ReadinessSettings",
     "ReceiptFormat",
+    "RetrySettings",
     "Secret",
     "Settings",
+    "SystembrukerSettings",
     "load_settings",
 ]
 
@@ -168,6 +174,138 @@ class FolderSettings(_Section):
     archive_retention_days: int = Field(default=90, ge=1)
 
 
+# --- maskinporten + elan (issue 5) -------------------------------------------------
+
+MASKINPORTEN_ISSUERS: dict[str, str] = {
+    "test": "https://test.maskinporten.no/",
+    "prod": "https://maskinporten.no/",
+}
+ELAN_BASE_URLS: dict[str, str | None] = {
+    "test": "https://api-test.sits.no/api/utleggsbegjaering/v2",
+    # Not published by Skatteetaten: must be configured (see docs/elan-contract.md).
+    "prod": None,
+}
+ELAN_SCOPE = "skatteetaten:utleggsbegjaering"
+_ORGNR = r"^\d{9}$"
+
+
+class SystembrukerSettings(_Section):
+    """An Altinn system user: the customer organisation that owns it (+ its externalRef)."""
+
+    org: str = Field(pattern=_ORGNR)
+    external_ref: str | None = None
+
+
+class MaskinportenSettings(_Section):
+    """Maskinporten client: who we are, how we sign, which token we ask for."""
+
+    client_id: str | None = None
+    scope: str = ELAN_SCOPE
+    # Default from `environment`; give both for a non-standard (or sandbox) Maskinporten.
+    issuer: str | None = None
+    token_endpoint: str | None = None
+    # Signing material, one of: PKCS#12 (+password), PEM certificate + key, or key + kid.
+    pkcs12_file: ConfigPath | None = None
+    pkcs12_password: Secret | None = None
+    certificate_file: ConfigPath | None = None
+    private_key: Secret | None = None
+    private_key_password: Secret | None = None
+    kid: str | None = None
+    algorithm: Literal["RS256", "RS384", "RS512"] = "RS256"
+    consumer_org: str | None = Field(default=None, pattern=_ORGNR)
+    systembruker: SystembrukerSettings | None = None
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    # Warn (start-up and health) when the certificate expires within this many days.
+    certificate_warning_days: int = Field(default=30, ge=0)
+
+    @model_validator(mode="after")
+    def _one_signing_method(self) -> MaskinportenSettings:
+        methods = [
+            self.pkcs12_file is not None,
+            self.certificate_file is not None,
+            self.kid is not None,
+        ]
+        if sum(methods) > 1:
+            raise ValueError("give one of pkcs12_file, certificate_file (+ private_key) or kid")
+        if self.certificate_file is not None and self.private_key is None:
+            raise ValueError("certificate_file needs private_key (file or env)")
+        if self.kid is not None and self.private_key is None:
+            raise ValueError("kid needs private_key (file or env)")
+        if self.pkcs12_file is not None and self.private_key is not None:
+            raise ValueError("pkcs12_file holds the key itself: drop private_key")
+        if (self.issuer is None) != (self.token_endpoint is None):
+            raise ValueError("give both issuer and token_endpoint, or neither")
+        if self.issuer is not None and not self.issuer.endswith("/"):
+            raise ValueError("issuer must end with '/' (it is the grant's aud, verbatim)")
+        return self
+
+    def issuer_for(self, environment: str) -> str:
+        """The grant's `aud`: the configured issuer or the environment's."""
+        return self.issuer or MASKINPORTEN_ISSUERS[environment]
+
+    def token_endpoint_for(self, environment: str) -> str:
+        """Where the grant is posted."""
+        return self.token_endpoint or MASKINPORTEN_ISSUERS[environment] + "token"
+
+
+class ElanPaths(_Section):
+    """Operation paths relative to `elan.base_url` (see docs/elan-contract.md)."""
+
+    upload: str = "/vedlegg"
+    attachment: str = "/vedlegg/{uuid}"
+    validate_new: str = "/utleggsbegjaering/valider"
+    submit: str = "/utleggsbegjaering"
+    validate_change: str = "/utleggsbegjaering/valider/{eksternSaksreferanse}"
+    change: str = "/utleggsbegjaering/{eksternSaksreferanse}"
+    status: str = "/status/{eksternSaksreferanse}"
+    betjeningskartet: str = "/betjeningskartet"
+
+
+class ElanHeaders(_Section):
+    """Header names; the beta spec spelled one `KlientId`, so they are configurable."""
+
+    korrelasjonsid: str = "Korrelasjonsid"
+    meldingsid: str = "Meldingsid"
+    klientid: str = "Klientid"
+
+
+class RetrySettings(_Section):
+    """Backoff for calls that are safe to repeat: exponential, jittered, bounded."""
+
+    attempts: int = Field(default=6, ge=1, le=20)
+    total_seconds: float = Field(default=60.0, gt=0)
+    initial_wait_seconds: float = Field(default=0.5, ge=0)
+    max_wait_seconds: float = Field(default=8.0, ge=0)
+
+
+class ElanSettings(_Section):
+    """The ELAN client: where, which headers, how many calls at once, how to retry."""
+
+    # Default from `environment` (test documented; prod must be set).
+    base_url: str | None = None
+    paths: ElanPaths = Field(default_factory=ElanPaths)
+    headers: ElanHeaders = Field(default_factory=ElanHeaders)
+    klientid: str = "utlegg-gateway"
+    # Skatteetaten allows at most 5 concurrent calls per API per organisation.
+    max_concurrency: int = Field(default=5, ge=1, le=5)
+    connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    retry: RetrySettings = Field(default_factory=RetrySettings)
+    # Upload → ready: poll the attachment state for at most this long.
+    attachment_ready_timeout_seconds: float = Field(default=300.0, gt=0)
+
+    def base_url_for(self, environment: str) -> str:
+        """The configured base URL or the environment's; prod has no public default."""
+        url = self.base_url or ELAN_BASE_URLS[environment]
+        if url is None:
+            raise ConfigError(
+                f"elan.base_url must be set for environment '{environment}': "
+                "Skatteetaten has not published the production address",
+                field="elan.base_url",
+            )
+        return url.rstrip("/")
+
+
 class Settings(_Section):
     """The whole configuration. Sections are filled in by the stages that own them."""
 
@@ -175,6 +313,8 @@ class Settings(_Section):
     model_version: ModelVersion = DEFAULT_MODEL_VERSION
     # The organisation the gateway acts as (innsender orgnr): 9 digits.
     organisation: str | None = Field(default=None, pattern=r"^\d{9}$")
+    maskinporten: MaskinportenSettings = Field(default_factory=MaskinportenSettings)
+    elan: ElanSettings = Field(default_factory=ElanSettings)
     # `{}` + validate_default: the section is built with the context, so relative
     # default paths resolve against the config file's folder.
     journal: JournalSettings = Field(default={}, validate_default=True)

@@ -16,6 +16,7 @@ attributes, not only text, so receipts and the journal can store them as data.
     ├── AuthError                  Maskinporten refused or could not be reached (exit 1)
     ├── ElanError                  an ELAN call failed                         (exit 1)
     │   ├── ElanTemporaryError     may succeed later: 429, 5xx, network, timeout
+    │   │   └── ElanUnknownOutcomeError  sent, but no answer: resolve, never guess
     │   ├── ElanRejectedError      422: broken rules (kontrollutslag)
     │   └── ElanPermanentError     400/401/403/404/406: will not succeed as is
     ├── JournalError               the SQLite journal failed                    (exit 2)
@@ -44,6 +45,7 @@ __all__ = [
     "ElanPermanentError",
     "ElanRejectedError",
     "ElanTemporaryError",
+    "ElanUnknownOutcomeError",
     "GatewayError",
     "InboxError",
     "InputFileError",
@@ -220,6 +222,17 @@ class ElanTemporaryError(ElanError):
     """The call may succeed later (429, 5xx, network error, timeout)."""
 
     code = "elan-temporary"
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        # Seconds the server asked us to wait (`Retry-After`), if it said.
+        self.retry_after = retry_after
+
+
+class ElanUnknownOutcomeError(ElanTemporaryError):
+    """The request may have reached ELAN (timeout or dropped connection after sending)."""
+
+    code = "elan-unknown-outcome"
 
 
 class ElanRejectedError(ElanError):

@@ -1,0 +1,427 @@
+"""The ELAN HTTP client: attachments, validate, submit, change, Status på sak, Betjeningskartet.
+
+Every call carries `Authorization`, a new `Korrelasjonsid` (per attempt), the logical
+call's `Meldingsid` (kept across retries) and `Klientid`; header names and paths come
+from `elan.*` settings. At most `min(elan.max_concurrency, 5)` calls are in flight per
+client (= per organisation). Only transient failures are retried (429/500/502/503/504,
+network, timeout) and only within the policy's count and time; a 401 refreshes the token
+once. A submit with an unknown outcome is resolved by resubmitting: `DUPLIKAT_INNSENDING`
+then means "already in".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from utlegg_gateway._logging import fields, get_logger
+from utlegg_gateway.config import ElanSettings, Settings
+from utlegg_gateway.elan._credentials import load_credentials
+from utlegg_gateway.elan._http import error_from_response, json_body, send
+from utlegg_gateway.elan._retry import Clock, RetryPolicy, Sleep
+from utlegg_gateway.elan.maskinporten import TokenProvider
+from utlegg_gateway.elan.results import (
+    DUPLICATE_RULE,
+    Accepted,
+    FailedPermanently,
+    FailedTemporarily,
+    Rejected,
+    SubmitResult,
+    rules_from_body,
+)
+from utlegg_gateway.errors import (
+    ElanError,
+    ElanPermanentError,
+    ElanTemporaryError,
+    ElanUnknownOutcomeError,
+)
+
+__all__ = ["ATTACHMENT_FINAL_STATES", "MAX_CONCURRENCY", "ElanClient", "build_client"]
+
+log = get_logger(__name__)
+
+# Skatteetaten: at most 5 concurrent calls per API per organisation; never more.
+MAX_CONCURRENCY = 5
+ATTACHMENT_FINAL_STATES = frozenset({"ready", "virus", "failed"})
+_PENDING_CHANGE_RULE = "UAVKLART_STATUS"
+
+
+class _Outcome:
+    """What happened across the attempts of one logical call."""
+
+    def __init__(self) -> None:
+        self.unknown_outcome = False
+        self.korrelasjonsid = ""
+
+
+class ElanClient:
+    """Async ELAN client; use as `async with build_client(settings) as elan: ...`."""
+
+    def __init__(
+        self,
+        settings: ElanSettings,
+        *,
+        base_url: str,
+        tokens: TokenProvider,
+        http: httpx.AsyncClient,
+        sleep: Sleep = asyncio.sleep,
+        clock: Clock = time.monotonic,
+        rng: random.Random | None = None,
+        owned: tuple[httpx.AsyncClient, ...] = (),
+    ) -> None:
+        self._settings = settings
+        self._base_url = base_url.rstrip("/")
+        self.tokens = tokens
+        self._http = http
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not crypto
+        self._retry = RetryPolicy.from_settings(settings.retry)
+        self._slots = asyncio.Semaphore(min(settings.max_concurrency, MAX_CONCURRENCY))
+        self._owned = owned
+
+    async def __aenter__(self) -> ElanClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP clients this ELAN client created."""
+        for client in self._owned:
+            await client.aclose()
+
+    # --- the one request loop -------------------------------------------------------
+
+    def _url(self, path: str, **params: str) -> str:
+        for name, value in params.items():
+            path = path.replace("{" + name + "}", quote(value, safe=""))
+        return self._base_url + path
+
+    async def _call(
+        self,
+        operation: str,
+        method: str,
+        url: str,
+        *,
+        meldingsid: str | None = None,
+        json: Any = None,
+        files: Mapping[str, Any] | None = None,
+        data: Mapping[str, str] | None = None,
+        passthrough: frozenset[int] = frozenset(),
+        outcome: _Outcome | None = None,
+    ) -> httpx.Response:
+        """Send with retries; a 2xx (or a `passthrough` status) is returned, others raise."""
+        outcome = outcome or _Outcome()
+        meldingsid = meldingsid or str(uuid.uuid4())
+        names = self._settings.headers
+        backoff = self._retry.start(self._clock, self._rng)
+        refreshed = False
+        while True:
+            token = await self.tokens.get()
+            korrelasjonsid = str(uuid.uuid4())
+            outcome.korrelasjonsid = korrelasjonsid
+            request = self._http.build_request(
+                method,
+                url,
+                json=json,
+                files=files,
+                data=data,
+                headers={
+                    "Authorization": f"Bearer {token.value}",
+                    names.korrelasjonsid: korrelasjonsid,
+                    names.meldingsid: meldingsid,
+                    names.klientid: self._settings.klientid,
+                    "Accept": "application/json",
+                },
+            )
+            try:
+                async with self._slots:
+                    response = await send(self._http, request, korrelasjonsid=korrelasjonsid)
+                    # Read inside the slot: the call is in flight until its body is in.
+                    await response.aread()
+            except ElanTemporaryError as exc:
+                if isinstance(exc, ElanUnknownOutcomeError):
+                    outcome.unknown_outcome = True
+                error: ElanError = exc
+                retry_after = exc.retry_after
+            else:
+                status = response.status_code
+                log.info(
+                    "elan call",
+                    extra=fields(
+                        operation=operation,
+                        status=status,
+                        korrelasjonsid=korrelasjonsid,
+                        meldingsid=meldingsid,
+                        attempt=backoff.attempts,
+                    ),
+                )
+                if 200 <= status < 300 or status in passthrough:
+                    return response
+                if status == 401 and not refreshed:
+                    # Possibly an expired or revoked token: one fresh token, one retry.
+                    refreshed = True
+                    self.tokens.invalidate(token)
+                    continue
+                error = error_from_response(response, korrelasjonsid=korrelasjonsid)
+                if not isinstance(error, ElanTemporaryError):
+                    raise error
+                retry_after = error.retry_after
+            wait = backoff.next_wait(retry_after)
+            if wait is None:
+                raise error
+            log.warning(
+                "elan call failed, retrying",
+                extra=fields(
+                    operation=operation,
+                    error=error.code,
+                    http_status=error.http_status,
+                    korrelasjonsid=korrelasjonsid,
+                    wait_seconds=round(wait, 3),
+                ),
+            )
+            await self._sleep(wait)
+
+    # --- attachments ----------------------------------------------------------------
+
+    async def upload_attachment(
+        self, content: bytes, filnavn: str, innsender_referanse: str
+    ) -> str:
+        """Upload one file for the begjæring `innsender_referanse`; returns its uuid."""
+        # A retry after an unknown outcome may leave an orphan upload on the server;
+        # harmless: only the uuid we return is referenced by the begjæring.
+        response = await self._call(
+            "upload_attachment",
+            "POST",
+            self._url(self._settings.paths.upload),
+            files={"fil": (filnavn, content, "application/octet-stream")},
+            data={"innsenderReferanse": innsender_referanse},
+        )
+        body = json_body(response)
+        value = body.get("uuid")
+        if not isinstance(value, str) or not value:
+            raise ElanPermanentError(
+                "ELAN accepted the upload but sent no uuid",
+                http_status=response.status_code,
+                kode=body.get("kode") if isinstance(body.get("kode"), str) else None,
+            )
+        return value
+
+    async def attachment_status(self, uuid: str) -> str:
+        """The attachment's state: scanning, ready, virus or failed (as the server says)."""
+        response = await self._call(
+            "attachment_status", "GET", self._url(self._settings.paths.attachment, uuid=uuid)
+        )
+        state = json_body(response).get("status")
+        return state if isinstance(state, str) else "unknown"
+
+    async def wait_until_ready(self, uuid: str, *, timeout: float | None = None) -> str:
+        """Poll until the attachment reaches a final state and return it (ready, virus, failed)."""
+        limit = self._settings.attachment_ready_timeout_seconds if timeout is None else timeout
+        deadline = self._clock() + limit
+        wait = max(self._retry.initial_wait, 0.01)
+        while True:
+            state = await self.attachment_status(uuid)
+            if state in ATTACHMENT_FINAL_STATES:
+                return state
+            left = deadline - self._clock()
+            if left <= 0:
+                raise ElanTemporaryError(
+                    f"attachment {uuid} still '{state}' after {limit:g} s", value=state
+                )
+            await self._sleep(min(wait, left))
+            wait = min(wait * 2, max(self._retry.max_wait, 0.01))
+
+    # --- begjæring ------------------------------------------------------------------
+
+    async def _verdict(
+        self,
+        operation: str,
+        method: str,
+        url: str,
+        begjaering: Mapping[str, Any],
+        *,
+        meldingsid: str | None,
+        reference: str | None = None,
+    ) -> SubmitResult:
+        outcome = _Outcome()
+        try:
+            response = await self._call(
+                operation,
+                method,
+                url,
+                json=begjaering,
+                meldingsid=meldingsid or str(uuid.uuid4()),
+                passthrough=frozenset({422}),
+                outcome=outcome,
+            )
+        except ElanTemporaryError as exc:
+            return FailedTemporarily(exc)
+        except ElanError as exc:
+            return FailedPermanently(exc)
+        body = json_body(response)
+        if response.status_code == 422:
+            return self._rejected(operation, body, outcome)
+        ref = body.get("eksternSaksreferanse")
+        return Accepted(
+            ekstern_saksreferanse=ref if isinstance(ref, str) and ref else reference,
+            korrelasjonsid=outcome.korrelasjonsid,
+        )
+
+    def _rejected(self, operation: str, body: dict[str, Any], outcome: _Outcome) -> SubmitResult:
+        rules = rules_from_body(body)
+        codes = {rule.kode for rule in rules}
+        server_kid = body.get("korrelasjonsid")
+        kid = server_kid if isinstance(server_kid, str) and server_kid else outcome.korrelasjonsid
+        if operation == "submit" and codes == {DUPLICATE_RULE}:
+            ref = next((r.ekstern_saksreferanse for r in rules if r.ekstern_saksreferanse), None)
+            # After an unknown outcome this is our own earlier attempt. Without one it is
+            # still "already in": the journal upstream decides whether it expected that.
+            log.log(
+                20 if outcome.unknown_outcome else 30,
+                "submit answered DUPLIKAT_INNSENDING: already submitted",
+                extra=fields(
+                    after_unknown_outcome=outcome.unknown_outcome,
+                    ekstern_saksreferanse=ref,
+                    korrelasjonsid=kid,
+                ),
+            )
+            return Accepted(ekstern_saksreferanse=ref, korrelasjonsid=kid, already_submitted=True)
+        if operation == "change" and outcome.unknown_outcome and codes == {_PENDING_CHANGE_RULE}:
+            # Our own earlier attempt may be the pending change: not a rejection, not proof.
+            return FailedTemporarily(
+                ElanUnknownOutcomeError(
+                    "the change may have been applied (no answer, then UAVKLART_STATUS): "
+                    "check Status på sak before changing again",
+                    korrelasjonsid=kid,
+                    http_status=422,
+                    kode=_PENDING_CHANGE_RULE,
+                )
+            )
+        kode = body.get("kode")
+        melding = body.get("melding") or body.get("detail") or "ELAN rejected the begjæring"
+        return Rejected(
+            rules=rules,
+            korrelasjonsid=kid,
+            kode=kode if isinstance(kode, str) else None,
+            melding=str(melding),
+        )
+
+    async def validate(self, begjaering: Mapping[str, Any]) -> SubmitResult:
+        """Dry run of a new begjæring: Accepted(reference None) or Rejected with every rule."""
+        return await self._verdict(
+            "validate",
+            "POST",
+            self._url(self._settings.paths.validate_new),
+            begjaering,
+            meldingsid=None,
+        )
+
+    async def validate_change(
+        self, ekstern_saksreferanse: str, begjaering: Mapping[str, Any]
+    ) -> SubmitResult:
+        """Dry run of a change to case `ekstern_saksreferanse`."""
+        url = self._url(
+            self._settings.paths.validate_change, eksternSaksreferanse=ekstern_saksreferanse
+        )
+        return await self._verdict(
+            "validate_change", "PUT", url, begjaering, meldingsid=None, reference=None
+        )
+
+    async def submit(
+        self, begjaering: Mapping[str, Any], *, meldingsid: str | None = None
+    ) -> SubmitResult:
+        """Submit a new begjæring; one Meldingsid across retries; duplicates resolved."""
+        return await self._verdict(
+            "submit",
+            "POST",
+            self._url(self._settings.paths.submit),
+            begjaering,
+            meldingsid=meldingsid,
+        )
+
+    async def change(
+        self,
+        ekstern_saksreferanse: str,
+        begjaering: Mapping[str, Any],
+        *,
+        meldingsid: str | None = None,
+    ) -> SubmitResult:
+        """Send a corrected version of case `ekstern_saksreferanse`."""
+        url = self._url(self._settings.paths.change, eksternSaksreferanse=ekstern_saksreferanse)
+        return await self._verdict(
+            "change", "PUT", url, begjaering, meldingsid=meldingsid, reference=ekstern_saksreferanse
+        )
+
+    # --- follow-up ------------------------------------------------------------------
+
+    async def status(self, ekstern_saksreferanse: str) -> dict[str, Any]:
+        """Status på sak (raw JSON, unknown fields kept); 404 raises ElanPermanentError."""
+        url = self._url(self._settings.paths.status, eksternSaksreferanse=ekstern_saksreferanse)
+        return json_body(await self._call("status", "GET", url))
+
+    async def betjeningskartet(self, identifikatorer: list[str]) -> dict[str, Any]:
+        """Which rules (old/new) apply to each debtor; call right before submitting."""
+        body = {
+            "skyldner": [
+                {"taxIdentificationNumber": ident, "landkodeIdentifikator": "NO"}
+                for ident in identifikatorer
+            ]
+        }
+        url = self._url(self._settings.paths.betjeningskartet)
+        return json_body(await self._call("betjeningskartet", "POST", url, json=body))
+
+
+def build_client(
+    settings: Settings,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    sleep: Sleep = asyncio.sleep,
+    clock: Clock = time.monotonic,
+    rng: random.Random | None = None,
+) -> ElanClient:
+    """An ELAN client with its own token provider, from the validated settings."""
+    elan = settings.elan
+    base_url = elan.base_url_for(settings.environment)
+    rng = rng or random.Random()  # noqa: S311 - jitter, not crypto
+    credentials = load_credentials(settings.maskinporten)  # ConfigError before any socket
+    token_http = httpx.AsyncClient(
+        transport=transport, timeout=settings.maskinporten.timeout_seconds
+    )
+    tokens = TokenProvider.from_settings(
+        settings,
+        http=token_http,
+        credentials=credentials,
+        retry=RetryPolicy.from_settings(elan.retry),
+        sleep=sleep,
+        clock=clock,
+        rng=rng,
+    )
+    http = httpx.AsyncClient(
+        transport=transport,
+        timeout=httpx.Timeout(elan.timeout_seconds, connect=elan.connect_timeout_seconds),
+    )
+    return ElanClient(
+        elan,
+        base_url=base_url,
+        tokens=tokens,
+        http=http,
+        sleep=sleep,
+        clock=clock,
+        rng=rng,
+        owned=(token_http, http),
+    )
