@@ -19,6 +19,8 @@ __all__ = ["main"]
 # command name -> "module:attribute" (module relative to this package)
 _COMMANDS: dict[str, str] = {
     "validate": "._validate:validate",
+    "token": "._token:token",
+    "submit": "._submit:submit",
 }
 
 
