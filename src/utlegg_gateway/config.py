@@ -40,6 +40,7 @@ __all__ = [
     "ElanSettings",
     "Environment",
     "FolderSettings",
+    "HealthSettings",
     "InboxSettings",
     "JournalSettings",
     "MaskinportenSettings",
@@ -48,6 +49,7 @@ __all__ = [
     "ReadinessSettings",
     "ReceiptFormat",
     "RetrySettings",
+    "RunnerSettings",
     "Secret",
     "Settings",
     "SystembrukerSettings",
@@ -306,6 +308,42 @@ class ElanSettings(_Section):
         return url.rstrip("/")
 
 
+# --- runner + health (issue 6, second half) ----------------------------------------
+
+
+class RunnerSettings(_Section):
+    """The `once`/`run` lifecycle: lock file, mappings, concurrency, shutdown, retries."""
+
+    # One run at a time: `once` from cron must not overlap a daemon or another `once`.
+    lock_file: ConfigPath = Field(default=Path("state/gateway.lock"), validate_default=True)
+    # Folders searched for `<name>.yaml` when an inbox names its mappings.
+    mapping_dirs: tuple[ConfigPath, ...] = Field(default=(Path("mappings"),), validate_default=True)
+    # Cases (of all files) in flight at once; ELAN calls are capped by elan.max_concurrency.
+    max_cases_in_flight: int = Field(default=20, ge=1, le=1000)
+    # Files claimed per scan, so a backlog of thousands does not starve the rest.
+    max_files_per_scan: int = Field(default=50, ge=1)
+    # SIGTERM: stop claiming, let calls in flight finish for this long, then stop.
+    shutdown_grace_seconds: float = Field(default=30.0, ge=0)
+    # A case whose submit still failed temporarily after the client's retries is tried
+    # again this many times, this long apart, before it ends as `failed`.
+    case_retries: int = Field(default=3, ge=0)
+    case_retry_delay_seconds: float = Field(default=60.0, ge=0)
+    # Journal-derived health and metrics snapshots are refreshed this often (daemon).
+    refresh_seconds: float = Field(default=15.0, gt=0)
+
+
+class HealthSettings(_Section):
+    """`/healthz` + `/metrics` for the daemon (`run`); `once` never serves them."""
+
+    enabled: bool = True
+    # Loopback by default; in a container set host 0.0.0.0 (the Dockerfile does).
+    host: str = "127.0.0.1"
+    # 0 = any free port (tests); 9108 is the usual exporter-range default.
+    port: int = Field(default=9108, ge=0, le=65535)
+    # How often the daemon checks that a token can still be obtained.
+    token_check_seconds: float = Field(default=300.0, gt=0)
+
+
 class Settings(_Section):
     """The whole configuration. Sections are filled in by the stages that own them."""
 
@@ -320,6 +358,8 @@ class Settings(_Section):
     journal: JournalSettings = Field(default={}, validate_default=True)
     inboxes: tuple[InboxSettings, ...] = ()
     folders: FolderSettings = Field(default={}, validate_default=True)
+    runner: RunnerSettings = Field(default={}, validate_default=True)
+    health: HealthSettings = Field(default_factory=HealthSettings)
     # Sections owned by later stages are added below as they are built
     # (maskinporten, elan, journal, inboxes, outbox, archive, followup, health).
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
