@@ -1,0 +1,391 @@
+"""The ELAN endpoints (docs/elan-contract.md): attachments, validate, submit, change, status.
+
+Every call goes through `_guarded`: Korrelasjonsid (UUID, echoed in errors), bearer token
+for scope `skatteetaten:utleggsbegjaering`, at most `max_concurrency` calls in flight per
+authenticated organisation, then the fault plan, then the handler.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from utlegg_gateway.provning import Finding, ProvingContext
+from utlegg_gateway.sandbox._asgi import DroppedConnection, wait_delay
+from utlegg_gateway.sandbox.core import Sandbox
+from utlegg_gateway.sandbox.faults import parse_action
+from utlegg_gateway.sandbox.maskinporten import AccessToken, read_access_token
+from utlegg_gateway.sandbox.options import ELAN_SCOPE
+from utlegg_gateway.sandbox.rules import (
+    ChangeContext,
+    UploadView,
+    attachment_state,
+    case_status,
+    classify_upload,
+    findings_for,
+)
+from utlegg_gateway.sandbox.state import CaseRow, UploadRow
+from utlegg_gateway.sandbox.status import fixture_status, status_body
+
+__all__ = ["ELAN_BASE_PATH", "elan_routes", "error_body"]
+
+ELAN_BASE_PATH = "/api/utleggsbegjaering/v2"
+_LOGGED_HEADERS = ("korrelasjonsid", "meldingsid", "klientid", "content-type", "accept")
+
+
+def error_body(kode: str, melding: str, korrelasjonsid: str | None) -> dict[str, Any]:
+    """Skatteetaten's general error body."""
+    return {"kode": kode, "melding": melding, "korrelasjonsid": korrelasjonsid}
+
+
+def _error(
+    status: int, kode: str, melding: str, korrelasjonsid: str | None, **headers: str
+) -> JSONResponse:
+    return JSONResponse(error_body(kode, melding, korrelasjonsid), status, headers=headers or None)
+
+
+def _too_many(korrelasjonsid: str | None) -> JSONResponse:
+    return JSONResponse(
+        error_body("XXX-007", "For mange samtidige kall; prøv igjen senere", korrelasjonsid),
+        429,
+        headers={"Retry-After": "1"},
+    )
+
+
+def _rejection_body(
+    findings: list[Finding], korrelasjonsid: str, extra: dict[str, Any]
+) -> dict[str, Any]:
+    text = f"Begjæringen bryter {len(findings)} vilkår"
+    entries = []
+    for f in findings:
+        entry: dict[str, Any] = {
+            "kode": f.rule,
+            "melding": f.message,
+            "beskrivelse": f.message,
+            "lokasjon": f.location,
+        }
+        entry.update(extra.get(f.rule, {}))
+        entries.append(entry)
+    return {
+        "type": "about:blank",
+        "title": "Unprocessable Entity",
+        "status": 422,
+        "detail": text,
+        "kode": "XXX-422",
+        "melding": text,
+        "korrelasjonsid": korrelasjonsid,
+        "kontrollutslag": entries,
+    }
+
+
+@dataclass(frozen=True)
+class Call:
+    """One authenticated ELAN call, as handlers see it."""
+
+    request: Request
+    korrelasjonsid: str
+    token: AccessToken
+    operation: str
+
+    @property
+    def org(self) -> str:
+        """The authenticated organisation."""
+        return self.token.orgnr
+
+
+Handler = Callable[[Sandbox, Call], Awaitable[Response]]
+
+
+def issuer_of(sb: Sandbox, request: Request) -> str:
+    """The issuer URL, as fixed at start or as this request reached us."""
+    return (sb.base_url or str(request.base_url).rstrip("/")) + "/"
+
+
+def _guarded(sb: Sandbox, operation: str, handler: Handler) -> Callable[[Request], Any]:
+    async def endpoint(request: Request) -> Response:
+        sb.stats.calls[operation] += 1
+        response = await _run(request)
+        shown = "dropped" if isinstance(response, DroppedConnection) else response.status_code
+        sb.stats.answers[f"{operation}:{shown}"] += 1
+        return response
+
+    async def _run(request: Request) -> Response:
+        korr = request.headers.get("korrelasjonsid")
+        try:
+            uuid.UUID(korr or "")
+        except ValueError:
+            return _error(
+                400, "XXX-006", "Header Korrelasjonsid mangler eller er ikke en UUID", korr
+            )
+        auth = request.headers.get("authorization", "")
+        scheme, _, raw = auth.partition(" ")
+        token = None
+        if scheme.lower() == "bearer" and raw:
+            token = read_access_token(
+                raw.strip(),
+                public_key=sb.public_key,
+                issuer=issuer_of(sb, request),
+                now=sb.clock.wall(),
+            )
+        if token is None:
+            return _error(401, "XXX-004", "Klienten er ikke autentisert", korr)
+        if ELAN_SCOPE not in token.scopes:
+            return _error(403, "XXX-005", f"Tokenet mangler scope {ELAN_SCOPE}", korr)
+        if not sb.limiter.try_acquire(token.orgnr):
+            return _too_many(korr)
+        try:
+            return await _faulted(request, Call(request, korr or "", token, operation))
+        finally:
+            sb.limiter.release(token.orgnr)
+
+    async def _faulted(request: Request, call: Call) -> Response:
+        action, seconds = parse_action(sb.faults.next_action(operation))
+        if action != "ok":
+            sb.stats.faults_applied[f"{operation}:{action}"] += 1
+        if action == "500":
+            return _error(500, "XXX-001", "Uventet feil (sandbox-feil)", call.korrelasjonsid)
+        if action == "503":
+            return _error(
+                503, "XXX-002", "Tjenesten er midlertidig utilgjengelig", call.korrelasjonsid
+            )
+        if action == "429":
+            return _too_many(call.korrelasjonsid)
+        if action == "drop":
+            return DroppedConnection()
+        if action == "delay" and await wait_delay(request, sb.delays, seconds):
+            return DroppedConnection()  # the client is gone; nobody to answer
+        response = await handler(sb, call)
+        if action == "accept_then_drop":
+            return DroppedConnection()
+        return response
+
+    return endpoint
+
+
+# -- attachments --------------------------------------------------------------------------
+
+
+async def _upload(sb: Sandbox, call: Call) -> Response:
+    korr = call.korrelasjonsid
+    async with call.request.form() as form:
+        fil = form.get("fil")
+        ref = form.get("innsenderReferanse")
+        if not isinstance(fil, UploadFile):
+            return _error(
+                400, "XXX-006", "Del 'fil' (filen) mangler i multipart-forespørselen", korr
+            )
+        if not isinstance(ref, str) or not ref.strip():
+            return _error(400, "XXX-006", "Del 'innsenderReferanse' mangler", korr)
+        content = await fil.read()
+        row = UploadRow(
+            uuid=str(uuid.uuid4()),
+            org=call.org,
+            innsender_referanse=ref.strip(),
+            filnavn=fil.filename or "vedlegg",
+            content_type=fil.content_type or "application/octet-stream",
+            content=content,
+            received_at=sb.clock.now_ts(),
+            outcome=classify_upload(content),
+            korrelasjonsid=korr,
+        )
+    sb.state.add_upload(row)
+    return JSONResponse({"uuid": row.uuid, "status": _upload_state(sb, row)}, 201)
+
+
+def _upload_state(sb: Sandbox, row: UploadRow) -> str:
+    return attachment_state(
+        row.outcome, row.received_at, sb.clock.now_ts(), sb.options.scanning_seconds
+    )
+
+
+async def _attachment_status(sb: Sandbox, call: Call) -> Response:
+    uid = call.request.path_params["uuid"]
+    row = sb.state.get_upload(uid)
+    if row is None or row.org != call.org:
+        return _error(404, "XXX-003", f"Ukjent vedlegg {uid}", call.korrelasjonsid)
+    return JSONResponse(
+        {
+            "uuid": row.uuid,
+            "filnavn": row.filnavn,
+            "innsenderReferanse": row.innsender_referanse,
+            "status": _upload_state(sb, row),
+        }
+    )
+
+
+# -- begjæring ----------------------------------------------------------------------------
+
+
+def _upload_view(sb: Sandbox) -> Callable[[str], UploadView | None]:
+    def lookup(uid: str) -> UploadView | None:
+        row = sb.state.get_upload(uid)
+        if row is None:
+            return None
+        return UploadView(row.org, row.innsender_referanse, _upload_state(sb, row))
+
+    return lookup
+
+
+def _status_of(sb: Sandbox, case: CaseRow) -> str:
+    return case_status(
+        case.submitted_at, sb.clock.now_ts(), sb.options.status_timings, case.status_override
+    )
+
+
+async def _begjaering(sb: Sandbox, call: Call) -> Response:
+    request, korr = call.request, call.korrelasjonsid
+    body = await request.body()
+    ref = request.path_params.get("ref")
+    status, answer = await _decide(sb, call, body, ref)
+    headers = {k: v for k, v in request.headers.items() if k in _LOGGED_HEADERS}
+    sb.state.log_request(
+        operation=call.operation,
+        method=request.method,
+        path=request.url.path,
+        received_at=sb.clock.now_ts(),
+        headers=headers,
+        org=call.org,
+        body=body,
+        status=status,
+        ref=answer.get("eksternSaksreferanse") if status in (200, 201) else ref,
+    )
+    if status == 204:
+        return Response(status_code=204)
+    if status in (200, 201, 422):
+        return JSONResponse(answer, status)
+    return _error(status, answer["kode"], answer["melding"], korr)
+
+
+async def _decide(
+    sb: Sandbox, call: Call, body: bytes, ref: str | None
+) -> tuple[int, dict[str, Any]]:
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return 400, {"kode": "XXX-006", "melding": "Innholdet er ikke gyldig JSON"}
+    if not isinstance(payload, dict):
+        return 400, {"kode": "XXX-006", "melding": "Begjæringen må være et JSON-objekt"}
+    ctx = ProvingContext(today=sb.clock.today(), version=sb.options.model_version)
+    change = None
+    case = None
+    if ref is not None:
+        case = sb.state.get_case(ref)
+        if case is None or case.org != call.org:
+            return 404, {"kode": "XXX-003", "melding": f"Ukjent eksternSaksreferanse {ref}"}
+        ctx = ProvingContext(
+            today=ctx.today, version=ctx.version, environment=ctx.environment, previous=case.payload
+        )
+        change = ChangeContext(
+            ekstern_saksreferanse=ref,
+            previous=case.payload,
+            status=_status_of(sb, case),
+            seconds_since_last_version=sb.clock.now_ts() - case.last_version_at,
+            unsettled_seconds=sb.options.unsettled_seconds,
+        )
+    dup = None
+    if change is None:
+        dup = sb.state.find_duplicate(
+            call.org, str(payload.get("innsenderReferanse")), str(payload.get("begjaeringsdato"))
+        )
+    findings = findings_for(
+        payload,
+        ctx,
+        org=call.org,
+        uploads=_upload_view(sb),
+        duplicate_ref=dup.ref if dup else None,
+        old_debtors=sb.state.old_debtors(),
+        change=change,
+    )
+    if findings:
+        extra = {"DUPLIKAT_INNSENDING": {"eksternSaksreferanse": dup.ref}} if dup else {}
+        body_422 = _rejection_body(findings, call.korrelasjonsid, extra)
+        return 422, body_422
+    if call.operation in ("validate", "validate_change"):
+        return 204, {}
+    now = sb.clock.now_ts()
+    if case is not None:
+        sb.state.update_case(case.ref, payload, now)
+        return 200, {"eksternSaksreferanse": case.ref}
+    new_ref = str(uuid.uuid4())
+    year = datetime.fromtimestamp(now, UTC).year
+    sb.state.add_case(
+        CaseRow(
+            ref=new_ref,
+            org=call.org,
+            innsender_referanse=str(payload.get("innsenderReferanse")),
+            begjaeringsdato=str(payload.get("begjaeringsdato")),
+            saksnummer=f"UTLBGJ/{year}/{sb.state.next_counter('saksnummer'):06d}",
+            submitted_at=now,
+            last_version_at=now,
+            versions=1,
+            payload=payload,
+            status_override=None,
+        )
+    )
+    return 201, {"eksternSaksreferanse": new_ref}
+
+
+# -- status and betjeningskartet ----------------------------------------------------------
+
+
+async def _status(sb: Sandbox, call: Call) -> Response:
+    ref = call.request.path_params["ref"]
+    fixture = fixture_status(ref, sb.clock.now())
+    if fixture is not None:
+        return JSONResponse(fixture)
+    case = sb.state.get_case(ref)
+    if case is None or case.org != call.org:
+        return _error(404, "XXX-003", f"Fant ingen sak med referanse {ref}", call.korrelasjonsid)
+    return JSONResponse(status_body(case, _status_of(sb, case), sb.options.status_timings))
+
+
+async def _betjeningskartet(sb: Sandbox, call: Call) -> Response:
+    korr = call.korrelasjonsid
+    try:
+        payload = json.loads(await call.request.body())
+    except ValueError:
+        return _error(400, "XXX-006", "Innholdet er ikke gyldig JSON", korr)
+    skyldnere = payload.get("skyldner") if isinstance(payload, dict) else None
+    if not isinstance(skyldnere, list) or not skyldnere:
+        return _error(400, "XXX-006", "Feltet 'skyldner' må være en ikke-tom liste", korr)
+    old = sb.state.old_debtors()
+    answers = []
+    for skyldner in skyldnere:
+        ident = skyldner.get("taxIdentificationNumber") if isinstance(skyldner, dict) else None
+        if not isinstance(ident, str) or not ident.isdigit() or len(ident) not in (9, 11):
+            regelverk = "ukjentSkyldner"
+        elif ident in old:
+            regelverk = "tidligereRegelverk"
+        else:
+            regelverk = "nyttRegelverk"
+        answers.append({"skyldner": skyldner, "regelverk": regelverk})
+    kinds = {a["regelverk"] for a in answers}
+    overall = kinds.pop() if len(kinds) == 1 else "motstridendeRegelverk"
+    return JSONResponse({"regelverk": overall, "skyldner": answers})
+
+
+def elan_routes(sb: Sandbox, base: str = ELAN_BASE_PATH) -> list[Route]:
+    """The ELAN routes under `base`, each guarded by token, header, limit and fault checks."""
+    table: list[tuple[str, str, str, Handler]] = [
+        ("POST", "/vedlegg", "upload", _upload),
+        ("GET", "/vedlegg/{uuid}", "attachment_status", _attachment_status),
+        ("POST", "/utleggsbegjaering/valider", "validate", _begjaering),
+        ("POST", "/utleggsbegjaering", "submit", _begjaering),
+        ("PUT", "/utleggsbegjaering/valider/{ref}", "validate_change", _begjaering),
+        ("PUT", "/utleggsbegjaering/{ref}", "change", _begjaering),
+        ("GET", "/status/{ref}", "status", _status),
+        ("POST", "/betjeningskartet", "betjeningskartet", _betjeningskartet),
+    ]
+    return [
+        Route(base + path, _guarded(sb, name, handler), methods=[method], name=f"elan_{name}")
+        for method, path, name, handler in table
+    ]

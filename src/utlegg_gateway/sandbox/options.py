@@ -1,0 +1,85 @@
+"""What a sandbox is configured with, and the clock it lives on."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+__all__ = [
+    "DEFAULT_STATUS_TIMINGS",
+    "ELAN_SCOPE",
+    "SandboxClock",
+    "SandboxOptions",
+]
+
+ELAN_SCOPE = "skatteetaten:utleggsbegjaering"
+
+# Seconds after submission at which a case reaches each status (sandbox clock). A case
+# stays `sakOpprettet` until the first entry is due; tests advance the clock instead of waiting.
+DEFAULT_STATUS_TIMINGS: tuple[tuple[str, float], ...] = (
+    ("sakUnderBehandling", 60.0),
+    ("sakForelagt", 600.0),
+    ("sakBesluttet", 3600.0),
+    ("sakAvsluttet", 86400.0),
+)
+
+
+@dataclass
+class SandboxOptions:
+    """Everything a sandbox can be told at start; the admin API changes some of it at run time."""
+
+    model_version: Literal["1.1", "2.0"] = "2.0"
+    # How long an upload stays `scanning` (sandbox clock) before its final state.
+    scanning_seconds: float = 2.0
+    status_timings: tuple[tuple[str, float], ...] = DEFAULT_STATUS_TIMINGS
+    # A change within this many seconds of the case's last accepted version gets
+    # UAVKLART_STATUS (the earlier version is "still unprocessed"); 0 turns the rule off.
+    unsettled_seconds: float = 0.0
+    state_file: Path | None = None
+    token_lifetime: int = 120
+    max_concurrency: int = 5
+    # Registration files (or folders of them) loaded at start; see `certs.write_credentials`.
+    registries: tuple[Path, ...] = ()
+    old_rules_debtors: tuple[str, ...] = ()
+    # A fault plan applied at start (same shape as `PUT /_sandbox/faults`).
+    faults: dict[str, Any] = field(default_factory=dict)
+    fault_seed: int = 0
+
+
+class SandboxClock:
+    """Wall time for tokens (Maskinporten is its own server) plus an offset for case life.
+
+    `now()` is the business clock (attachment scanning, case statuses, `today` for prøving)
+    and moves when the admin API advances it; `wall()` is never advanced, so grants and
+    access tokens built from the real clock keep working after a test jumps a day ahead.
+    """
+
+    def __init__(self, source: Callable[[], float] = time.time, offset: float = 0.0) -> None:
+        self._source = source
+        self.offset = offset
+
+    def wall(self) -> float:
+        """Real seconds since the epoch (injectable source)."""
+        return self._source()
+
+    def now_ts(self) -> float:
+        """Business time, seconds since the epoch."""
+        return self._source() + self.offset
+
+    def now(self) -> datetime:
+        """Business time as an aware UTC datetime."""
+        return datetime.fromtimestamp(self.now_ts(), UTC)
+
+    def today(self) -> date:
+        """The business date (UTC)."""
+        return self.now().date()
+
+    def advance(self, seconds: float) -> None:
+        """Move business time forward (never backward: case history must stay ordered)."""
+        if seconds < 0:
+            raise ValueError("the sandbox clock only moves forward")
+        self.offset += seconds

@@ -1,0 +1,158 @@
+"""Serving the sandbox: in a background thread for tests, or in the foreground for the CLI.
+
+The listening socket is bound before uvicorn starts, so the port (0 = any free one) is
+known at once and connections made before uvicorn's loop runs wait in the backlog.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import uvicorn
+from starlette.routing import BaseRoute
+
+from utlegg_gateway.errors import ConfigError
+from utlegg_gateway.sandbox.admin import SandboxAdmin
+from utlegg_gateway.sandbox.app import create_app
+from utlegg_gateway.sandbox.certs import Credentials
+from utlegg_gateway.sandbox.core import Sandbox
+from utlegg_gateway.sandbox.elan import ELAN_BASE_PATH
+from utlegg_gateway.sandbox.options import SandboxClock, SandboxOptions
+
+__all__ = ["RunningSandbox", "bind", "running_sandbox", "serve"]
+
+_READY_TIMEOUT = 10.0
+_STOP_TIMEOUT = 10.0
+
+
+@dataclass
+class RunningSandbox:
+    """A sandbox serving on loopback, with its URLs and an admin client."""
+
+    url: str
+    issuer: str
+    token_endpoint: str
+    elan_base_url: str
+    admin: SandboxAdmin
+    sandbox: Sandbox
+
+    @property
+    def port(self) -> int:
+        """The TCP port it listens on."""
+        return int(self.url.rsplit(":", 1)[1])
+
+    def register(self, credentials: Credentials) -> None:
+        """Register a client written by `write_credentials` (and its system users)."""
+        self.admin.register_client(credentials.registration())
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on (host, port); port 0 picks a free one."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def _server(sb: Sandbox, extra_routes: Sequence[BaseRoute]) -> uvicorn.Server:
+    config = uvicorn.Config(
+        create_app(sb, extra_routes),
+        http="h11",  # determinism, and the transport access the drop fault relies on
+        lifespan="off",
+        log_level="warning",
+        access_log=False,
+        # A `delay:` fault whose client vanished must not hold shutdown for long.
+        timeout_graceful_shutdown=2,
+    )
+    return uvicorn.Server(config)
+
+
+def _running(url: str, sb: Sandbox) -> RunningSandbox:
+    return RunningSandbox(
+        url=url,
+        issuer=url + "/",
+        token_endpoint=url + "/token",
+        elan_base_url=url + ELAN_BASE_PATH,
+        admin=SandboxAdmin(url),
+        sandbox=sb,
+    )
+
+
+@contextmanager
+def running_sandbox(
+    options: SandboxOptions | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    credentials: Iterable[Credentials] = (),
+    clock: SandboxClock | None = None,
+    extra_routes: Sequence[BaseRoute] = (),
+) -> Iterator[RunningSandbox]:
+    """Serve a sandbox in a background thread; ready on entry, stopped cleanly on exit."""
+    sb = Sandbox(options, clock=clock)
+    sock = bind(host, port)
+    url = _url(sock)
+    sb.base_url = url
+    server = _server(sb, extra_routes)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name=f"sandbox-{url}", daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + _READY_TIMEOUT
+    # Bounded poll on uvicorn's own readiness flag (no fixed sleep).
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            sock.close()
+            raise ConfigError(f"sandbox did not start on {url}")
+        time.sleep(0.002)
+    running = _running(url, sb)
+    try:
+        for cred in credentials:
+            running.register(cred)
+        yield running
+    finally:
+        running.admin.close()
+        server.should_exit = True
+        thread.join(_STOP_TIMEOUT)
+        sock.close()
+        sb.state.close()
+
+
+def serve(
+    options: SandboxOptions,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve in the foreground until SIGINT/SIGTERM (uvicorn handles both and stops cleanly)."""
+    sb = Sandbox(options)
+    sock = bind(host, port)
+    url = _url(sock)
+    sb.base_url = url
+    if on_ready is not None:
+        on_ready(url)
+    try:
+        _server(sb, ()).run(sockets=[sock])
+    finally:
+        sock.close()
+        sb.state.close()

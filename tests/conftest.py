@@ -1,0 +1,50 @@
+"""Shared fixtures: a real sandbox on 127.0.0.1 (random port) and credentials it trusts.
+
+def test_x(sandbox, sandbox_credentials): ...        # default options, client registered
+def test_y(make_sandbox): with make_sandbox(SandboxOptions(model_version="1.1")) as sb: ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SANDBOX_ORGNR = "312597772"  # the innsender of the official reference begjæring
+SANDBOX_SYSTEMUSER_ORG = "313367002"
+
+
+@pytest.fixture(scope="session")
+def sandbox_credentials(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One client (certificate, kid key, one system user) per session: RSA keys are slow."""
+    from utlegg_gateway.sandbox import write_credentials
+
+    directory: Path = tmp_path_factory.mktemp("sandbox-creds")
+    return write_credentials(
+        directory, orgnr=SANDBOX_ORGNR, systemuser_orgs=(SANDBOX_SYSTEMUSER_ORG,)
+    )
+
+
+@pytest.fixture
+def make_sandbox(
+    sandbox_credentials: Any,
+) -> Callable[..., AbstractContextManager[Any]]:
+    """Start a sandbox with given options (our client registered); use as a context manager."""
+    from utlegg_gateway.sandbox import running_sandbox
+
+    def start(options: Any = None, **kw: Any) -> AbstractContextManager[Any]:
+        return running_sandbox(options, credentials=[sandbox_credentials], **kw)
+
+    return start
+
+
+@pytest.fixture
+def sandbox(make_sandbox: Callable[..., AbstractContextManager[Any]]) -> Iterator[Any]:
+    """A fresh sandbox (model 2.0, attachments ready at once) with our client registered."""
+    from utlegg_gateway.sandbox import SandboxOptions
+
+    with make_sandbox(SandboxOptions(scanning_seconds=0.0)) as running:
+        yield running
