@@ -21,6 +21,7 @@ _COMMANDS: dict[str, str] = {
     "validate": "._validate:validate",
     "token": "._token:token",
     "submit": "._submit:submit",
+    "sandbox": "._sandbox:sandbox",
 }
 
 
