@@ -2,14 +2,60 @@
 
 from __future__ import annotations
 
+import sys
+from datetime import date
+from pathlib import Path
+
 import click
 
-from utlegg_gateway.cli._common import handle_errors
+from utlegg_gateway.cli._common import (
+    config_option,
+    environment_option,
+    handle_errors,
+    load,
+    model_version_option,
+)
+from utlegg_gateway.errors import EXIT_CASE_ERRORS, EXIT_OK
+from utlegg_gateway.provning import ProvingContext, format_finding, validate_file
 
 
 @click.command()
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@config_option
+@environment_option
+@model_version_option
+@click.option(
+    "--allow-upload-placeholders",
+    is_flag=True,
+    help='Accept "<upload:FILE>" as a Vedlegg uuid (a payload built before its uploads).',
+)
 @handle_errors
-def validate(file: str) -> None:
-    """Check one begjæring (JSON) against the model and the server's rules."""
-    raise NotImplementedError
+def validate(
+    file: Path,
+    config_path: Path | None,
+    environment: str | None,
+    model_version: str | None,
+    allow_upload_placeholders: bool,
+) -> None:
+    """Check one begjæring (JSON) against the model and the server's rules.
+
+    Prints one line per finding (rule, JSON pointer, message). Exit 0 when clean,
+    1 when it found errors, 2 when the file or the configuration cannot be read.
+    """
+    settings = load(config_path, environment=environment, model_version=model_version)
+    ctx = ProvingContext(
+        today=date.today(),
+        version=settings.model_version,
+        environment=settings.environment,
+        authenticated_orgnr=settings.organisation,
+        allow_upload_placeholders=allow_upload_placeholders,
+    )
+    findings = validate_file(file, ctx)
+    for finding in findings:
+        click.echo(format_finding(finding))
+    where = f"model {settings.model_version}, environment {settings.environment}"
+    if findings:
+        click.echo(f"{file}: {len(findings)} finding(s) ({where})")
+        sys.exit(EXIT_CASE_ERRORS)
+    click.echo(f"{file}: OK ({where})")
+    sys.exit(EXIT_OK)

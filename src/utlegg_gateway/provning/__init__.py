@@ -4,61 +4,141 @@ Public surface (other stages code against exactly this):
 
     validate(payload, ctx) -> list[Finding]     model + every locally decidable rule
     Finding(rule, message, location)            location is a JSON pointer into the payload
-    ProvingContext(version, environment, today, previous)
-    RULES                                       every documented rule: name -> RuleInfo
+    ProvingContext(today, version, environment, previous, authenticated_orgnr,
+                   allow_upload_placeholders)
+    RULES                                       every documented rule + our codes: name -> RuleInfo
     SERVER_ONLY_RULES                           the rules only the server can decide
+    NOT_DECIDABLE_RULES                         documented, but neither we nor a sandbox decide them
+    finding(name, location, *args, **values)    a Finding with the rule's message filled in
+    validate_file(path, ctx) -> list[Finding]   read a JSON file (InputFileError) and validate
+    format_finding(finding) -> str              "RULE  location  message"
 
-INTERFACE STUB: filled in by the model/provning work (issue 2).
+`RULES[name].format(**values)` fills a rule's Norwegian message the way the server
+does; the sandbox uses it for its 422 answers. docs/rules.md lists every rule.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import date
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
-from utlegg_gateway.config import Environment, ModelVersion
+from utlegg_gateway._logging import get_logger
+from utlegg_gateway.errors import InputFileError
+from utlegg_gateway.model import check_structure, normalise
+from utlegg_gateway.model.pointer import sort_key
+from utlegg_gateway.provning._catalog import (
+    NOT_DECIDABLE_RULES,
+    OWN_CODES,
+    RULES,
+    SERVER_ONLY_RULES,
+)
+from utlegg_gateway.provning._claims import (
+    check_amounts,
+    check_claims,
+    check_grunnlag,
+    check_vedlegg,
+)
+from utlegg_gateway.provning._emit import Emitter
+from utlegg_gateway.provning._parties import (
+    check_changes,
+    check_identifiers,
+    check_parties,
+    check_payment,
+)
+from utlegg_gateway.provning._types import Finding, ProvingContext, RuleInfo
 
-__all__ = ["RULES", "SERVER_ONLY_RULES", "Finding", "ProvingContext", "RuleInfo", "validate"]
+__all__ = [
+    "INTERNAL_ERROR",
+    "NOT_DECIDABLE_RULES",
+    "OWN_CODES",
+    "RULES",
+    "SERVER_ONLY_RULES",
+    "Finding",
+    "ProvingContext",
+    "RuleInfo",
+    "finding",
+    "format_finding",
+    "load_payload",
+    "validate",
+    "validate_file",
+]
+
+log = get_logger(__name__)
+
+# Reported when a check itself fails on some odd input: validate() never raises.
+INTERNAL_ERROR = "PROVING_INTERN_FEIL"
+
+# Order matters: the parties' checks claim identifier locations the generic walk skips.
+_CHECKS: tuple[Callable[[Mapping[str, Any], Emitter], None], ...] = (
+    check_grunnlag,
+    check_claims,
+    check_parties,
+    check_identifiers,
+    check_payment,
+    check_amounts,
+    check_vedlegg,
+)
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One broken rule: the server's rule name (or our own code), its message, where."""
-
-    rule: str
-    message: str
-    location: str  # JSON pointer into the payload, "" for the whole document
+def finding(name: str, location: str, *args: object, **values: object) -> Finding:
+    """A Finding for rule `name` at `location`, its message filled like the server's."""
+    return Finding(name, RULES[name].format(*args, **values), location)
 
 
-@dataclass(frozen=True, slots=True)
-class RuleInfo:
-    """A documented rule: name, Norwegian message template, description, origin."""
-
-    name: str
-    message: str
-    description: str
-    since: str
-    changes_only: bool = False
-    server_only: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class ProvingContext:
-    """What a rule may know besides the payload."""
-
-    today: date
-    version: ModelVersion = "2.0"
-    environment: Environment = "test"
-    # The begjæring as last accepted, for the change-only rules (endring); None for new.
-    previous: Mapping[str, Any] | None = field(default=None)
-
-
-RULES: dict[str, RuleInfo] = {}
-SERVER_ONLY_RULES: frozenset[str] = frozenset()
+def _sorted(findings: list[Finding]) -> list[Finding]:
+    unique = set(findings)
+    return sorted(unique, key=lambda f: (sort_key(f.location), f.rule, f.message))
 
 
 def validate(payload: Mapping[str, Any], ctx: ProvingContext) -> list[Finding]:
     """Check one begjæring; an empty list means it passes everything decidable locally."""
-    return []
+    findings = [
+        Finding(i.code, i.message, i.location) for i in check_structure(payload, ctx.version)
+    ]
+    raw: object = payload  # typed as a Mapping, but callers pass whatever JSON they read
+    if not isinstance(raw, Mapping):
+        return findings
+    doc = normalise(payload)
+    emitter = Emitter(ctx)
+    checks: list[Callable[[Mapping[str, Any], Emitter], None]] = list(_CHECKS)
+    if ctx.previous is not None:
+        previous = normalise(ctx.previous)
+        checks.append(lambda d, e: check_changes(d, previous, e))
+    for check in checks:
+        try:
+            check(doc, emitter)
+        except Exception:  # a check must never take the caller down on odd input
+            log.exception("local prøving check failed")
+            findings.append(Finding(INTERNAL_ERROR, "Intern feil i lokal prøving", ""))
+    return _sorted(findings + emitter.findings)
+
+
+def load_payload(path: Path) -> Any:
+    """The JSON document in `path`; InputFileError when it cannot be read or parsed."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputFileError(f"cannot read {path}: {exc.strerror}", file=str(path)) from exc
+    try:
+        return json.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise InputFileError(f"{path} is not UTF-8 text", file=str(path)) from exc
+    except json.JSONDecodeError as exc:
+        raise InputFileError(
+            f"{path} is not valid JSON: {exc.msg}",
+            file=str(path),
+            row=exc.lineno,
+            column=str(exc.colno),
+        ) from exc
+
+
+def validate_file(path: Path, ctx: ProvingContext) -> list[Finding]:
+    """Read a begjæring from a JSON file and validate it."""
+    return validate(load_payload(path), ctx)
+
+
+def format_finding(f: Finding) -> str:
+    """One line for people: rule, location, message."""
+    return f"{f.rule}  {f.location or '/'}  {f.message}"

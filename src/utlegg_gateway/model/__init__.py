@@ -1,0 +1,220 @@
+"""The ELAN begjæring model: parse, check structure, serialise (`Begjaering.to_json`).
+
+    parse_begjaering(payload, version) -> Begjaering     raises CaseError when invalid
+    check_structure(payload, version) -> list[ModelIssue] never raises
+    normalise(payload) -> dict                           §2.10 alternative spellings
+
+Pydantic's ValidationError is translated here and nowhere else, into `ModelIssue`s
+with our own documented codes (docs/rules.md) and JSON pointers into the payload.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from pydantic import ValidationError
+
+from utlegg_gateway.config import ModelVersion
+from utlegg_gateway.errors import CaseError
+from utlegg_gateway.model._types import Begjaering
+from utlegg_gateway.model._versions import SPECS, SUPPORTED_VERSIONS, VersionSpec
+from utlegg_gateway.model.pointer import expand, pointer, sort_key
+
+__all__ = [
+    "ALTERNATIVE_SPELLINGS",
+    "MODEL_CODES",
+    "SPECS",
+    "SUPPORTED_VERSIONS",
+    "Begjaering",
+    "ModelIssue",
+    "VersionSpec",
+    "check_structure",
+    "normalise",
+    "parse_begjaering",
+]
+
+
+class ModelIssue(NamedTuple):
+    """One structural problem: our own code, a Norwegian message, a JSON pointer."""
+
+    code: str
+    message: str
+    location: str
+
+
+# Our own codes for structural problems (the server answers these with HTTP 400, for
+# which no rule names are published).
+MODEL_CODES: dict[str, str] = {
+    "MODELL_MANGLER_FELT": "Et påkrevd felt mangler",
+    "MODELL_UKJENT_FELT": "Feltet finnes ikke i modellen (trolig en feil i mappingen)",
+    "MODELL_UGYLDIG_VERDI": "Verdien har feil type eller format",
+    "MODELL_UGYLDIG_KODE": "Verdien finnes ikke i kodelisten for modellversjonen",
+    "MODELL_VALG": "Et valg (valgEgenskap) må ha nøyaktig ett alternativ",
+    "MODELL_FELT_IKKE_I_VERSJON": "Feltet finnes ikke i den valgte modellversjonen",
+}
+
+# §2.10: where the published sources spell a property several ways, one spelling is
+# ours (the key) and the others are accepted on input and renamed to it.
+ALTERNATIVE_SPELLINGS: dict[str, tuple[str, ...]] = {
+    # Diagrams 1.0/1.1 and the 2.0 change log spell "Forsendelses"; the 1.0 change log
+    # and examples have a typo ("Foresendelses") and one keeps a literal "å".
+    "alternativElektroniskForsendelsesmaate": (
+        "alternativElektroniskForesendelsesmaate",
+        "alternativElektroniskForesendelsesmåte",
+        "alternativElektroniskForsendelsesmåte",
+    ),
+    # The 1.0 figure alone drops the genitive s.
+    "innsendersProsessfullmektig": ("innsenderProsessfullmektig",),
+    # The 1.1 change log and the 2.0 text say kreverFritakRettsgebyr; the figure says
+    # kreverFritattRettsgebyr.
+    "kreverFritakRettsgebyr": ("kreverFritattRettsgebyr",),
+    "aarsakTilFritak": ("årsakTilFritak",),
+    # The 1.1 change log and example say forsendelsemaateType; the figure says
+    # forsendelsesmåtetype.
+    "forsendelsemaateType": (
+        "forsendelsesmaateType",
+        "forsendelsesmaatetype",
+        "forsendelsesmåtetype",
+    ),
+}
+_RENAME = {alt: canon for canon, alts in ALTERNATIVE_SPELLINGS.items() for alt in alts}
+
+
+def normalise(payload: Any) -> Any:
+    """A copy with §2.10 alternative spellings renamed to ours (unless ours is present too)."""
+    if isinstance(payload, Mapping):
+        out: dict[str, Any] = {}
+        for key, value in payload.items():
+            canon: str = _RENAME.get(key, key) if isinstance(key, str) else str(key)
+            if canon != key and canon in payload:
+                canon = key  # both given: keep it, the model reports the unknown one
+            out[canon] = normalise(value)
+        return out
+    if isinstance(payload, list):
+        return [normalise(v) for v in payload]
+    return payload
+
+
+_TYPE_TEXT = {
+    "string_type": "må være tekst",
+    "bool_type": "må være true eller false",
+    "list_type": "må være en liste",
+    "model_type": "må være et objekt",
+    "dict_type": "må være et objekt",
+    "model_attributes_type": "må være et objekt",
+    "string_pattern_mismatch": "har feil format",
+}
+
+
+def _issue(err: Mapping[str, Any], version: ModelVersion) -> ModelIssue:
+    loc = tuple(p for p in err["loc"] if isinstance(p, int | str))
+    where = pointer(*loc)
+    kind = err["type"]
+    if kind == "missing":
+        return ModelIssue("MODELL_MANGLER_FELT", f"Feltet {loc[-1]} mangler", where)
+    if kind == "extra_forbidden":
+        return ModelIssue(
+            "MODELL_UKJENT_FELT", f"Feltet {loc[-1]} finnes ikke i modellversjon {version}", where
+        )
+    if kind == "too_short":
+        return ModelIssue("MODELL_MANGLER_FELT", "Listen må ha minst ett element", where)
+    if kind == "valg":
+        return ModelIssue("MODELL_VALG", str(err["msg"]), where)
+    if kind == "kode":
+        return ModelIssue("MODELL_UGYLDIG_KODE", str(err["msg"]), where)
+    text = _TYPE_TEXT.get(kind) or str(err["msg"])
+    return ModelIssue("MODELL_UGYLDIG_VERDI", f"Verdien {text}", where)
+
+
+def _version_issues(payload: Mapping[str, Any], spec: VersionSpec) -> list[ModelIssue]:
+    out: list[ModelIssue] = []
+    for pattern in sorted(spec.not_in_version):
+        for where, _, present in expand(payload, pattern):
+            if present:
+                name = pattern.rsplit("/", 1)[-1]
+                out.append(
+                    ModelIssue(
+                        "MODELL_FELT_IKKE_I_VERSJON",
+                        f"Feltet {name} finnes ikke i modellversjon {spec.version}",
+                        where,
+                    )
+                )
+    for pattern in sorted(spec.required):
+        for where, _, present in expand(payload, pattern):
+            if not present:
+                name = pattern.rsplit("/", 1)[-1]
+                out.append(
+                    ModelIssue(
+                        "MODELL_MANGLER_FELT",
+                        f"Feltet {name} er påkrevd i modellversjon {spec.version}",
+                        where,
+                    )
+                )
+    return out
+
+
+def _validate(payload: Any, version: ModelVersion) -> tuple[Begjaering | None, list[ModelIssue]]:
+    if not isinstance(payload, Mapping):
+        return None, [ModelIssue("MODELL_UGYLDIG_VERDI", "Begjæringen må være et JSON-objekt", "")]
+    try:
+        model = Begjaering.model_validate(payload, context={"version": version})
+    except ValidationError as exc:
+        return None, [_issue(e, version) for e in exc.errors()]
+    return model, []
+
+
+def check_structure(payload: Any, version: ModelVersion) -> list[ModelIssue]:
+    """Every structural problem of `payload` under `version`, sorted; never raises."""
+    data = normalise(payload)
+    _, issues = _validate(data, version)
+    if isinstance(data, Mapping):
+        issues.extend(_version_issues(data, SPECS[version]))
+    return sorted(set(issues), key=lambda i: (sort_key(i.location), i.code, i.message))
+
+
+def _drop(doc: Any, loc: tuple[Any, ...]) -> None:
+    node = doc
+    for part in loc[:-1]:
+        node = node[part]
+    node.pop(loc[-1], None)
+
+
+def parse_begjaering(
+    payload: Any, version: ModelVersion = "2.0", *, ignore_unknown: bool = False
+) -> Begjaering:
+    """The typed begjæring; raises CaseError naming the first problems when invalid.
+
+    With `ignore_unknown` fields the model does not know are dropped (tolerant reading,
+    e.g. of 1.0 payloads); otherwise they are errors, like every other problem.
+    """
+    data = normalise(payload)
+    model, issues = _validate(data, version)
+    if model is None and ignore_unknown and issues:
+        data = copy.deepcopy(data)
+        try:
+            assert not isinstance(payload, list)
+            exc_locs = _unknown_locs(data, version)
+            for loc in exc_locs:
+                _drop(data, loc)
+        except (KeyError, IndexError, TypeError, AssertionError):
+            pass
+        model, issues = _validate(data, version)
+    if model is None:
+        first = issues[0]
+        more = f" (+{len(issues) - 1} til)" if len(issues) > 1 else ""
+        raise CaseError(
+            f"begjæringen følger ikke modellen {version}: {first.message}{more}",
+            field=first.location or "/",
+            rule=first.code,
+        )
+    return model
+
+
+def _unknown_locs(data: Any, version: ModelVersion) -> list[tuple[Any, ...]]:
+    try:
+        Begjaering.model_validate(data, context={"version": version})
+    except ValidationError as exc:
+        return [tuple(e["loc"]) for e in exc.errors() if e["type"] == "extra_forbidden"]
+    return []

@@ -1,0 +1,48 @@
+"""JSON pointers (RFC 6901) into a payload, and matching of "*"-patterns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+__all__ = ["expand", "pointer", "sort_key"]
+
+
+def _escape(part: str | int) -> str:
+    return str(part).replace("~", "~0").replace("/", "~1")
+
+
+def pointer(*parts: str | int) -> str:
+    """The JSON pointer of a path: `pointer("a", 0, "b")` -> "/a/0/b"; no parts -> ""."""
+    return "".join("/" + _escape(p) for p in parts)
+
+
+def sort_key(ptr: str) -> tuple[tuple[int, int, str], ...]:
+    """Orders pointers as a reader expects: list index 2 before 10."""
+    if not ptr:
+        return ()
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in ptr[1:].split("/"))
+
+
+def expand(doc: Any, pattern: str) -> Iterator[tuple[str, Any, bool]]:
+    """Each concrete (pointer, parent, present) for a "*"-pattern's last key.
+
+    Walks the existing structure; `parent` is the object that holds (or should hold)
+    the last key, and `present` tells whether it does.
+    """
+    parts = pattern[1:].split("/")
+
+    def walk(node: Any, i: int, path: tuple[str | int, ...]) -> Iterator[tuple[str, Any, bool]]:
+        part = parts[i]
+        if i == len(parts) - 1:
+            if isinstance(node, Mapping):
+                yield pointer(*path, part), node, part in node
+            return
+        if part == "*":
+            if isinstance(node, Sequence) and not isinstance(node, str):
+                for j, child in enumerate(node):
+                    yield from walk(child, i + 1, (*path, j))
+        elif isinstance(node, Mapping) and part in node:
+            yield from walk(node[part], i + 1, (*path, part))
+
+    yield from walk(doc, 0, ())

@@ -1,0 +1,118 @@
+"""Shared helpers of the rule checks: defensive JSON access and the finding collector."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from utlegg_gateway._logging import mask_identifier
+from utlegg_gateway.model._versions import rule_active
+from utlegg_gateway.provning._catalog import RULES
+from utlegg_gateway.provning._types import Finding, ProvingContext
+
+__all__ = [
+    "Emitter",
+    "arr",
+    "as_date",
+    "describe_actor",
+    "identity",
+    "obj",
+    "text",
+]
+
+_EMPTY: Mapping[str, Any] = {}
+
+
+def obj(value: Any) -> Mapping[str, Any]:
+    """`value` if it is a JSON object, else an empty one: rules never trip on bad shapes."""
+    return value if isinstance(value, Mapping) else _EMPTY
+
+
+def arr(value: Any) -> list[Any]:
+    """`value` if it is a JSON array, else an empty one."""
+    return value if isinstance(value, list) else []
+
+
+def text(value: Any) -> str | None:
+    """A non-blank string, else None."""
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def as_date(value: Any) -> dt.date | None:
+    """An ISO date string as a date, else None (the model reports the bad format)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _party(actor: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
+    for kind in ("virksomhet", "person", "sammenslutning"):
+        if isinstance(actor.get(kind), Mapping):
+            return kind, actor[kind]
+    return "", _EMPTY
+
+
+def actor_id(actor: Mapping[str, Any]) -> str | None:
+    """The identifier value of an Aktør (tax number or other official id), if any."""
+    _, party = _party(actor)
+    ident = obj(party.get("identifikator"))
+    return text(ident.get("taxIdentificationNumber")) or text(
+        ident.get("annenOffisiellIdentifikator")
+    )
+
+
+def identity(actor: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """What makes two Aktører the same party: the identifier, else name (+ birth date)."""
+    kind, party = _party(actor)
+    ident = actor_id(actor)
+    if ident:
+        return ("id", ident.replace(" ", ""))
+    if kind == "person":
+        navn = obj(party.get("personnavn"))
+        first, last = text(navn.get("fornavn")), text(navn.get("etternavn"))
+        if first and last:
+            return ("person", first.casefold(), last.casefold(), str(party.get("foedselsdato")))
+        return None
+    name = text(party.get("navn"))
+    return ("navn", name.casefold()) if name else None
+
+
+def describe_actor(actor: Mapping[str, Any]) -> str:
+    """A short label for messages; a person's identifier is masked (privacy)."""
+    kind, party = _party(actor)
+    ident = actor_id(actor)
+    if kind == "person":
+        navn = obj(party.get("personnavn"))
+        name = " ".join(filter(None, (text(navn.get("fornavn")), text(navn.get("etternavn")))))
+        label = name or "(uten navn)"
+        return f"{label} ({mask_identifier(ident)})" if ident else label
+    label = text(party.get("navn")) or "(uten navn)"
+    return f"{label} ({ident})" if ident else label
+
+
+class Emitter:
+    """Collects findings of the rules active in the context's model version."""
+
+    def __init__(self, ctx: ProvingContext) -> None:
+        self.ctx = ctx
+        self.findings: list[Finding] = []
+        self._where: set[str] = set()
+
+    def active(self, rule: str) -> bool:
+        """True when `rule` runs under the context's model version."""
+        return rule_active(RULES[rule].since, self.ctx.version)
+
+    def add(self, rule: str, location: str, *args: object, **values: object) -> None:
+        """Record `rule` broken at `location`, its message filled from args/values."""
+        if not self.active(rule):
+            return
+        self._where.add(location)
+        self.findings.append(Finding(rule, RULES[rule].format(*args, **values), location))
+
+    def reported(self, location: str) -> bool:
+        """True when some finding already points at `location`."""
+        return location in self._where

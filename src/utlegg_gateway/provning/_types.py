@@ -1,0 +1,80 @@
+"""The value types of local prøving (re-exported by `utlegg_gateway.provning`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from utlegg_gateway.config import Environment, ModelVersion
+
+__all__ = ["Finding", "ProvingContext", "RuleInfo"]
+
+# The server's placeholders: %name (letters incl. æøå) or a positional %s.
+_PLACEHOLDER = re.compile(r"%([A-Za-zæøåÆØÅ]+)")
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One broken rule: the server's rule name (or our own code), its message, where."""
+
+    rule: str
+    message: str
+    location: str  # JSON pointer into the payload, "" for the whole document
+
+
+@dataclass(frozen=True, slots=True)
+class RuleInfo:
+    """A documented rule: name, Norwegian message template, description, origin.
+
+    `message` is the server's avvikstekst with its placeholders (`%kravreferanse`,
+    positional `%s`); where the server documents none, its title stands in.
+    `since` is the first model/doc version with the rule ("0.9", "1.0", "Feb26", "2.0"),
+    or "own" for our codes. `variants` lists the alternative texts of rules whose
+    documentation gives several ("En av følgende").
+    """
+
+    name: str
+    message: str
+    description: str
+    since: str
+    changes_only: bool = False
+    server_only: bool = False
+    title: str = ""
+    variants: tuple[str, ...] = ()
+    local: bool = True
+
+    def format(self, *args: object, **values: object) -> str:
+        """The message with placeholders filled: named from `values`, `%s` from `args`."""
+        return self.format_variant(0, *args, **values)
+
+    def format_variant(self, variant: int, *args: object, **values: object) -> str:
+        """Like `format`, with alternative text number `variant` (see `variants`)."""
+        template = self.variants[variant] if self.variants else self.message
+        positional = iter(args)
+
+        def named(match: re.Match[str]) -> str:
+            key = match.group(1)
+            if key == "s":
+                return str(next(positional, "%s"))
+            return str(values[key]) if key in values else match.group(0)
+
+        return _PLACEHOLDER.sub(named, template)
+
+
+@dataclass(frozen=True, slots=True)
+class ProvingContext:
+    """What a rule may know besides the payload."""
+
+    today: date
+    version: ModelVersion = "2.0"
+    environment: Environment = "test"
+    # The begjæring as last accepted, for the change-only rules (endring); None for new.
+    previous: Mapping[str, Any] | None = field(default=None)
+    # The organisation the call is authenticated as; enables
+    # INNSENDER_SAMSVARER_IKKE_MED_AUTENTISERING locally (the sandbox passes the token's).
+    authenticated_orgnr: str | None = None
+    # Accept "<upload:FILE>" in Vedlegg.uuid: a payload built before its uploads ran.
+    allow_upload_placeholders: bool = False
