@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -35,11 +36,13 @@ from utlegg_gateway.errors import ConfigError
 __all__ = [
     "ENV_PREFIX",
     "ConfigPath",
+    "DialogportenSettings",
     "ElanHeaders",
     "ElanPaths",
     "ElanSettings",
     "Environment",
     "FolderSettings",
+    "FollowupSettings",
     "HealthSettings",
     "InboxSettings",
     "JournalSettings",
@@ -49,9 +52,11 @@ __all__ = [
     "ReadinessSettings",
     "ReceiptFormat",
     "RetrySettings",
+    "RoutingSettings",
     "RunnerSettings",
     "Secret",
     "Settings",
+    "StatusPollStep",
     "SystembrukerSettings",
     "load_settings",
 ]
@@ -344,6 +349,95 @@ class HealthSettings(_Section):
     token_check_seconds: float = Field(default=300.0, gt=0)
 
 
+# --- follow-up, Dialogporten, routing (issue 7) ---------------------------------------
+
+
+class StatusPollStep(_Section):
+    """Poll a case every `every_seconds` while it is younger than `until_seconds` (None: ever)."""
+
+    until_seconds: float | None = Field(default=None, gt=0)
+    every_seconds: float = Field(gt=0)
+
+
+def _default_status_schedule() -> tuple[StatusPollStep, ...]:
+    return (
+        StatusPollStep(until_seconds=3600, every_seconds=60),
+        StatusPollStep(until_seconds=86400, every_seconds=900),
+        StatusPollStep(every_seconds=3600),
+    )
+
+
+class FollowupSettings(_Section):
+    """Status på sak polling for accepted cases (docs/followup.md)."""
+
+    status_enabled: bool = True
+    # By case age since acceptance; the first step whose until_seconds is above the age wins.
+    status_schedule: tuple[StatusPollStep, ...] = Field(default_factory=_default_status_schedule)
+    # No more polling once a case reaches one of these.
+    final_statuses: tuple[str, ...] = ("sakNektetFremmet", "sakAvsluttet", "sakHevet")
+    # How often the follow-up loop wakes up to see what is due.
+    tick_seconds: float = Field(default=30.0, gt=0)
+    # Subfolders of folders.outbox.
+    status_folder: str = Field(default="status", pattern=r"^[A-Za-z0-9_.-]+$")
+    letters_folder: str = Field(default="meldinger", pattern=r"^[A-Za-z0-9_.-]+$")
+
+
+CaseReferenceField = Literal["externalReference", "process", "transmission.externalReference"]
+
+
+class DialogportenSettings(_Section):
+    """Letters (rettebrev …) from Altinn Dialogporten, polled as the system user."""
+
+    enabled: bool = False
+    # Default by environment: tt02 for test, platform.altinn.no for prod.
+    base_url: str | None = None
+    scope: str = "digdir:dialogporten"
+    # Token scope for attachment downloads (Skatteetaten's endpoint); None: `scope`.
+    attachment_scope: str | None = None
+    service_resource: str = "urn:altinn:resource:ske-utleggsbegjaering"
+    # Default: urn:altinn:organization:identifier-no:<organisation (or the system user's org)>.
+    party: str | None = None
+    poll_interval_seconds: float = Field(default=900.0, gt=0)
+    # updatedAfter = last poll start - overlap (commit lag, clock skew).
+    overlap_seconds: float = Field(default=600.0, ge=0)
+    page_limit: int = Field(default=100, ge=1, le=1000)
+    # A wide sweep (backdated letters, new rights) this often, this far back.
+    sweep_interval_seconds: float = Field(default=86400.0, gt=0)
+    sweep_window_days: float = Field(default=7.0, gt=0)
+    # Unknown for the real service: letters as transmissions of a dialog per case,
+    # or one dialog per letter (read with GET dialog, which marks it seen).
+    letters_as: Literal["transmissions", "dialogs"] = "transmissions"
+    # Which field holds the authority's case reference, and a regex whose group `ref`
+    # is the eksternSaksreferanse inside it.
+    case_reference_field: CaseReferenceField = "externalReference"
+    case_reference_pattern: str = r"^(?P<ref>.+)$"
+    timeout_seconds: float = Field(default=30.0, gt=0)
+
+    def base_url_for(self, environment: str) -> str:
+        """The configured base URL or the environment's."""
+        if self.base_url:
+            return self.base_url.rstrip("/")
+        return {
+            "test": "https://platform.tt02.altinn.no/dialogporten",
+            "prod": "https://platform.altinn.no/dialogporten",
+        }[environment]
+
+
+class RoutingSettings(_Section):
+    """Betjeningskartet routing in the 2026 transition: old-rule debtors go to ELSA."""
+
+    # None: on before `betjeningskartet_until`, off from then on.
+    betjeningskartet: bool | None = None
+    betjeningskartet_until: date = date(2027, 1, 1)
+    elsa_folder: str = Field(default="elsa", pattern=r"^[A-Za-z0-9_.-]+$")
+
+    def betjeningskartet_on(self, today: date) -> bool:
+        """Whether to look debtors up before submitting on `today`."""
+        if self.betjeningskartet is not None:
+            return self.betjeningskartet
+        return today < self.betjeningskartet_until
+
+
 class Settings(_Section):
     """The whole configuration. Sections are filled in by the stages that own them."""
 
@@ -360,6 +454,9 @@ class Settings(_Section):
     folders: FolderSettings = Field(default={}, validate_default=True)
     runner: RunnerSettings = Field(default={}, validate_default=True)
     health: HealthSettings = Field(default_factory=HealthSettings)
+    followup: FollowupSettings = Field(default_factory=FollowupSettings)
+    dialogporten: DialogportenSettings = Field(default_factory=DialogportenSettings)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
     # Sections owned by later stages are added below as they are built
     # (maskinporten, elan, journal, inboxes, outbox, archive, followup, health).
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
