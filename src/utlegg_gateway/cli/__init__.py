@@ -19,6 +19,7 @@ __all__ = ["main"]
 # command name -> "module:attribute" (module relative to this package)
 _COMMANDS: dict[str, str] = {
     "validate": "._validate:validate",
+    "map": "._map:map_command",
     "token": "._token:token",
     "submit": "._submit:submit",
     "sandbox": "._sandbox:sandbox",

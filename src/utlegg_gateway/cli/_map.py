@@ -1,0 +1,61 @@
+"""`utlegg-gateway map FILE`: map a legacy export to begjæringer, one JSON line per case."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+
+from utlegg_gateway.cli._common import config_option, environment_option, handle_errors, load
+from utlegg_gateway.errors import EXIT_CASE_ERRORS, EXIT_OK, InputFileError
+
+# The mappings shipped in the source tree, used after the configured folders.
+_SHIPPED = Path(__file__).resolve().parents[3] / "mappings"
+
+
+@click.command("map")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--mapping",
+    "mapping_name",
+    default=None,
+    help="Mapping name (mappings/NAME.yaml) or path; default: by the file-name patterns.",
+)
+@environment_option
+@config_option
+@handle_errors
+def map_command(
+    file: Path, mapping_name: str | None, environment: str | None, config_path: Path | None
+) -> None:
+    """Map FILE (CSV or XML export) and validate each case; JSON Lines on stdout.
+
+    Exit 0 when every case is ok, 1 when some case failed, 2 when the file or the mapping
+    cannot be read.
+    """
+    from utlegg_gateway.mapping import map_file, resolve_mapping
+    from utlegg_gateway.provning import ProvingContext
+
+    settings = load(config_path, environment=environment)
+    if not file.is_file():
+        raise InputFileError(f"cannot read {file}: no such file", file=str(file))
+    dirs = [*settings.runner.mapping_dirs]
+    if _SHIPPED.is_dir() and _SHIPPED not in dirs:
+        dirs.append(_SHIPPED)
+    spec = resolve_mapping(mapping_name, file, dirs)
+    ctx = ProvingContext(
+        today=date.today(), version=settings.model_version, environment=settings.environment
+    )
+    failed = False
+    for result in map_file(file, spec, ctx):
+        line: dict[str, object] = {"case": result.innsender_referanse or result.key}
+        line["ok"] = result.ok
+        if result.ok:
+            line["begjaering"] = result.begjaering
+        else:
+            failed = True
+            line["errors"] = [issue.to_json() for issue in result.errors]
+        click.echo(json.dumps(line, ensure_ascii=False))
+    sys.exit(EXIT_CASE_ERRORS if failed else EXIT_OK)

@@ -1,0 +1,176 @@
+"""The mapping language: legacy CSV/XML exports → ELAN begjæringer, one case at a time.
+
+Public surface (the pipeline and the CLI code against exactly this):
+
+    load_mapping(path) -> MappingSpec            validated; MappingSpecError(row, column, file)
+    resolve_mapping(name_or_path, file, search_dirs) -> MappingSpec
+    map_file(path, spec, ctx) -> Iterator[CaseResult]
+    CaseResult, CaseIssue, SourceLocation, AttachmentRef
+
+`map_file` streams: cases come out as they are built. It raises `SourceError` /
+`UnsafeSourceError` when the file as a whole cannot be read, which for XML may happen
+after some cases were already yielded (a syntax error near the end of a large file).
+A caller that must act on all of a file or none of it consumes the iterator fully first.
+The language itself is documented in `docs/mapping.md`.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import fnmatch
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from utlegg_gateway.errors import MappingSpecError
+from utlegg_gateway.mapping.engine import BuildState, Scope, attachment_refs, finalize
+from utlegg_gateway.mapping.results import AttachmentRef, CaseIssue, CaseResult, SourceLocation
+from utlegg_gateway.mapping.sources import iter_xml_records, read_csv_cases
+from utlegg_gateway.mapping.spec import MappingSpec, load_mapping
+from utlegg_gateway.provning import Finding, ProvingContext, validate
+
+__all__ = [
+    "AttachmentRef",
+    "CaseIssue",
+    "CaseResult",
+    "MappingSpec",
+    "SourceLocation",
+    "load_mapping",
+    "map_file",
+    "resolve_mapping",
+]
+
+
+def resolve_mapping(
+    name_or_path: str | None, file: Path, search_dirs: Sequence[Path]
+) -> MappingSpec:
+    """A path is loaded as is; NAME is `<dir>/NAME.yaml`; None picks by file-name pattern."""
+    if name_or_path is not None:
+        candidate = Path(name_or_path)
+        if candidate.suffix in {".yaml", ".yml"} or "/" in name_or_path or candidate.is_file():
+            return load_mapping(candidate)
+        for folder in search_dirs:
+            for suffix in (".yaml", ".yml"):
+                path = folder / f"{name_or_path}{suffix}"
+                if path.is_file():
+                    return load_mapping(path)
+        looked = ", ".join(str(d) for d in search_dirs) or "(no folders)"
+        raise MappingSpecError(f"no mapping named {name_or_path!r} in {looked}", file=name_or_path)
+    for folder in search_dirs:
+        if not folder.is_dir():
+            continue
+        for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
+            spec = load_mapping(path)
+            if any(fnmatch.fnmatch(file.name, pattern) for pattern in spec.patterns):
+                return spec
+    looked = ", ".join(str(d) for d in search_dirs) or "(no folders)"
+    raise MappingSpecError(
+        f"no mapping declares a file-name pattern matching {file.name!r} (looked in {looked})",
+        file=str(file),
+        hint="name the mapping with --mapping, or add the pattern to the mapping's `patterns`",
+    )
+
+
+def map_file(path: Path, spec: MappingSpec, ctx: ProvingContext) -> Iterator[CaseResult]:
+    """Map every case of a source file and validate it on its own; bad cases never stop others."""
+    file = str(path)
+    if spec.kind == "csv":
+        for case in read_csv_cases(path, spec):
+            source = SourceLocation(file, rows=tuple(r.line for r in case.rows))
+            pre: list[CaseIssue] = [
+                CaseIssue("row-malformed", problem, None, None, SourceLocation(file, rows=(line,)))
+                for line, problem in case.problems
+            ]
+            if case.key_missing:
+                pre.append(_missing_key(spec, source))
+            yield _build(spec, Scope(file, rows=case.rows), case.key, source, ctx=ctx, pre=pre)
+        return
+    for record in iter_xml_records(path, spec):
+        scope = Scope(file, node=record.element, record=record.element, record_path=record.path)
+        source = SourceLocation(file, element=record.path, line=record.line)
+        state = BuildState()
+        key_value = spec.key.build(scope, state, "")
+        pre = list(state.issues)
+        key = str(key_value) if key_value not in (None, "") else ""
+        if not key:
+            key = record.path
+            if not pre:
+                pre.append(_missing_key(spec, source))
+        yield _build(spec, scope, key, source, ctx=ctx, pre=pre)
+
+
+def _missing_key(spec: MappingSpec, source: SourceLocation) -> CaseIssue:
+    return CaseIssue(
+        "missing-case-key", "the record has no case key", None, None, source, spec.key.label
+    )
+
+
+def _build(
+    spec: MappingSpec,
+    scope: Scope,
+    key: str,
+    source: SourceLocation,
+    *,
+    ctx: ProvingContext,
+    pre: list[CaseIssue],
+) -> CaseResult:
+    if pre:
+        return CaseResult(key, False, None, tuple(pre), (), source)
+    state = BuildState()
+    built = spec.template.build(scope, state, "")
+    if state.issues:
+        return CaseResult(key, False, None, tuple(state.issues), (), source)
+    refs: dict[tuple[str, str], list[str]] = {}
+    payload = finalize(built or {}, "", refs)
+    findings = validate(_with_placeholders(payload, refs), _placeholder_ctx(ctx))
+    if findings:
+        issues = _locate_findings(spec, scope, findings, source)
+        return CaseResult(key, False, None, issues, attachment_refs(refs), source)
+    return CaseResult(key, True, payload, (), attachment_refs(refs), source)
+
+
+def _with_placeholders(
+    payload: dict[str, Any], refs: dict[tuple[str, str], list[str]]
+) -> dict[str, Any]:
+    """A copy to validate: uploads have not run yet, so each uuid is `<upload:FILE>`."""
+    if not refs:
+        return payload
+    doc = copy.deepcopy(payload)
+    for (filnavn, _type), pointers in refs.items():
+        for pointer in pointers:
+            target: Any = doc
+            for part in pointer.split("/")[1:]:
+                target = target[int(part)] if isinstance(target, list) else target[part]
+            target["uuid"] = f"<upload:{filnavn}>"
+    return doc
+
+
+def _placeholder_ctx(ctx: ProvingContext) -> ProvingContext:
+    # The placeholder uuids stand for uploads still to come; prøving accepts them only so.
+    if getattr(ctx, "allow_upload_placeholders", True):
+        return ctx
+    return dataclasses.replace(ctx, allow_upload_placeholders=True)
+
+
+def _locate_findings(
+    spec: MappingSpec, scope: Scope, findings: list[Finding], source: SourceLocation
+) -> tuple[CaseIssue, ...]:
+    """Point each rule finding back at the source: rebuild once, tracking what fed where."""
+    state = BuildState(track={})
+    spec.template.build(scope, state, "")
+    track = state.track or {}
+    out = []
+    for finding in findings:
+        pointer = finding.location
+        hit = track.get(pointer)
+        if hit is None:
+            hit = next((v for k, v in track.items() if k.startswith(pointer + "/")), None)
+        probe = pointer
+        while hit is None and "/" in probe:
+            probe = probe.rpartition("/")[0]
+            hit = track.get(probe)
+        where, column = (hit[0].location(), hit[1]) if hit else (source, None)
+        field = next((p for p in reversed(pointer.split("/")) if p and not p.isdigit()), None)
+        out.append(CaseIssue(finding.rule, finding.message, pointer, field, where, column))
+    return tuple(out)

@@ -1,0 +1,436 @@
+"""Evaluation of a compiled mapping template against one case of source records.
+
+The template is a tree of nodes (`Obj`, `StaticList`, `ForEach`, `Expr`) compiled from the
+YAML by `spec.py`. A node is evaluated in a `Scope`: the CSV rows of the case, group or
+row, or the XML element of the case or of a child, plus the variables bound by `$as`.
+Evaluation never raises for bad data: a failed value becomes a `CaseIssue` and `None`,
+so one run reports every problem of a case. `None`, empty lists and empty objects are
+left out of the result (an empty cell means "not given").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+from lxml import etree
+
+from utlegg_gateway._logging import mask, mask_identifier
+from utlegg_gateway.mapping.results import AttachmentRef, CaseIssue, SourceLocation
+from utlegg_gateway.mapping.transforms import TransformError
+
+__all__ = [
+    "FAILED",
+    "Attachment",
+    "BuildState",
+    "Cond",
+    "Expr",
+    "ForEach",
+    "Node",
+    "Obj",
+    "Row",
+    "Scope",
+    "StaticList",
+    "finalize",
+]
+
+# Target fields whose values are personal identifiers: masked in every issue.
+_IDENTIFIER_FIELDS = frozenset(
+    {"taxIdentificationNumber", "annenOffisiellIdentifikator", "kontonummer", "foedselsdato"}
+)
+_SAFE_NAME = frozenset("/\\\x00")
+# What a failed transform returns: distinct from None (a value that is simply not given).
+FAILED: Any = object()
+
+
+class Row(NamedTuple):
+    """One CSV record: its first physical line and the values of the columns the mapping uses."""
+
+    line: int
+    values: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class Scope:
+    """Where expressions read from: CSV rows or an XML element, plus bound variables."""
+
+    file: str
+    rows: Sequence[Row] | None = None
+    node: Any = None  # lxml element (XML)
+    record: Any = None  # the case's record element (XML), to build element paths
+    record_path: str = ""
+    vars: dict[str, Any] = field(default_factory=dict)
+
+    def child_rows(self, rows: Sequence[Row]) -> Scope:
+        return Scope(self.file, rows=rows, vars=self.vars)
+
+    def child_node(self, node: Any) -> Scope:
+        return Scope(
+            self.file, node=node, record=self.record, record_path=self.record_path, vars=self.vars
+        )
+
+    def with_var(self, name: str, value: Any) -> Scope:
+        return Scope(
+            self.file,
+            self.rows,
+            self.node,
+            self.record,
+            self.record_path,
+            {**self.vars, name: value},
+        )
+
+    def location(self) -> SourceLocation:
+        """The location of what this scope reads (first row / the element)."""
+        if self.rows is not None:
+            return SourceLocation(self.file, rows=(self.rows[0].line,) if self.rows else None)
+        if self.node is not None:
+            return SourceLocation(self.file, element=self.element_path(), line=self.node.sourceline)
+        return SourceLocation(self.file)
+
+    def element_path(self) -> str:
+        """`/Root/Sak[2]/Grunnlag[1]`: indexes count same-named siblings, 1-based."""
+        parts: list[str] = []
+        node = self.node
+        while node is not None and node is not self.record:
+            parent = node.getparent()
+            index = 1
+            if parent is not None:
+                index = 1 + sum(1 for s in node.itersiblings(preceding=True) if s.tag == node.tag)
+            parts.append(f"{etree.QName(node).localname}[{index}]")
+            node = parent
+        return self.record_path + "".join(f"/{p}" for p in reversed(parts))
+
+
+@dataclass(slots=True)
+class BuildState:
+    """Collects the issues of one case; optionally which source fed each target pointer."""
+
+    issues: list[CaseIssue] = field(default_factory=list)
+    track: dict[str, tuple[Scope, str | None]] | None = None
+
+    def issue(
+        self, code: str, message: str, pointer: str, scope: Scope, *, column: str | None, value: Any
+    ) -> None:
+        fld = _field_of(pointer)
+        shown = None if value is None else _mask_value(str(value), fld)
+        if shown is not None and fld in _IDENTIFIER_FIELDS:
+            message = message.replace(repr(str(value)), repr(shown)).replace(str(value), shown)
+        self.issues.append(
+            CaseIssue(code, mask(message), pointer or "", fld, scope.location(), column, shown)
+        )
+
+
+def _field_of(pointer: str) -> str | None:
+    for part in reversed(pointer.split("/")):
+        if part and not part.isdigit():
+            return part.replace("~1", "/").replace("~0", "~")
+    return None
+
+
+def _mask_value(value: str, fld: str | None) -> str:
+    if fld in _IDENTIFIER_FIELDS:
+        return mask_identifier(value)
+    return mask(value)
+
+
+def _ptr(pointer: str, key: str) -> str:
+    return f"{pointer}/{key.replace('~', '~0').replace('/', '~1')}"
+
+
+class Attachment(dict[str, Any]):
+    """A Vedlegg object in the making; `finalize` records where it sits."""
+
+
+class Node:
+    """A compiled template node."""
+
+    def build(self, scope: Scope, state: BuildState, pointer: str) -> Any:
+        raise NotImplementedError
+
+
+TransformStep = tuple[str, Callable[[Any, Any], Any], Any]
+
+
+@dataclass(slots=True)
+class Expr(Node):
+    """A leaf value: read (`col`/`xpath`/`const`/`var`), transform, default, check."""
+
+    kind: str  # "col" | "xpath" | "const" | "var"
+    ref: Any  # column index, compiled XPath, the constant, or the variable path
+    label: str | None  # the column name / XPath text, for issues
+    transforms: tuple[TransformStep, ...] = ()
+    default: Any = None
+    required: bool = False
+    when: Cond | None = None
+    attachment: str | None = None
+    attr: str | None = None  # fast path for a plain `@name` XPath
+    strip: bool = True
+
+    def read(self, scope: Scope) -> Any:
+        """The raw source value (first match), stripped; empty text is None."""
+        if self.kind == "col":
+            rows = scope.rows
+            value: Any = rows[0].values[self.ref] if rows else None
+        elif self.kind == "xpath":
+            if self.attr is not None:
+                value = scope.node.get(self.attr)
+            else:
+                found = self.ref(scope.node)
+                value = _first(found)
+        elif self.kind == "const":
+            return self.ref
+        else:
+            value = _lookup_var(scope.vars, self.ref)
+        if isinstance(value, str):
+            if self.strip:
+                value = value.strip()
+            if not value:
+                return None
+        return value
+
+    def read_all(self, scope: Scope) -> list[Any]:
+        """Every match of an XPath (elements or strings); other kinds give one value."""
+        if self.kind == "xpath" and self.attr is None:
+            found = self.ref(scope.node)
+            if isinstance(found, list):
+                return found
+        value = self.read(scope)
+        return [] if value is None else [value]
+
+    def apply(self, value: Any, scope: Scope, state: BuildState, pointer: str) -> Any:
+        """Run the transforms; a failure becomes an issue and the value `FAILED`."""
+        raw = value
+        for name, func, arg in self.transforms:
+            if value is None:
+                break
+            try:
+                value = func(value, arg)
+            except TransformError as exc:
+                state.issue(
+                    exc.code, f"{name}: {exc.message}", pointer, scope, column=self.label, value=raw
+                )
+                return FAILED
+        return value
+
+    def build(self, scope: Scope, state: BuildState, pointer: str) -> Any:
+        if self.when is not None and not self.when.test(scope, state, pointer):
+            return self.default  # `when` + `default` reads as if/else
+        value = self.read(scope)
+        if value is not None:
+            value = self.apply(value, scope, state, pointer)
+            if value is FAILED:
+                return None
+        if value is None or value in ("", []):
+            value = self.default
+        if value is None:
+            if self.required:
+                what = f" ({self.label})" if self.label else ""
+                state.issue(
+                    "missing-value",
+                    f"a value is required{what}",
+                    pointer,
+                    scope,
+                    column=self.label,
+                    value=None,
+                )
+            return None
+        if state.track is not None:
+            state.track[pointer] = (scope, self.label)
+        if self.attachment is not None:
+            return self._attachment(value, scope, state, pointer)
+        return value
+
+    def _attachment(self, value: Any, scope: Scope, state: BuildState, pointer: str) -> Any:
+        name = str(value)
+        if _SAFE_NAME & set(name) or name in {".", ".."} or name.startswith("."):
+            state.issue(
+                "invalid-attachment-name",
+                f"attachment file name {name!r} must be a plain file name in the same folder",
+                pointer,
+                scope,
+                column=self.label,
+                value=name,
+            )
+            return None
+        return Attachment(type=self.attachment, filnavn=name)
+
+
+def _first(found: Any) -> Any:
+    if isinstance(found, list):
+        if not found:
+            return None
+        found = found[0]
+    if isinstance(found, str):
+        return str(found)
+    if isinstance(found, bool | float):
+        return found
+    if found is None:
+        return None
+    return found.text  # an element: its text
+
+
+def _lookup_var(variables: dict[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = variables.get(path[0])
+    for part in path[1:]:
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+@dataclass(slots=True)
+class Cond:
+    """A condition: a value test, or `all` / `any` / `not` of conditions."""
+
+    op: str  # present | empty | equals | in | not_in | all | any | not
+    expr: Expr | None = None
+    operand: Any = None
+    parts: tuple[Cond, ...] = ()
+
+    def test(self, scope: Scope, state: BuildState, pointer: str) -> bool:
+        if self.op == "all":
+            return all(p.test(scope, state, pointer) for p in self.parts)
+        if self.op == "any":
+            return any(p.test(scope, state, pointer) for p in self.parts)
+        if self.op == "not":
+            return not self.parts[0].test(scope, state, pointer)
+        assert self.expr is not None
+        if (
+            self.op in {"present", "empty"}
+            and self.expr.kind == "xpath"
+            and not self.expr.transforms
+        ):
+            # An element counts as present even when it has no text (`<Renter/>`).
+            there = any(not isinstance(v, str) or v.strip() for v in self.expr.read_all(scope))
+            return there == (self.operand if self.op == "present" else not self.operand)
+        value = self.expr.read(scope)
+        if value is not None and self.expr.transforms:
+            value = self.expr.apply(value, scope, state, pointer)
+            if value is FAILED:
+                return False
+        if self.op == "empty":
+            return (value is None) == bool(self.operand)
+        if value is None:
+            return False  # any test but `empty` is false on a value that is not given
+        if self.op == "present":
+            return bool(self.operand)
+        if self.op == "equals":
+            return bool(value == self.operand)
+        if self.op == "in":
+            return value in self.operand
+        return value not in self.operand  # not_in
+
+
+@dataclass(slots=True)
+class Obj(Node):
+    """A JSON object: fields in template order; empty objects are left out."""
+
+    fields: tuple[tuple[str, Node], ...]
+    when: Cond | None = None
+    omit_if_empty: bool = True
+
+    def build(self, scope: Scope, state: BuildState, pointer: str) -> Any:
+        if self.when is not None and not self.when.test(scope, state, pointer):
+            return None
+        out: dict[str, Any] = {}
+        for key, node in self.fields:
+            value = node.build(scope, state, _ptr(pointer, key))
+            if value is not None:
+                out[key] = value
+        if not out and self.omit_if_empty:
+            return None
+        return out
+
+
+@dataclass(slots=True)
+class StaticList(Node):
+    """A JSON array written out item by item; items that come out empty are dropped."""
+
+    items: tuple[Node, ...]
+
+    def build(self, scope: Scope, state: BuildState, pointer: str) -> Any:
+        out: list[Any] = []
+        for node in self.items:
+            value = node.build(scope, state, f"{pointer}/{len(out)}")
+            if value is not None:
+                out.append(value)
+        return out or None
+
+
+@dataclass(slots=True)
+class ForEach(Node):
+    """A JSON array generated per CSV group / row, XML element, or split value."""
+
+    mode: str  # "group_by" | "rows" | "expr"
+    item: Node
+    group_col: int = -1
+    source: Expr | None = None
+    as_name: str | None = None
+    when: Cond | None = None
+    omit_if_empty: bool = True
+
+    def scopes(self, scope: Scope, state: BuildState, pointer: str) -> list[Scope]:
+        if self.mode == "rows":
+            return [scope.child_rows((row,)) for row in scope.rows or ()]
+        if self.mode == "group_by":
+            groups: dict[str, list[Row]] = {}
+            for row in scope.rows or ():
+                groups.setdefault(row.values[self.group_col].strip(), []).append(row)
+            return [scope.child_rows(rows) for rows in groups.values()]
+        assert self.source is not None
+        out: list[Scope] = []
+        values = self.source.read_all(scope)
+        if self.source.transforms:
+            values = [self.source.apply(v, scope, state, pointer) for v in values]
+            values = [
+                x
+                for v in values
+                if v is not None and v is not FAILED
+                for x in (v if isinstance(v, list) else [v])
+            ]
+        for value in values:
+            if isinstance(value, etree._Element):
+                child = scope.child_node(value)
+                out.append(child.with_var(self.as_name, value) if self.as_name else child)
+            else:
+                out.append(scope.with_var(self.as_name or "item", value))
+        return out
+
+    def build(self, scope: Scope, state: BuildState, pointer: str) -> Any:
+        if self.when is not None and not self.when.test(scope, state, pointer):
+            return None
+        out: list[Any] = []
+        for child in self.scopes(scope, state, pointer):
+            value = self.item.build(child, state, f"{pointer}/{len(out)}")
+            if value is not None:
+                out.append(value)
+        if not out and self.omit_if_empty:
+            return None
+        return out
+
+
+def _number(value: Decimal) -> int | float:
+    # JSON numbers: whole amounts as integers (`469`), others as the shortest float that
+    # round-trips; at most two decimals were let through, so the float is exact enough.
+    if value == value.to_integral_value():
+        return int(value)
+    return float(value)
+
+
+def finalize(value: Any, pointer: str, refs: dict[tuple[str, str], list[str]]) -> Any:
+    """Plain JSON values: Decimals to numbers, attachments recorded by pointer."""
+    if isinstance(value, Attachment):
+        refs.setdefault((value["filnavn"], value["type"]), []).append(pointer)
+        return dict(value)
+    if isinstance(value, dict):
+        return {k: finalize(v, _ptr(pointer, k), refs) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finalize(v, f"{pointer}/{i}", refs) for i, v in enumerate(value)]
+    if isinstance(value, Decimal):
+        return _number(value)
+    return value
+
+
+def attachment_refs(refs: dict[tuple[str, str], list[str]]) -> tuple[AttachmentRef, ...]:
+    """One reference per (file, type), with every pointer that needs its uuid."""
+    return tuple(AttachmentRef(f, t, tuple(p)) for (f, t), p in refs.items())

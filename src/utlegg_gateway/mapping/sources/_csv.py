@@ -1,0 +1,184 @@
+"""CSV exports: encoding detection, physical line numbers, rows grouped into cases by key.
+
+Decoding: a UTF-8 BOM wins (so do UTF-16 BOMs); otherwise the configured encodings are
+tried in order (default UTF-8, strictly, then cp1252). A file no encoding can decode is a
+`SourceError` naming the byte offset and line. Only the columns the mapping reads are
+kept per row; grouping needs every row of the file, because rows of one case are not
+always adjacent.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from utlegg_gateway.errors import SourceError
+from utlegg_gateway.mapping.engine import FAILED, BuildState, Row, Scope
+from utlegg_gateway.mapping.spec import CsvSource, MappingSpec
+
+__all__ = ["CsvCase", "read_csv_cases"]
+
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_CHUNK = 1 << 20
+
+
+@dataclass(slots=True)
+class CsvCase:
+    """The rows of one case, in file order, and row problems found while reading."""
+
+    key: str
+    rows: list[Row]
+    problems: list[tuple[int, str]] = field(default_factory=list)
+    key_missing: bool = False
+
+
+def _decode_error(path: Path, encoding: str) -> tuple[int, int, str]:
+    """(byte offset, line, byte shown) of the first byte `encoding` cannot decode."""
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    offset, newlines = 0, 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                pending = len(exc.object) - len(chunk)
+                at = offset - pending + exc.start
+                with path.open("rb") as again:
+                    head = again.read(at + 1)
+                return at, head.count(b"\n", 0, at) + 1, f"0x{head[at]:02X}"
+            offset += len(chunk)
+            newlines += chunk.count(b"\n")
+    return offset, newlines + 1, "end of file"
+
+
+def _dialect(source: CsvSource) -> dict[str, object]:
+    return {
+        "delimiter": source.delimiter,
+        "quotechar": source.quotechar,
+        "doublequote": source.doublequote,
+        "escapechar": source.escapechar,
+    }
+
+
+def _read_rows(
+    path: Path, encoding: str, spec: MappingSpec, source: CsvSource
+) -> Iterator[tuple[int, list[str], str | None]]:
+    """(start line, projected values, problem) per record; the header is checked first."""
+    with path.open(encoding=encoding, newline="", errors="strict") as fh:
+        reader = csv.reader(fh, **_dialect(source))  # type: ignore[arg-type]  # dialect kwargs
+        line = 1
+        if source.header:
+            header = next(reader, None)
+            if header is None:
+                raise SourceError("the file is empty: no header line", file=str(path), row=1)
+            names = [name.strip() for name in header]
+            line = reader.line_num + 1
+        else:
+            names = list(source.columns or [])
+        missing = [c for c in spec.columns if c not in names]
+        if missing:
+            raise SourceError(
+                f"column(s) {', '.join(missing)} missing from the header "
+                f"(the mapping {spec.name!r} reads them)",
+                file=str(path),
+                row=1,
+                column=missing[0],
+                hint="check the export's header line or the mapping's column names",
+            )
+        positions = [names.index(c) for c in spec.columns]
+        width = len(names)
+        strip = source.strip
+        while True:
+            try:
+                record = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                raise SourceError(f"malformed CSV: {exc}", file=str(path), row=line) from exc
+            start, line = line, reader.line_num + 1
+            if not record or (len(record) == 1 and not record[0].strip()):
+                continue  # blank line
+            problem = None
+            if len(record) != width:
+                problem = f"the record has {len(record)} fields, the header has {width}"
+                record = record + [""] * (width - len(record))
+            values = [record[i] for i in positions]
+            if strip:
+                values = [v.strip() for v in values]
+            yield start, values, problem
+
+
+def _detect(path: Path, source: CsvSource) -> list[str]:
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    for bom, encoding in _BOMS:
+        if head.startswith(bom):
+            return [encoding]
+    return list(source.encodings)
+
+
+def read_csv_cases(path: Path, spec: MappingSpec) -> Iterator[CsvCase]:
+    """Every case of a CSV file, in order of first appearance of its key."""
+    source = spec.source
+    assert isinstance(source, CsvSource)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise SourceError(f"cannot read {path}: {exc.strerror}", file=str(path)) from exc
+    if source.max_bytes is not None and size > source.max_bytes:
+        raise SourceError(
+            f"the file has {size} bytes, over the limit of {source.max_bytes}", file=str(path)
+        )
+    failures: list[str] = []
+    last_line: int | None = None
+    for encoding in _detect(path, source):
+        try:
+            cases = _group(path, encoding, spec, source)
+        except UnicodeDecodeError:
+            offset, last_line, shown = _decode_error(path, encoding)
+            failures.append(f"not {encoding} (byte {shown} at offset {offset}, line {last_line})")
+            continue
+        except OSError as exc:
+            raise SourceError(f"cannot read {path}: {exc.strerror}", file=str(path)) from exc
+        yield from cases.values()
+        return
+    raise SourceError(
+        "cannot decode the file: " + "; ".join(failures),
+        file=str(path),
+        row=last_line,
+        hint="set source.encodings in the mapping to the export's encoding",
+    )
+
+
+def _group(path: Path, encoding: str, spec: MappingSpec, source: CsvSource) -> dict[str, CsvCase]:
+    cases: dict[str, CsvCase] = {}
+    key_expr = spec.key
+    fast = key_expr.kind == "col" and not key_expr.transforms
+    state = BuildState()
+    scope = Scope(str(path))
+    for start, values, problem in _read_rows(path, encoding, spec, source):
+        row = Row(start, tuple(values))
+        if fast:
+            key = row.values[key_expr.ref]
+        else:
+            scope.rows = (row,)
+            raw = key_expr.read(scope)
+            key = None if raw is None else key_expr.apply(raw, scope, state, "")
+            key = None if key is FAILED or key is None else str(key)
+        missing = not key
+        if missing:
+            key = f"line {start}"
+        case = cases.get(key)
+        if case is None:
+            case = cases[key] = CsvCase(key, [], key_missing=missing)
+        case.rows.append(row)
+        if problem:
+            case.problems.append((start, problem))
+    return cases

@@ -1,0 +1,97 @@
+"""`utlegg-gateway map`: the shared samples map to exactly the expected JSON, through the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from utlegg_gateway.cli import main
+
+SAMPLES = Path(__file__).parent / "mapping" / "data" / "samples"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _drop_uuid(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_uuid(v) for k, v in value.items() if k != "uuid"}
+    if isinstance(value, list):
+        return [_drop_uuid(v) for v in value]
+    return value
+
+
+def _run(*args: str) -> tuple[int, list[dict[str, Any]], str]:
+    result = CliRunner().invoke(main, ["map", *args])
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    return result.exit_code, lines, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("folder", "expected"),
+    [("csv-krav", "from-csv"), ("xml-sak", "from-xml")],
+)
+def test_every_sample_maps_to_its_expected_json(
+    folder: str, expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each shared sample, mapping chosen by file-name pattern, gives exactly the expected JSON."""
+    monkeypatch.chdir(tmp_path)  # no ./mappings here: the shipped mappings are found
+    (source,) = [p for p in (SAMPLES / folder).iterdir() if p.suffix in {".csv", ".xml"}]
+    code, lines, stderr = _run(str(source))
+    assert code == 0, stderr
+    want_files = sorted((SAMPLES / "expected" / expected).glob("*.json"))
+    assert [line["case"] for line in lines] == [p.stem for p in want_files]
+    for line, want_file in zip(lines, want_files, strict=True):
+        assert line["ok"] is True
+        want = json.loads(want_file.read_text(encoding="utf-8"))
+        assert _drop_uuid(line["begjaering"]) == _drop_uuid(want)
+
+
+def test_named_mapping_and_path_resolve_the_same(tmp_path: Path) -> None:
+    """--mapping NAME and --mapping PATH choose the same mapping and the same output."""
+    source = tmp_path / "export.csv"  # a name no pattern matches
+    shutil.copy(SAMPLES / "csv-krav" / "utlegg_20251001_020000.csv", source)
+    by_name = _run(str(source), "--mapping", "csv-krav")
+    by_path = _run(str(source), "--mapping", str(REPO / "mappings" / "csv-krav.yaml"))
+    assert by_name[0] == 0
+    assert by_name[1] == by_path[1]
+    assert len(by_name[1]) == 2
+
+
+def test_no_matching_pattern_is_exit_2(tmp_path: Path) -> None:
+    """A file no mapping's pattern matches cannot be mapped: exit 2 and a hint."""
+    source = tmp_path / "export.csv"
+    shutil.copy(SAMPLES / "csv-krav" / "utlegg_20251001_020000.csv", source)
+    code, lines, stderr = _run(str(source))
+    assert code == 2
+    assert lines == []
+    assert "no mapping declares a file-name pattern matching 'export.csv'" in stderr
+
+
+def test_missing_file_is_exit_2(tmp_path: Path) -> None:
+    """A file that does not exist is exit 2."""
+    code, _, stderr = _run(str(tmp_path / "utlegg_nothing.csv"))
+    assert code == 2
+    assert "no such file" in stderr
+
+
+def test_real_command_line_process(tmp_path: Path) -> None:
+    """The installed entry point (a real subprocess) maps the XML sample."""
+    source = SAMPLES / "xml-sak" / "inkassonett_20251001.xml"
+    proc = subprocess.run(
+        [sys.executable, "-m", "utlegg_gateway", "map", str(source)],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    cases = [json.loads(line)["case"] for line in proc.stdout.splitlines()]
+    assert cases == ["IB-2025-000127", "IB-2025-000311"]
