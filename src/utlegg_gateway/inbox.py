@@ -1,0 +1,621 @@
+"""Inbox: discovery, readiness and claiming of dropped files; archive, failed and retention.
+
+The periodic listing in `InboxScanner.scan()` is the truth. `InboxWatcher` (watchdog) only
+wakes the loop early; it may miss events, die with a network share, or storm, and
+nothing depends on it. Readiness (docs/architecture.md "Inbox readiness"), in order:
+
+1. the name is a data file (`include_patterns`) and not a temp/hidden name
+   (`ignore_patterns`, case-insensitive);
+2. a marker `NAME<suffix>` exists when `marker_suffixes` is set;
+3. non-empty unless `allow_empty`;
+4. size *and* mtime unchanged for `stable_seconds` of the injected clock, seen by at
+   least two scans (one scan proves nothing about a writer still at work; with
+   `stable_seconds: 0` the first sight is enough);
+5. mtime at least `min_age_seconds` old.
+
+A ready file is claimed by one atomic `rename` into the inbox's work folder, which must
+be on the same file system (never copy + delete). Symbolic links are never followed: a
+link is reported as a `ReadyFile` with `problem` set, so the caller can claim the link
+itself (rename does not follow it) and answer it with an error report.
+
+A vanished or unreadable inbox folder (unmounted share) is reported in `health` and
+retried on the next scan; it never raises.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fnmatch
+import os
+import shutil
+import stat
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from utlegg_gateway._logging import fields, get_logger
+from utlegg_gateway.config import InboxSettings, ReadinessSettings
+from utlegg_gateway.errors import InboxError
+
+__all__ = [
+    "AttachmentCheck",
+    "InboxHealth",
+    "InboxScanner",
+    "InboxWatcher",
+    "ReadinessPolicy",
+    "ReadyFile",
+    "archive_file",
+    "find_attachments",
+    "matches_any",
+    "move_file",
+    "move_to_failed",
+    "purge_archive",
+]
+
+log = get_logger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def matches_any(name: str, patterns: Iterable[str]) -> bool:
+    """Case-insensitive glob match of a bare file name against any pattern."""
+    lowered = name.lower()
+    return any(fnmatch.fnmatchcase(lowered, p.lower()) for p in patterns)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadinessPolicy:
+    """When a dropped file counts as finished; see the module docstring."""
+
+    ignore_patterns: tuple[str, ...] = ReadinessSettings().ignore_patterns
+    marker_suffixes: tuple[str, ...] = ()
+    stable_seconds: float = 10.0
+    min_age_seconds: float = 0.0
+    allow_empty: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: ReadinessSettings) -> ReadinessPolicy:
+        """The policy of an inbox's `readiness` settings."""
+        return cls(
+            ignore_patterns=tuple(settings.ignore_patterns),
+            marker_suffixes=tuple(settings.marker_suffixes),
+            stable_seconds=settings.stable_seconds,
+            min_age_seconds=settings.min_age_seconds,
+            allow_empty=settings.allow_empty,
+        )
+
+    def is_ignored(self, name: str) -> bool:
+        """True for temp names, hidden files and marker files themselves."""
+        if matches_any(name, self.ignore_patterns):
+            return True
+        return any(name.lower().endswith(s.lower()) for s in self.marker_suffixes)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadyFile:
+    """A file the scan found ready to claim (`problem` set: claim it, then report it)."""
+
+    inbox: str
+    path: Path
+    size: int
+    mtime_ns: int
+    marker: Path | None = None
+    problem: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The file's name in the inbox."""
+        return self.path.name
+
+
+@dataclass
+class InboxHealth:
+    """What the last scans saw, for /health and metrics."""
+
+    folder_present: bool = True
+    last_successful_scan: datetime | None = None
+    last_error: str | None = None
+    consecutive_failures: int = 0
+    waiting: int = 0  # data files seen but not (yet) ready
+
+
+@dataclass
+class _Seen:
+    size: int
+    mtime_ns: int
+    since: datetime  # when this (size, mtime) was first observed
+
+
+class InboxScanner:
+    """Lists one inbox, decides readiness, claims by atomic rename into `work`.
+
+    `work` is this inbox's own work folder (e.g. `<folders.work>/<inbox name>`). The
+    scanner keeps (size, mtime, since) observations in memory only: after a restart a
+    file simply has to be seen stable once more, which is safe.
+    """
+
+    def __init__(
+        self,
+        inbox: InboxSettings,
+        *,
+        work: Path,
+        clock: Clock,
+        policy: ReadinessPolicy | None = None,
+    ) -> None:
+        self.name = inbox.name
+        self.path = inbox.path
+        self.work = work
+        self.include_patterns = tuple(inbox.include_patterns)
+        self.policy = policy or ReadinessPolicy.from_settings(inbox.readiness)
+        self._clock = clock
+        self._seen: dict[str, _Seen] = {}
+        self.health = InboxHealth()
+
+    def is_data_file(self, name: str) -> bool:
+        """True when `name` is a data file of this inbox (not ignored, matches include)."""
+        return not self.policy.is_ignored(name) and matches_any(name, self.include_patterns)
+
+    def pending_count(self) -> int:
+        """Data files the last scan saw that are not ready yet."""
+        return self.health.waiting
+
+    def scan(self, limit: int | None = None) -> list[ReadyFile]:
+        """Files ready to claim, oldest mtime first; never raises for folder trouble."""
+        now = self._clock()
+        try:
+            entries = self._list()
+        except OSError as exc:
+            self._unhealthy(exc)
+            return []
+        ready: list[ReadyFile] = []
+        waiting = 0
+        present: set[str] = set()
+        for entry_name, st in entries:
+            present.add(entry_name)
+            if self.policy.is_ignored(entry_name):
+                continue
+            data = matches_any(entry_name, self.include_patterns)
+            if stat.S_ISLNK(st.st_mode):
+                if data:
+                    ready.append(
+                        ReadyFile(
+                            self.name,
+                            self.path / entry_name,
+                            0,
+                            st.st_mtime_ns,
+                            problem="a symbolic link is never followed; drop the file itself",
+                        )
+                    )
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            # Attachments are observed too, so `stable()` can answer for them later.
+            stable = self._observe(entry_name, st, now)
+            if not data:
+                continue
+            verdict = self._verdict(entry_name, st, stable=stable, now=now)
+            if verdict is None:
+                waiting += 1
+            else:
+                ready.append(verdict)
+        for gone in set(self._seen) - present:
+            del self._seen[gone]
+        self.health.waiting = waiting
+        self._healthy(now)
+        ready.sort(key=lambda r: (r.mtime_ns, r.name))
+        return ready if limit is None else ready[:limit]
+
+    def _list(self) -> list[tuple[str, os.stat_result]]:
+        out: list[tuple[str, os.stat_result]] = []
+        with os.scandir(self.path) as it:
+            for entry in it:
+                try:
+                    out.append((entry.name, entry.stat(follow_symlinks=False)))
+                except OSError:
+                    continue  # vanished or locked between listing and stat: not ready
+        return out
+
+    def _observe(self, name: str, st: os.stat_result, now: datetime) -> bool:
+        seen = self._seen.get(name)
+        if seen is None or (seen.size, seen.mtime_ns) != (st.st_size, st.st_mtime_ns):
+            self._seen[name] = _Seen(st.st_size, st.st_mtime_ns, now)
+            # First sight of this (size, mtime) proves nothing, unless no window is asked.
+            return self.policy.stable_seconds <= 0
+        return (now - seen.since).total_seconds() >= self.policy.stable_seconds
+
+    def _verdict(
+        self, name: str, st: os.stat_result, *, stable: bool, now: datetime
+    ) -> ReadyFile | None:
+        if not stable:
+            return None
+        if st.st_size == 0 and not self.policy.allow_empty:
+            return None
+        # Checked only when asked for: a share's clock running ahead gives negative ages.
+        age = now.timestamp() - st.st_mtime_ns / 1e9
+        if self.policy.min_age_seconds > 0 and age < self.policy.min_age_seconds:
+            return None
+        marker = None
+        if self.policy.marker_suffixes:
+            marker = next(
+                (
+                    self.path / f"{name}{suffix}"
+                    for suffix in self.policy.marker_suffixes
+                    if (self.path / f"{name}{suffix}").is_file()
+                ),
+                None,
+            )
+            if marker is None:
+                return None
+        return ReadyFile(self.name, self.path / name, st.st_size, st.st_mtime_ns, marker=marker)
+
+    def stable(self, name: str) -> bool:
+        """True when a (non-data) file such as an attachment was seen stable by the scans."""
+        seen = self._seen.get(name)
+        if seen is None:
+            return False
+        return (self._clock() - seen.since).total_seconds() >= self.policy.stable_seconds
+
+    def claim(self, ready: ReadyFile) -> Path | None:
+        """Move a ready file into `work` by one atomic rename; its marker goes along.
+
+        Returns the new path, or None when the file vanished or changed since the scan
+        (it is then looked at again by later scans) or a file of that name is still in
+        work (it waits, so names in the outbox stay the legacy system's names).
+        Raises InboxError when work is on another file system (never copies).
+        """
+        source = ready.path
+        target = self.work / ready.name
+        try:
+            st = source.lstat()
+        except FileNotFoundError:
+            self._seen.pop(ready.name, None)
+            return None
+        except OSError as exc:
+            log.warning("cannot stat a ready file", extra=fields(file=ready.name, error=str(exc)))
+            return None
+        if ready.problem is None and (st.st_size, st.st_mtime_ns) != (ready.size, ready.mtime_ns):
+            self._seen.pop(ready.name, None)
+            return None  # changed after the scan: a writer is still at work
+        try:
+            self.work.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InboxError(
+                f"cannot create the work folder: {exc.strerror}", file=str(self.work)
+            ) from exc
+        if target.exists() or target.is_symlink():
+            log.info(
+                "a file of this name is still in work; claiming later",
+                extra=fields(file=ready.name, inbox=self.name),
+            )
+            return None
+        try:
+            source.rename(target)
+        except FileNotFoundError:
+            self._seen.pop(ready.name, None)
+            return None
+        except OSError as exc:
+            if exc.errno == errno.EXDEV:
+                raise InboxError(
+                    "the work folder is on another file system than the inbox",
+                    file=str(source),
+                    hint=f"set inboxes[{self.name}].work to a folder on the inbox's file system",
+                ) from exc
+            log.warning("claim failed", extra=fields(file=ready.name, error=str(exc)))
+            return None
+        self._seen.pop(ready.name, None)
+        if ready.marker is not None:
+            with contextlib.suppress(OSError):  # the data file is claimed; the marker is a hint
+                ready.marker.rename(self.work / ready.marker.name)
+        return target
+
+    def _unhealthy(self, exc: OSError) -> None:
+        present = self.path.is_dir()
+        message = (
+            f"inbox folder {self.path} is missing (unmounted share?)"
+            if not present
+            else f"cannot list inbox folder {self.path}: {exc.strerror or exc}"
+        )
+        if self.health.last_error != message:
+            log.warning("inbox unavailable", extra=fields(inbox=self.name, error=message))
+        self.health.folder_present = present
+        self.health.last_error = message
+        self.health.consecutive_failures += 1
+        self._seen.clear()
+
+    def _healthy(self, now: datetime) -> None:
+        if self.health.last_error is not None:
+            log.info("inbox available again", extra=fields(inbox=self.name))
+        self.health.folder_present = True
+        self.health.last_error = None
+        self.health.consecutive_failures = 0
+        self.health.last_successful_scan = now
+
+
+# -- watcher (an early wake-up, never the truth) ----------------------------------------
+
+
+class InboxWatcher:
+    """Calls `on_event` (from a watchdog thread) when something changes in `path`.
+
+    `polling=True` uses watchdog's PollingObserver (network mounts: inotify does not see
+    remote writes). If the folder is missing, or vanishes and comes back, `ensure()`
+    (call it from the scan loop) starts a fresh observer; `start()` never raises for a
+    missing folder. The scan loop must not rely on events: they are only a hint.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        on_event: Callable[[], object],
+        polling: bool = False,
+        poll_interval_seconds: float = 1.0,
+    ) -> None:
+        self.path = path
+        self._on_event = on_event
+        self._polling = polling
+        self._interval = poll_interval_seconds
+        self._observer: Any = None
+        self._watched: tuple[int, int] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def running(self) -> bool:
+        """True while an observer thread is watching the folder."""
+        return self._observer is not None and bool(self._observer.is_alive())
+
+    def start(self) -> None:
+        """Start watching if the folder exists; a missing folder is retried by `ensure()`."""
+        self.ensure()
+
+    def ensure(self) -> None:
+        """(Re)start the observer if it is not running or the folder was replaced."""
+        with self._lock:
+            try:
+                st = self.path.stat()
+            except OSError:
+                self._stop_locked()
+                return
+            identity = (st.st_dev, st.st_ino)
+            if self.running and identity == self._watched:
+                return
+            self._stop_locked()
+            self._observer = self._start_observer()
+            self._watched = identity if self._observer is not None else None
+
+    def _start_observer(self) -> Any:
+        from watchdog.events import FileSystemEvent, FileSystemEventHandler
+
+        on_event = self._on_event
+
+        class _Wake(FileSystemEventHandler):
+            def on_any_event(self, event: FileSystemEvent) -> None:
+                on_event()
+
+        if self._polling:
+            from watchdog.observers.polling import PollingObserver
+
+            observer: Any = PollingObserver(timeout=self._interval)
+        else:
+            from watchdog.observers import Observer
+
+            observer = Observer()
+        try:
+            observer.schedule(_Wake(), str(self.path), recursive=False)
+            observer.start()
+        except OSError as exc:
+            log.warning(
+                "file watcher could not start; relying on the scan",
+                extra=fields(folder=str(self.path), error=str(exc)),
+            )
+            return None
+        return observer
+
+    def stop(self) -> None:
+        """Stop the observer thread (idempotent)."""
+        with self._lock:
+            self._stop_locked()
+
+    def _stop_locked(self) -> None:
+        observer, self._observer, self._watched = self._observer, None, None
+        if observer is None:
+            return
+        with contextlib.suppress(Exception):  # a dead emitter may raise on stop; it is gone
+            observer.stop()
+            observer.join(timeout=5)
+
+
+# -- attachments -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentCheck:
+    """Which named attachments were found where, which are missing or unsafe names."""
+
+    present: dict[str, Path] = field(default_factory=dict)
+    missing: tuple[str, ...] = ()
+    unsafe: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        """Every attachment is present and every name was safe."""
+        return not self.missing and not self.unsafe
+
+
+def _plain_name(name: str) -> bool:
+    return (
+        bool(name)
+        and name not in {".", ".."}
+        and "/" not in name
+        and "\\" not in name
+        and "\x00" not in name
+        and not name.startswith(".")
+    )
+
+
+def find_attachments(
+    names: Iterable[str],
+    folders: Sequence[Path],
+    *,
+    is_ready: Callable[[Path], bool] | None = None,
+) -> AttachmentCheck:
+    """Look up attachment file names in `folders` (first hit wins, e.g. work then inbox).
+
+    A name with a folder part, a leading dot or a NUL is `unsafe` (path tricks); a
+    symbolic link or a non-regular file counts as missing. `is_ready` (e.g. a scanner's
+    `stable` on the name) can hold back a file still being written.
+    """
+    present: dict[str, Path] = {}
+    missing: list[str] = []
+    unsafe: list[str] = []
+    for name in dict.fromkeys(names):
+        if not _plain_name(name):
+            unsafe.append(name)
+            continue
+        hit = None
+        for folder in folders:
+            candidate = folder / name
+            try:
+                st = candidate.lstat()
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode) and (is_ready is None or is_ready(candidate)):
+                hit = candidate
+                break
+        if hit is None:
+            missing.append(name)
+        else:
+            present[name] = hit
+    return AttachmentCheck(present, tuple(missing), tuple(unsafe))
+
+
+# -- moving out of work: archive, failed, retention ------------------------------------
+
+
+def _fsync_dir(folder: Path) -> None:
+    if os.name != "posix":  # directory fsync is a POSIX guarantee only
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _free_target(folder: Path, name: str) -> Path:
+    target = folder / name
+    stem, dot, suffix = name.partition(".")
+    n = 2
+    while target.exists() or target.is_symlink():
+        target = folder / (f"{stem}.{n}{dot}{suffix}" if dot else f"{name}.{n}")
+        n += 1
+    return target
+
+
+def move_file(source: Path, folder: Path) -> Path:
+    """Move `source` into `folder` under its name (a clash gets `.2`, `.3` … after the stem).
+
+    Rename when on one file system; otherwise copy to a hidden temp name, fsync,
+    rename, fsync the folder, then delete the source: a crash leaves two copies, never
+    none. Raises InboxError.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        target = _free_target(folder, source.name)
+        try:
+            source.rename(target)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            tmp = folder / f".{source.name}.moving.tmp"
+            shutil.copy2(source, tmp, follow_symlinks=False)
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            tmp.rename(target)
+            _fsync_dir(folder)
+            source.unlink()
+            return target
+        _fsync_dir(folder)
+    except OSError as exc:
+        raise InboxError(
+            f"cannot move {source.name} to {folder}: {exc.strerror or exc}",
+            file=str(source),
+            hint="check that the archive/failed folder exists, is writable and has space",
+        ) from exc
+    return target
+
+
+def archive_file(
+    path: Path,
+    archive_root: Path,
+    *,
+    now: datetime,
+    attachments: Sequence[Path] = (),
+) -> Path:
+    """Move a finished original (and its attachments, and a `.done`/`.ok` marker beside it)
+    to `archive_root/YYYY-MM-DD/`; returns the original's new path."""
+    folder = archive_root / now.date().isoformat()
+    moved = move_file(path, folder)
+    for extra in attachments:
+        if extra.exists() and not extra.is_symlink():
+            move_file(extra, folder)
+    for marker in _markers_beside(path):
+        move_file(marker, folder)
+    return moved
+
+
+def move_to_failed(path: Path, failed_root: Path, *, now: datetime | None = None) -> Path:
+    """Move an unreadable original to `failed_root/` (`failed_root/YYYY-MM-DD/` given `now`).
+
+    Failed files are never purged automatically: they wait for a person.
+    """
+    folder = failed_root if now is None else failed_root / now.date().isoformat()
+    moved = move_file(path, folder)
+    for marker in _markers_beside(path):
+        move_file(marker, folder)
+    return moved
+
+
+def _markers_beside(path: Path) -> list[Path]:
+    return [
+        path.parent / f"{path.name}{suffix}"
+        for suffix in (".done", ".ok")
+        if (path.parent / f"{path.name}{suffix}").is_file()
+    ]
+
+
+def purge_archive(archive_root: Path, *, retention_days: int, now: datetime) -> list[Path]:
+    """Delete archive day folders older than `retention_days`; returns what was deleted.
+
+    Only folders named `YYYY-MM-DD` are touched. Journal rows (with hashes) are kept, so
+    duplicates are still recognised after the files are gone.
+    """
+    cutoff: date = (now - timedelta(days=retention_days)).date()
+    removed: list[Path] = []
+    try:
+        children = list(archive_root.iterdir()) if archive_root.is_dir() else []
+    except OSError as exc:
+        raise InboxError(
+            f"cannot list the archive: {exc.strerror}", file=str(archive_root)
+        ) from exc
+    for child in sorted(children):
+        try:
+            day = date.fromisoformat(child.name)
+        except ValueError:
+            continue
+        if day >= cutoff or child.is_symlink() or not child.is_dir():
+            continue
+        try:
+            shutil.rmtree(child)
+        except OSError as exc:
+            raise InboxError(f"cannot purge {child.name}: {exc.strerror}", file=str(child)) from exc
+        removed.append(child)
+        log.info("archive day purged", extra=fields(folder=child.name))
+    return removed
