@@ -45,6 +45,7 @@ class Env:
     journal: Journal
     clock: Clock
     root: Path
+    credentials: Any
 
     @property
     def outbox(self) -> Path:
@@ -58,6 +59,12 @@ class Env:
 
 def settings_for(sandbox: Any, root: Path, credentials: Any, **extra: Any) -> Settings:
     """Settings pointing at `sandbox`, as a system user of ORGNR, with folders under `root`."""
+    data = settings_data(sandbox, root, credentials, **extra)
+    return Settings.model_validate(data | {"base_dir": root}, context={"base_dir": root})
+
+
+def settings_data(sandbox: Any, root: Path, credentials: Any, **extra: Any) -> dict[str, Any]:
+    """The configuration as plain data (what a YAML config file for it would hold)."""
     data: dict[str, Any] = {
         "environment": "test",
         "organisation": ORGNR,
@@ -88,7 +95,7 @@ def settings_for(sandbox: Any, root: Path, credentials: Any, **extra: Any) -> Se
     }
     for key, value in extra.items():
         data[key] = (data.get(key) or {}) | value if isinstance(value, dict) else value
-    return Settings.model_validate(data | {"base_dir": root}, context={"base_dir": root})
+    return data
 
 
 @pytest.fixture(scope="session")
@@ -119,7 +126,7 @@ def env(sandbox: Any, credentials: Any, tmp_path: Path) -> Iterator[Env]:
     settings = settings_for(sandbox, tmp_path, credentials)
     journal = Journal.open(settings.journal.path, clock=clock)
     try:
-        yield Env(sandbox, settings, journal, clock, tmp_path)
+        yield Env(sandbox, settings, journal, clock, tmp_path, credentials)
     finally:
         journal.close()
 
