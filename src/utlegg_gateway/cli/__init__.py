@@ -22,6 +22,11 @@ _COMMANDS: dict[str, str] = {
     "map": "._map:map_command",
     "token": "._token:token",
     "submit": "._submit:submit",
+    "once": "._run:once",
+    "run": "._run:run",
+    "status": "._status:status",
+    "replay": "._replay:replay",
+    "demo": "._demo:demo",
     "sandbox": "._sandbox:sandbox",
 }
 

@@ -1,0 +1,25 @@
+"""`utlegg-gateway demo`: the whole gateway against the built-in sandbox, offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from utlegg_gateway.cli._common import handle_errors
+
+
+@click.command()
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to leave everything (default: ./demo-output/<timestamp>).",
+)
+@handle_errors
+def demo(directory: Path | None) -> None:
+    """Start a sandbox, drop the example exports, run the gateway, show what came out."""
+    from utlegg_gateway.demo import run_demo
+
+    raise SystemExit(run_demo(directory))

@@ -1,0 +1,29 @@
+"""`utlegg-gateway status`: the journal's view (files and cases by state, oldest waiting)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from utlegg_gateway.cli._common import config_option, handle_errors, load
+
+
+@click.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@handle_errors
+def status(config_path: Path | None, as_json: bool) -> None:
+    """Show files and cases by state and the age of the oldest waiting file."""
+    from utlegg_gateway.runner import journal_status
+
+    summary = journal_status(load(config_path))
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+        return
+    from rich.console import Console
+
+    from utlegg_gateway.runner import render_status
+
+    Console().print(render_status(summary))

@@ -1,0 +1,264 @@
+"""`utlegg-gateway demo`: the whole gateway against the built-in sandbox, offline, in seconds.
+
+1. a sandbox (Maskinporten + ELAN emulator) on a free loopback port;
+2. throwaway credentials it trusts (test CA, PKCS#12 business certificate);
+3. a demo folder with inboxes, outbox, archive, journal and a `config.yaml`;
+4. the shipped example exports (CSV and XML, with their PDFs) dropped into the inboxes,
+   plus one deliberately broken case, made from an example by a small edit of a copy;
+5. the gateway's `once` run until every case has ended;
+6. a summary table (file, case, status, eksternSaksreferanse or the broken rule) and the
+   receipt paths. Everything stays in the printed folder to look at afterwards.
+
+`write_gateway_config` is also what the end-to-end tests use to point a gateway at a
+sandbox, so the demo and the tests run the same configuration.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from utlegg_gateway.errors import ConfigError
+
+__all__ = ["find_mapping_dir", "run_demo", "write_gateway_config"]
+
+# Matches the shipped examples: the innsender organisation of the sample exports.
+DEMO_ORGNR = "312597772"
+
+
+def find_mapping_dir() -> Path:
+    """The shipped `mappings/` folder (a source checkout or `pip install -e .`)."""
+    candidates = [Path(__file__).resolve().parents[2] / "mappings", Path.cwd() / "mappings"]
+    for candidate in candidates:
+        if (candidate / "examples").is_dir():
+            return candidate
+    raise ConfigError(
+        "cannot find the shipped mappings/ folder",
+        hint="run the demo from a checkout of utlegg-gateway (pip install -e .)",
+    )
+
+
+def write_gateway_config(
+    root: Path,
+    *,
+    sandbox: Any,
+    credentials: Any,
+    inboxes: Mapping[str, Sequence[str]],
+    mapping_dirs: Iterable[Path] = (),
+    stable_seconds: float = 0.2,
+    observer: str = "none",
+    receipt_formats: Sequence[str] = ("json",),
+    extra: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write `root/config.yaml` for a gateway talking to `sandbox`; returns its path.
+
+    `inboxes` maps an inbox name to its mapping names; each inbox folder is
+    `root/inbox/<name>`. Folders are relative to `root` (the config's folder).
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    data: dict[str, Any] = {
+        "environment": "test",
+        "organisation": credentials.orgnr,
+        "maskinporten": {
+            "client_id": credentials.client_id,
+            "issuer": sandbox.issuer,
+            "token_endpoint": sandbox.token_endpoint,
+            "pkcs12_file": str(credentials.pkcs12_file),
+            "pkcs12_password": {"file": str(credentials.password_file)},
+        },
+        "elan": {
+            "base_url": sandbox.elan_base_url,
+            "retry": {"initial_wait_seconds": 0.05, "max_wait_seconds": 0.5},
+        },
+        "journal": {"path": "state/journal.sqlite3"},
+        "folders": {
+            "work": "work",
+            "outbox": "outbox",
+            "archive": "archive",
+            "failed": "failed",
+        },
+        "runner": {
+            "lock_file": "state/gateway.lock",
+            "mapping_dirs": [str(p) for p in mapping_dirs] or [str(find_mapping_dir())],
+            "case_retries": 1,
+            "case_retry_delay_seconds": 0.5,
+            "shutdown_grace_seconds": 10,
+        },
+        "health": {"enabled": True, "port": 0},
+        "inboxes": [
+            {
+                "name": name,
+                "path": f"inbox/{name}",
+                "mappings": list(mappings),
+                "observer": observer,
+                "scan_interval_seconds": 0.5,
+                "attachments_wait_seconds": 5,
+                "readiness": {"stable_seconds": stable_seconds},
+                "receipt_formats": list(receipt_formats),
+            }
+            for name, mappings in inboxes.items()
+        ],
+    }
+    for key, value in (extra or {}).items():
+        if isinstance(value, Mapping) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    for name in inboxes:
+        (root / "inbox" / name).mkdir(parents=True, exist_ok=True)
+    path = root / "config.yaml"
+    path.write_text(
+        "# Written by `utlegg-gateway demo`: a gateway pointed at a local sandbox.\n"
+        + yaml.safe_dump(data, sort_keys=False, allow_unicode=True),
+        encoding="utf-8",
+    )
+    return path
+
+
+def _drop_examples(examples: Path, inbox_csv: Path, inbox_xml: Path) -> list[str]:
+    """Copy the shipped examples into the inboxes; returns the data file names dropped.
+
+    Attachments (PDFs) go next to every data file that may name them: both inboxes.
+    One CSV copy gets a broken amount (three decimals) in one case, so the demo shows a
+    rejected case among accepted ones.
+    """
+    dropped: list[str] = []
+    files = sorted(p for p in examples.rglob("*") if p.is_file())
+    for path in files:
+        suffix = path.suffix.lower()
+        if suffix == ".pdf":
+            shutil.copy2(path, inbox_csv / path.name)
+            shutil.copy2(path, inbox_xml / path.name)
+    for path in files:
+        suffix = path.suffix.lower()
+        if suffix == ".csv":
+            _atomic_copy(path, inbox_csv / path.name)
+            dropped.append(path.name)
+        elif suffix == ".xml":
+            _atomic_copy(path, inbox_xml / path.name)
+            dropped.append(path.name)
+    broken = _broken_copy(files)
+    if broken is not None:
+        name, data = broken
+        target = inbox_csv / name
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(target)
+        dropped.append(name)
+    return dropped
+
+
+def _atomic_copy(src: Path, dst: Path) -> None:
+    # Temp name + rename, the way a well-behaved producer drops a file.
+    tmp = dst.with_name(dst.name + ".tmp")
+    shutil.copyfile(src, tmp)
+    tmp.replace(dst)
+
+
+def _broken_copy(files: Sequence[Path]) -> tuple[str, bytes] | None:
+    """A copy of the first CSV example whose first claim amount has three decimals."""
+    import csv
+    import io
+
+    for path in files:
+        if path.suffix.lower() != ".csv":
+            continue
+        raw = path.read_bytes()
+        encoding = "utf-8-sig" if raw.startswith(b"\xef\xbb\xbf") else "cp1252"
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
+        if len(rows) < 2 or "OPPR_BELOP" not in rows[0] or "SAKSNR" not in rows[0]:
+            continue
+        head = rows[0]
+        amount, saksnr = head.index("OPPR_BELOP"), head.index("SAKSNR")
+        first = rows[1][saksnr]
+        for row in rows[1:]:
+            # Renumber every row of the case so it does not collide with the original.
+            if row[saksnr] == first:
+                row[saksnr] = first + "-DEMO"
+        victim = next(r for r in rows[1:] if r[saksnr] == first + "-DEMO")
+        victim[amount] = victim[amount] + "5" if "," in victim[amount] else "100,125"
+        out = io.StringIO(newline="")
+        writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+        writer.writerows([head] + [r for r in rows[1:] if r[saksnr] == first + "-DEMO"])
+        return f"utlegg_99991231_000000_demo-feil{path.suffix}", out.getvalue().encode(encoding)
+    return None
+
+
+def run_demo(directory: Path | None = None) -> int:
+    """Run the demo (see the module docstring); returns the process exit code (0)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from utlegg_gateway._logging import configure_logging
+    from utlegg_gateway.config import load_settings
+    from utlegg_gateway.runner import RichProgress, run_once
+    from utlegg_gateway.sandbox import SandboxOptions, running_sandbox, write_credentials
+
+    console = Console()
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    root = (directory or Path("demo-output") / stamp).resolve()
+    if root.exists() and any(root.iterdir()):
+        raise ConfigError(f"{root} is not empty; give another --dir", file=str(root))
+    root.mkdir(parents=True, exist_ok=True)
+    mapping_dir = find_mapping_dir()
+    configure_logging(json_lines=False, level="WARNING")
+    console.print(f"[bold]utlegg-gateway demo[/bold] in {root}")
+    creds = write_credentials(root / "credentials")
+    options = SandboxOptions(scanning_seconds=0.2)
+    with running_sandbox(options, credentials=[creds]) as sandbox:
+        console.print(f"sandbox (Maskinporten + ELAN) at {sandbox.url}")
+        config = write_gateway_config(
+            root,
+            sandbox=sandbox,
+            credentials=creds,
+            inboxes={"csv-krav": ["csv-krav"], "xml-sak": ["xml-sak"]},
+            mapping_dirs=[mapping_dir],
+            receipt_formats=("json", "csv"),
+        )
+        dropped = _drop_examples(
+            mapping_dir / "examples", root / "inbox" / "csv-krav", root / "inbox" / "xml-sak"
+        )
+        console.print(f"dropped {len(dropped)} export file(s): {', '.join(dropped)}")
+        settings = load_settings(config)
+        if sys.stderr.isatty():
+            with RichProgress() as progress:
+                report = run_once(settings, progress=progress)
+        else:
+            report = run_once(settings)
+        held = len(sandbox.admin.submissions())
+    table = Table(title="What the gateway did")
+    for column in ("file", "case", "status", "eksternSaksreferanse / rule"):
+        table.add_column(column)
+    for outcome in sorted(report.outcomes, key=lambda o: o.file.name):
+        if not outcome.cases:
+            error = (outcome.file.error or {}).get("message", "")
+            table.add_row(outcome.file.name, "-", outcome.file.state.value, str(error))
+        for case in outcome.cases:
+            detail = case.ekstern_saksreferanse or "; ".join(
+                f"{e.get('rule') or e.get('code')}: {e.get('message', '')}"
+                + (f" (line {e['source']['row']})" if e.get("source", {}).get("row") else "")
+                for e in case.errors
+            )
+            table.add_row(outcome.file.name, case.innsender_referanse, case.state.value, detail)
+    console.print(table)
+    console.print(f"the sandbox holds {held} submitted begjæring(er)")
+    console.print("[bold]receipts[/bold]:")
+    for outcome in report.outcomes:
+        for path in outcome.receipts:
+            console.print(f"  {path}")
+    console.print(
+        f"everything is left in {root}: inbox/, outbox/, archive/, state/journal.sqlite3, "
+        "config.yaml.\nAgain with the same config: "
+        f"utlegg-gateway once --config {root / 'config.yaml'}  (a sandbox must be running)"
+    )
+    return 0

@@ -1,0 +1,700 @@
+"""The `once` and `run` lifecycles: start → main loop → shutdown.
+
+    start     take the run lock; open the journal; build the ELAN client; load every
+              mapping (a broken one is a configuration error: exit 2 before anything moves);
+              recover: every file in work/ is looked up in the journal — unknown (crashed
+              between claim and record) → registered; unfinished → resumed; finished but
+              not yet moved → moved.
+    loop      scan each inbox (listing is the truth; watchdog events only wake the scan
+              early), claim ready files, process each as its own task.
+              `once`: until nothing is left that is waiting to become ready, then wait for
+              every case to end.  `run`: until SIGTERM/SIGINT.
+    shutdown  stop claiming; let calls in flight finish (`runner.shutdown_grace_seconds`);
+              cancel the rest (their journal state is resumable); release the lock.
+
+SIGHUP reloads the mappings (`run`); a broken edit is logged and the old ones stay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import os
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from utlegg_gateway._logging import fields, get_logger
+from utlegg_gateway.config import InboxSettings, Settings
+from utlegg_gateway.errors import (
+    EXIT_CASE_ERRORS,
+    EXIT_OK,
+    GatewayError,
+    LockHeldError,
+    MappingSpecError,
+)
+from utlegg_gateway.health import HealthServer, HealthState
+from utlegg_gateway.journal import FILE_END_STATES, FILE_RESUMABLE, FileRecord, Journal
+from utlegg_gateway.pipeline import FileOutcome, NullProgress, Pipeline, ProgressSink
+
+__all__ = ["RichProgress", "RunLock", "RunReport", "run_daemon", "run_once"]
+
+log = get_logger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- the run lock --------------------------------------------------------------------
+
+
+class RunLock:
+    """One `once` or `run` at a time: `with RunLock(path):`, LockHeldError (exit 3) if held.
+
+    Held with `fcntl.flock` on a file that also holds the owner's pid. The kernel drops a
+    flock when its process dies, however it dies, so a lock file left by a SIGKILLed run
+    is recognised as stale without trusting pids (they are reused); the pid is for the
+    operator's message. A stale file is taken over, and the log says so. Keep the lock
+    file on a local disk (flock over NFS/SMB is unreliable), next to the journal.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock or raise LockHeldError naming the holder's pid."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _read_pid(fd)
+                os.close(fd)
+                raise LockHeldError(
+                    f"another run holds the lock (pid {holder or 'unknown'})",
+                    file=str(self.path),
+                    hint="wait for it to finish; the lock goes away with its process",
+                ) from None
+            try:
+                same = os.fstat(fd).st_ino == self.path.stat().st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            # The holder released and removed it between our open and flock: the file we
+            # locked is no longer in the folder. Try again on the current one.
+            os.close(fd)
+        previous = _read_pid(fd)
+        if previous is not None and previous != os.getpid():
+            log.warning(
+                "taking over a stale run lock (its process is gone)",
+                extra=fields(lock=str(self.path), stale_pid=previous),
+            )
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        os.fsync(fd)
+        self._fd = fd
+
+    def release(self) -> None:
+        """Remove the lock file, then drop the lock."""
+        if self._fd is None:
+            return
+        # Unlink while still holding it, so no one locks a file we are about to delete.
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        os.close(self._fd)
+        self._fd = None
+
+    def __enter__(self) -> RunLock:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+def _read_pid(fd: int) -> int | None:
+    raw = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+    return int(raw) if raw.isdigit() else None
+
+
+# --- progress on a terminal ----------------------------------------------------------
+
+
+class RichProgress:
+    """One rich progress bar per file with cases done/total (only when stderr is a TTY)."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[state]}"),
+            console=Console(stderr=True),
+            transient=False,
+        )
+        self._tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> RichProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._progress.stop()
+
+    def _task(self, name: str) -> Any:
+        if name not in self._tasks:
+            self._tasks[name] = self._progress.add_task(name, total=None, state="")
+        return self._tasks[name]
+
+    def file_started(self, name: str) -> None:
+        """A bar for the file."""
+        self._task(name)
+
+    def cases_found(self, name: str, total: int) -> None:
+        """Mapping found `total` cases so far."""
+        self._progress.update(self._task(name), total=total)
+
+    def case_finished(self, name: str) -> None:
+        """One more case ended."""
+        self._progress.advance(self._task(name))
+
+    def file_finished(self, name: str, state: str) -> None:
+        """The file ended in `state`."""
+        self._progress.update(self._task(name), state=state)
+
+
+# --- one gateway process ---------------------------------------------------------------
+
+
+@dataclass
+class RunReport:
+    """What a run did: one outcome per file it finished, and whether it was interrupted."""
+
+    outcomes: list[FileOutcome] = field(default_factory=list)
+    interrupted: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every file ended well and every case was accepted (or already in), else 1."""
+        if self.interrupted or not all(o.ok for o in self.outcomes):
+            return EXIT_CASE_ERRORS
+        return EXIT_OK
+
+
+class Gateway:
+    """The parts of one gateway process wired together: scanners, pipeline, health."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        journal: Journal,
+        client: Any,
+        *,
+        clock: Clock = _utcnow,
+        health: HealthState | None = None,
+        progress: ProgressSink | None = None,
+    ) -> None:
+        from utlegg_gateway.inbox import InboxScanner
+
+        self.settings = settings
+        self.journal = journal
+        self.client = client
+        self.clock = clock
+        self.health = health
+        self.pipeline = Pipeline(
+            settings, journal, client, clock=clock, health=health, progress=progress
+        )
+        self.scanners = {
+            inbox.name: InboxScanner(inbox, work=self.work_dir(inbox), clock=clock)
+            for inbox in settings.inboxes
+        }
+
+    def work_dir(self, inbox: InboxSettings) -> Path:
+        """Where claimed files of this inbox wait (same file system as the inbox)."""
+        return (inbox.work or self.settings.folders.work) / inbox.name
+
+    def recover(self) -> list[FileRecord]:
+        """Files to take up again after a stop or crash (see the module docstring)."""
+        records: dict[int, FileRecord] = {
+            r.id: r for r in self.journal.files_in_states(*FILE_RESUMABLE)
+        }
+        for inbox in self.settings.inboxes:
+            folder = self.work_dir(inbox)
+            if not folder.is_dir():
+                continue
+            for path in sorted(folder.iterdir()):
+                if not path.is_file() or not self.scanners[inbox.name].is_data_file(path.name):
+                    continue
+                known = self.journal.file_by_path(path)
+                if known is None:
+                    log.warning(
+                        "claimed file unknown to the journal (crash after claim); registering",
+                        extra=fields(file=path.name, inbox=inbox.name),
+                    )
+                    known = self.pipeline.register(inbox, path)
+                if known.state in FILE_END_STATES or known.id not in records:
+                    records[known.id] = known
+        if records:
+            log.info(
+                "resuming unfinished files", extra=fields(files=[r.name for r in records.values()])
+            )
+        return [records[k] for k in sorted(records)]
+
+    def scan(self) -> tuple[list[FileRecord], int]:
+        """Scan every inbox and claim what is ready: (registered records, files not ready yet)."""
+        claimed: list[FileRecord] = []
+        pending = 0
+        budget = self.settings.runner.max_files_per_scan
+        for inbox in self.settings.inboxes:
+            scanner = self.scanners[inbox.name]
+            ready = scanner.scan()
+            pending += scanner.pending_count()
+            if self.health is not None:
+                h = scanner.health
+                self.health.set_inbox(
+                    inbox.name,
+                    last_successful_scan=h.last_successful_scan,
+                    folder_present=h.folder_present,
+                    error=h.last_error,
+                )
+                self.health.metrics.scans.labels(
+                    inbox.name, "ok" if h.last_error is None else "error"
+                ).inc()
+            for item in ready:
+                if budget <= 0:
+                    pending += 1
+                    continue
+                path = scanner.claim(item)
+                if path is None:
+                    continue
+                budget -= 1
+                claimed.append(self.pipeline.register(inbox, path))
+                log.info("file claimed", extra=fields(file=path.name, inbox=inbox.name))
+        return claimed, pending
+
+    def refresh_health(self) -> None:
+        """Push the journal's view into the health state (a write proves it is writable)."""
+        if self.health is None:
+            return
+        try:
+            self.journal.set_cursor("health.probe", self.clock().isoformat())
+            self.health.set_summary(_summary_for_metrics(self.journal.summary()))
+            self.health.set_check("journal", True)
+        except GatewayError as exc:
+            self.health.set_check("journal", False, error=exc.message)
+
+    async def check_token(self) -> None:
+        """Can a token still be had? (health) — and when does the certificate expire."""
+        if self.health is None:
+            return
+        tokens = getattr(self.client, "tokens", None)
+        if tokens is None:
+            return
+        self.health.set_certificate_expiry(getattr(tokens, "certificate_expiry", None))
+        try:
+            token = await tokens.get()
+            self.health.set_check("token", True, expires_at=token.expires_at.isoformat())
+        except GatewayError as exc:
+            self.health.set_check("token", False, error=exc.message)
+
+    def purge(self) -> None:
+        """Apply the archive retention."""
+        from utlegg_gateway.inbox import purge_archive
+
+        try:
+            purge_archive(
+                self.settings.folders.archive,
+                retention_days=self.settings.folders.archive_retention_days,
+                now=self.clock(),
+            )
+        except GatewayError as exc:
+            log.warning("archive purge failed", extra=fields(error=exc.details()))
+
+
+def _summary_for_metrics(summary: dict[str, Any]) -> dict[str, Any]:
+    out = dict(summary)
+    out["oldest_waiting_seconds"] = summary.get("oldest_open_file_age_seconds")
+    return out
+
+
+# --- once -------------------------------------------------------------------------------
+
+
+def run_once(
+    settings: Settings,
+    *,
+    progress: ProgressSink | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    clock: Clock = _utcnow,
+    max_wait_seconds: float | None = None,
+) -> RunReport:
+    """Process what is in the inboxes now and wait for every case to end (cron mode)."""
+    with RunLock(settings.runner.lock_file):
+        return asyncio.run(
+            _once(
+                settings,
+                progress=progress,
+                transport=transport,
+                clock=clock,
+                max_wait=max_wait_seconds,
+            )
+        )
+
+
+async def _once(
+    settings: Settings,
+    *,
+    progress: ProgressSink | None,
+    transport: httpx.AsyncBaseTransport | None,
+    clock: Clock,
+    max_wait: float | None,
+) -> RunReport:
+    from utlegg_gateway.elan import build_client
+
+    stop = asyncio.Event()
+    report = RunReport()
+    journal = Journal.open(
+        settings.journal.path, clock=clock, busy_timeout_ms=settings.journal.busy_timeout_ms
+    )
+    try:
+        async with build_client(settings, transport=transport) as client:
+            gateway = Gateway(
+                settings, journal, client, clock=clock, progress=progress or NullProgress()
+            )
+            gateway.pipeline.reload_mappings()
+            with _signals(stop, on_hup=None):
+                tasks = [
+                    asyncio.create_task(gateway.pipeline.process(r)) for r in gateway.recover()
+                ]
+                # Files seen but not ready yet (still being written) are waited for, within
+                # the longest readiness window plus a margin; `once` is not a daemon.
+                windows = [
+                    i.readiness.stable_seconds + i.readiness.min_age_seconds
+                    for i in settings.inboxes
+                ]
+                limit = max_wait if max_wait is not None else 2 * max(windows, default=0) + 5
+                deadline = asyncio.get_running_loop().time() + limit
+                while not stop.is_set():
+                    claimed, pending = gateway.scan()
+                    tasks += [asyncio.create_task(gateway.pipeline.process(r)) for r in claimed]
+                    if not pending and not claimed:
+                        break
+                    if asyncio.get_running_loop().time() > deadline:
+                        log.warning(
+                            "files still not ready; left for the next run",
+                            extra=fields(pending=pending),
+                        )
+                        break
+                    await _wait(stop, 0.2 if pending else 0.0)
+                report.outcomes, report.interrupted = await _finish(tasks, stop, settings)
+            gateway.purge()
+    finally:
+        journal.close()
+    return report
+
+
+async def _wait(event: asyncio.Event, timeout: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), timeout)
+
+
+async def _finish(
+    tasks: list[asyncio.Task[FileOutcome]], stop: asyncio.Event, settings: Settings
+) -> tuple[list[FileOutcome], bool]:
+    """Wait for the file tasks; after a stop signal give them the grace period, then cancel."""
+    if not tasks:
+        return [], stop.is_set()
+    stopper = asyncio.create_task(stop.wait())
+    pending: set[asyncio.Task[Any]] = set(tasks)
+    while pending:
+        done, pending = await asyncio.wait(pending | {stopper}, return_when=asyncio.FIRST_COMPLETED)
+        pending.discard(stopper)
+        if stopper in done:
+            break
+    interrupted = False
+    if pending:
+        log.info("stopping: letting calls in flight finish", extra=fields(files=len(pending)))
+        _, pending = await asyncio.wait(pending, timeout=settings.runner.shutdown_grace_seconds)
+        interrupted = True
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+    stopper.cancel()
+    outcomes: list[FileOutcome] = []
+    for task in tasks:
+        if task.cancelled():
+            interrupted = True
+            continue
+        exc = task.exception()
+        if exc is not None:
+            raise exc
+        outcomes.append(task.result())
+    return outcomes, interrupted or (stop.is_set() and bool(pending))
+
+
+@contextlib.contextmanager
+def _signals(stop: asyncio.Event, *, on_hup: Callable[[], None] | None) -> Any:
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+
+    def _stop(signum: signal.Signals) -> None:
+        log.info("signal received; stopping", extra=fields(signal=signum.name))
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, _stop, sig)
+        installed.append(sig)
+    if on_hup is not None:
+        loop.add_signal_handler(signal.SIGHUP, on_hup)
+        installed.append(signal.SIGHUP)
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+# --- run (daemon) -----------------------------------------------------------------------
+
+
+def run_daemon(
+    settings: Settings,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    clock: Clock = _utcnow,
+    ready: Callable[[HealthServer | None], None] | None = None,
+) -> int:
+    """Run until SIGTERM/SIGINT; returns the exit code (0 after a clean stop)."""
+    with RunLock(settings.runner.lock_file):
+        return asyncio.run(_daemon(settings, transport=transport, clock=clock, ready=ready))
+
+
+async def _daemon(
+    settings: Settings,
+    *,
+    transport: httpx.AsyncBaseTransport | None,
+    clock: Clock,
+    ready: Callable[[HealthServer | None], None] | None,
+) -> int:
+    from utlegg_gateway.elan import build_client
+    from utlegg_gateway.inbox import InboxWatcher
+
+    stop = asyncio.Event()
+    wake = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    health = HealthState(clock=clock)
+    server: HealthServer | None = None
+    watchers: list[Any] = []
+    journal = Journal.open(
+        settings.journal.path, clock=clock, busy_timeout_ms=settings.journal.busy_timeout_ms
+    )
+    try:
+        async with build_client(settings, transport=transport) as client:
+            gateway = Gateway(settings, journal, client, clock=clock, health=health)
+            gateway.pipeline.reload_mappings()
+
+            def reload() -> None:
+                try:
+                    gateway.pipeline.reload_mappings()
+                    log.info("mappings reloaded (SIGHUP)")
+                except MappingSpecError as exc:
+                    log.error(
+                        "mapping reload failed; keeping the old ones",
+                        extra=fields(error=exc.details()),
+                    )
+
+            if settings.health.enabled:
+                server = HealthServer(
+                    health, host=settings.health.host, port=settings.health.port
+                ).start()
+            for inbox in settings.inboxes:
+                if inbox.observer != "none":
+                    watcher = InboxWatcher(
+                        inbox.path,
+                        on_event=lambda: loop.call_soon_threadsafe(wake.set),
+                        polling=inbox.observer == "polling",
+                    )
+                    watcher.start()
+                    watchers.append(watcher)
+            with _signals(stop, on_hup=reload):
+                tasks: set[asyncio.Task[FileOutcome]] = set()
+                for record in gateway.recover():
+                    tasks.add(asyncio.create_task(gateway.pipeline.process(record)))
+                gateway.refresh_health()
+                await gateway.check_token()
+                if ready is not None:
+                    ready(server)
+                interval = min((i.scan_interval_seconds for i in settings.inboxes), default=30.0)
+                next_token = loop.time() + settings.health.token_check_seconds
+                next_purge = loop.time()
+                while not stop.is_set():
+                    wake.clear()
+                    claimed, pending = gateway.scan()
+                    for record in claimed:
+                        tasks.add(asyncio.create_task(gateway.pipeline.process(record)))
+                    _reap(tasks)
+                    gateway.refresh_health()
+                    if loop.time() >= next_token:
+                        await gateway.check_token()
+                        next_token = loop.time() + settings.health.token_check_seconds
+                    if loop.time() >= next_purge:
+                        gateway.purge()
+                        next_purge = loop.time() + 86400
+                    # A file seen but not yet stable is looked at again soon, not after
+                    # a full interval; an OS event wakes the scan at once.
+                    timeout = min(interval, 1.0) if pending else interval
+                    waiter = asyncio.create_task(wake.wait())
+                    stopper = asyncio.create_task(stop.wait())
+                    await asyncio.wait(
+                        {waiter, stopper},
+                        timeout=min(timeout, settings.runner.refresh_seconds),
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+                    waiter.cancel()
+                    stopper.cancel()
+                stop.set()
+                await _finish(list(tasks), stop, settings)
+                gateway.refresh_health()
+    finally:
+        for watcher in watchers:
+            watcher.stop()
+        if server is not None:
+            server.stop()
+        journal.close()
+    log.info("stopped")
+    return EXIT_OK
+
+
+def _reap(tasks: set[asyncio.Task[FileOutcome]]) -> None:
+    """Drop finished file tasks; a journal failure in one of them stops the daemon."""
+    for task in [t for t in tasks if t.done()]:
+        tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
+
+
+def stderr_is_terminal() -> bool:
+    """Progress bars only for a person watching; logs (JSON lines) otherwise."""
+    return sys.stderr.isatty()
+
+
+# --- status and replay ----------------------------------------------------------------
+
+
+def journal_status(settings: Settings, *, clock: Clock = _utcnow) -> dict[str, Any]:
+    """The journal's summary plus the failed files (for `status`); read-only, no lock."""
+    from utlegg_gateway.journal import FileState
+
+    with Journal.open(
+        settings.journal.path, clock=clock, busy_timeout_ms=settings.journal.busy_timeout_ms
+    ) as journal:
+        summary = journal.summary()
+        summary["failed_files"] = [
+            {
+                "name": r.name,
+                "inbox": r.inbox,
+                "path": r.path,
+                "error": (r.error or {}).get("message"),
+            }
+            for r in journal.files_in_states(FileState.FAILED)
+        ]
+        summary["open_files"] = [
+            {
+                "name": r.name,
+                "inbox": r.inbox,
+                "state": r.state.value,
+                "since": r.registered_at.isoformat(),
+            }
+            for r in journal.files_in_states(*FILE_RESUMABLE)
+        ]
+    return summary
+
+
+def render_status(summary: dict[str, Any]) -> Any:
+    """A rich renderable of `journal_status` for a terminal."""
+    from rich.console import Group
+    from rich.table import Table
+
+    counts = Table(title="utlegg-gateway status")
+    counts.add_column("kind")
+    counts.add_column("state")
+    counts.add_column("count", justify="right")
+    for kind in ("files", "cases"):
+        for state, n in summary[kind].items():
+            if n:
+                counts.add_row(kind, state, str(n))
+    age = summary.get("oldest_open_file_age_seconds")
+    parts: list[Any] = [counts, f"oldest waiting file: {'none' if age is None else f'{age:.0f} s'}"]
+    if summary.get("failed_files"):
+        failed = Table(title="failed files (fix the cause, then `utlegg-gateway replay NAME`)")
+        for col in ("name", "inbox", "path", "error"):
+            failed.add_column(col)
+        for f in summary["failed_files"]:
+            failed.add_row(f["name"], f["inbox"], str(f["path"]), str(f["error"]))
+        parts.append(failed)
+    return Group(*parts)
+
+
+def replay_file(settings: Settings, name: str, *, clock: Clock = _utcnow) -> Path:
+    """Put the failed file NAME back into its inbox; the next scan takes it as new.
+
+    Its earlier journal row stays `failed` (the history); a file that failed is not a
+    duplicate by content, so the new claim is processed. Cases of it that were already
+    accepted are answered "already submitted", never sent twice.
+    """
+    import shutil
+
+    from utlegg_gateway.errors import UsageError
+    from utlegg_gateway.journal import FileState
+
+    with Journal.open(
+        settings.journal.path, clock=clock, busy_timeout_ms=settings.journal.busy_timeout_ms
+    ) as journal:
+        matches = [r for r in journal.files_in_states(FileState.FAILED) if r.name == name]
+    if not matches:
+        raise UsageError(
+            f"no failed file named {name!r} in the journal",
+            file=name,
+            hint="`utlegg-gateway status` lists the failed files",
+        )
+    record = matches[-1]
+    source = Path(record.path) if record.path else None
+    if source is None or not source.is_file():
+        raise UsageError(f"the failed file is no longer at {record.path}", file=name)
+    inbox = next((i for i in settings.inboxes if i.name == record.inbox), None)
+    if inbox is None:
+        raise UsageError(f"inbox {record.inbox!r} is not configured", file=name)
+    target = inbox.path / record.name
+    if target.exists():
+        raise UsageError(f"{target} already exists; not overwritten", file=name)
+    # Copy under a dot-name (ignored by every scanner), then rename: the inbox never
+    # shows a half-copied file, even when failed/ is on another file system.
+    staging = inbox.path / f".replay-{record.name}"
+    shutil.copy2(source, staging)
+    staging.replace(target)
+    source.unlink()
+    log.info("file re-queued", extra=fields(file=name, inbox=inbox.name))
+    return target

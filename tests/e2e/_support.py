@@ -1,0 +1,101 @@
+"""Shared helpers of the end-to-end tests: samples, drops, configs, the gateway as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+SAMPLES = Path("/work/shared/samples")
+REPO = Path(__file__).resolve().parents[2]
+MAPPINGS = REPO / "mappings"
+FORMATS = {
+    "csv-krav": SAMPLES / "csv-krav" / "utlegg_20251001_020000.csv",
+    "xml-sak": SAMPLES / "xml-sak" / "inkassonett_20251001.xml",
+}
+SAMPLE_CASES = {"IB-2025-000127", "IB-2025-000311"}
+
+
+def drop_attachments(fmt: str, inbox: Path) -> None:
+    """Copy the sample's PDFs into the inbox (they arrive before the data file)."""
+    for pdf in sorted(FORMATS[fmt].parent.glob("*.pdf")):
+        shutil.copy2(pdf, inbox / pdf.name)
+
+
+def drop_renamed(src: Path, inbox: Path, name: str | None = None) -> Path:
+    """Drop like SFTP clients do: write under a temp name, then rename."""
+    target = inbox / (name or src.name)
+    tmp = target.with_name(target.name + ".filepart")
+    shutil.copyfile(src, tmp)
+    tmp.replace(target)
+    return target
+
+
+def drop_slowly(src: Path, inbox: Path, *, chunks: int = 4, between: Callable[[], None]) -> Path:
+    """Write the file in place, chunk by chunk, calling `between` after each chunk."""
+    data = src.read_bytes()
+    target = inbox / src.name
+    step = max(1, len(data) // chunks + 1)
+    with target.open("wb") as fh:
+        for i in range(0, len(data), step):
+            fh.write(data[i : i + step])
+            fh.flush()
+            os.fsync(fh.fileno())
+            between()
+    return target
+
+
+def receipt(outbox: Path, name: str) -> dict[str, Any]:
+    """The parsed JSON receipt of input file `name`."""
+    data: dict[str, Any] = json.loads((outbox / f"{name}.kvittering.json").read_text("utf-8"))
+    return data
+
+
+def archived(root: Path) -> list[str]:
+    """Names of every file under archive/ (any day folder)."""
+    return sorted(p.name for p in (root / "archive").rglob("*") if p.is_file())
+
+
+def gateway_cmd(*args: str) -> list[str]:
+    """The gateway CLI as users run it (`python -m utlegg_gateway ...`)."""
+    return [sys.executable, "-m", "utlegg_gateway", *args]
+
+
+def run_gateway(config: Path, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    """Run one gateway command to completion in a subprocess."""
+    return subprocess.run(
+        gateway_cmd(*args, "--config", str(config)),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=config.parent,
+        check=False,
+    )
+
+
+def wait_for(condition: Callable[[], Any], *, timeout: float = 30, what: str = "condition") -> Any:
+    """Poll `condition` until it is truthy (bounded); returns its value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def held_cases(sandbox: Any) -> list[str]:
+    """innsenderReferanse of every case the sandbox holds."""
+    return sorted(c["innsenderReferanse"] for c in sandbox.admin.cases())
+
+
+def names(paths: Iterable[Path]) -> list[str]:
+    """Sorted file names."""
+    return sorted(p.name for p in paths)

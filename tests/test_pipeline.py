@@ -1,0 +1,263 @@
+"""The pipeline and `once` in-process: real folders, real SQLite, the sandbox over loopback."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e._support import (
+    FORMATS,
+    MAPPINGS,
+    SAMPLE_CASES,
+    archived,
+    drop_attachments,
+    drop_renamed,
+    held_cases,
+    receipt,
+)
+from utlegg_gateway.config import load_settings
+from utlegg_gateway.demo import write_gateway_config
+from utlegg_gateway.journal import CaseState, Journal
+from utlegg_gateway.runner import replay_file, run_once
+
+
+@pytest.fixture(scope="module")
+def credentials(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Client credentials the sandbox trusts (RSA keys are slow: once per module)."""
+    from utlegg_gateway.sandbox import write_credentials
+
+    return write_credentials(tmp_path_factory.mktemp("creds"))
+
+
+@pytest.fixture
+def sandbox(credentials: Any) -> Iterator[Any]:
+    """A fresh sandbox (model 2.0) with attachments ready at once."""
+    from utlegg_gateway.sandbox import SandboxOptions, running_sandbox
+
+    with running_sandbox(SandboxOptions(scanning_seconds=0.0), credentials=[credentials]) as sb:
+        yield sb
+
+
+def _config(tmp_path: Path, sandbox: Any, credentials: Any, **extra: Any) -> Path:
+    return write_gateway_config(
+        tmp_path,
+        sandbox=sandbox,
+        credentials=credentials,
+        inboxes={"csv-krav": ["csv-krav"], "xml-sak": ["xml-sak"]},
+        mapping_dirs=[MAPPINGS],
+        stable_seconds=0.05,
+        receipt_formats=("json", "csv"),
+        extra=extra,
+    )
+
+
+def _once(config: Path) -> Any:
+    return run_once(load_settings(config, environ={}))
+
+
+def _inbox(tmp_path: Path, fmt: str) -> Path:
+    return tmp_path / "inbox" / fmt
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_sample_is_submitted_receipted_and_archived(
+    tmp_path: Path, sandbox: Any, credentials: Any, fmt: str
+) -> None:
+    """Each format: cases accepted once, receipt with the sandbox's refs, originals archived."""
+    config = _config(tmp_path, sandbox, credentials)
+    drop_attachments(fmt, _inbox(tmp_path, fmt))
+    drop_renamed(FORMATS[fmt], _inbox(tmp_path, fmt))
+
+    report = _once(config)
+
+    assert report.exit_code == 0
+    name = FORMATS[fmt].name
+    got = receipt(tmp_path / "outbox", name)
+    held = {c["innsenderReferanse"]: c["eksternSaksreferanse"] for c in sandbox.admin.cases()}
+    assert sorted(held) == sorted(SAMPLE_CASES)
+    assert {c["innsenderReferanse"]: c["eksternSaksreferanse"] for c in got["cases"]} == held
+    assert {c["status"] for c in got["cases"]} == {"accepted"}
+    assert (tmp_path / "outbox" / f"{name}.kvittering.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    pdfs = sorted(p.name for p in FORMATS[fmt].parent.glob("*.pdf"))
+    assert archived(tmp_path) == sorted([name, *pdfs])
+    assert list(_inbox(tmp_path, fmt).iterdir()) == []
+    assert not any((tmp_path / "work").rglob("*.*"))
+    # The attachments reached the sandbox as uploaded, and each submission names their uuids.
+    uploads = {u["uuid"]: u["filnavn"] for u in sandbox.admin.uploads()}
+    for case in sandbox.admin.cases():
+        text = json.dumps(case["payload"])
+        for uuid, filnavn in uploads.items():
+            if uuid in text:
+                assert filnavn.endswith(".pdf")
+        assert "uuid" in text
+
+
+def _break_one_case(src: Path, dst: Path) -> None:
+    """A copy of the CSV sample where one claim of IB-2025-000311 has a three-decimal amount."""
+    raw = src.read_bytes()
+    encoding = "utf-8-sig" if raw.startswith(b"\xef\xbb\xbf") else "cp1252"
+    lines = (
+        raw.decode(encoding).split("\r\n") if b"\r\n" in raw else raw.decode(encoding).split("\n")
+    )
+    head = lines[0].split(";")
+    col = head.index("OPPR_BELOP")
+    for i, line in enumerate(lines[1:], start=1):
+        cells = line.split(";")
+        if "IB-2025-000311" in cells:
+            cells[col] = "100,125"
+            lines[i] = ";".join(cells)
+            break
+    sep = "\r\n" if b"\r\n" in raw else "\n"
+    dst.write_bytes(sep.join(lines).encode(encoding))
+
+
+def test_broken_case_is_reported_with_row_and_rule_and_good_case_goes_on(
+    tmp_path: Path, sandbox: Any, credentials: Any
+) -> None:
+    """One broken case among good ones: good accepted, broken reported (row, rule), exit 1."""
+    config = _config(tmp_path, sandbox, credentials)
+    inbox = _inbox(tmp_path, "csv-krav")
+    drop_attachments("csv-krav", inbox)
+    name = "utlegg_20251002_020000.csv"
+    _break_one_case(FORMATS["csv-krav"], tmp_path / name)
+    drop_renamed(tmp_path / name, inbox, name)
+
+    report = _once(config)
+
+    assert report.exit_code == 1
+    got = {c["innsenderReferanse"]: c for c in receipt(tmp_path / "outbox", name)["cases"]}
+    assert got["IB-2025-000127"]["status"] == "accepted"
+    bad = got["IB-2025-000311"]
+    assert bad["status"] == "rejected"
+    [error] = bad["errors"]
+    assert error["origin"] == "local"
+    assert error["source"]["row"] >= 2
+    assert error["source"]["column"] == "OPPR_BELOP"
+    assert error["rule"]
+    assert held_cases(sandbox) == ["IB-2025-000127"]
+
+
+def test_same_file_again_gets_a_duplicate_receipt_and_is_not_resent(
+    tmp_path: Path, sandbox: Any, credentials: Any
+) -> None:
+    """The same bytes dropped again are answered as a duplicate, nothing is sent twice."""
+    config = _config(tmp_path, sandbox, credentials)
+    inbox = _inbox(tmp_path, "xml-sak")
+    drop_attachments("xml-sak", inbox)
+    drop_renamed(FORMATS["xml-sak"], inbox)
+    assert _once(config).exit_code == 0
+    submitted = len(sandbox.admin.submissions())
+
+    drop_renamed(FORMATS["xml-sak"], inbox, "inkassonett_20251002.xml")
+    assert _once(config).exit_code == 0
+
+    again = receipt(tmp_path / "outbox", "inkassonett_20251002.xml")
+    assert again["file"]["duplicateOf"] == FORMATS["xml-sak"].name
+    assert {c["status"] for c in again["cases"]} == {"duplicate"}
+    assert len(sandbox.admin.submissions()) == submitted
+    assert "inkassonett_20251002.xml" in archived(tmp_path)
+
+
+def test_case_accepted_from_another_file_is_not_sent_again(
+    tmp_path: Path, sandbox: Any, credentials: Any
+) -> None:
+    """The XML export of cases already accepted from the CSV export is answered, not resubmitted."""
+    config = _config(tmp_path, sandbox, credentials)
+    for fmt in ("csv-krav", "xml-sak"):
+        drop_attachments(fmt, _inbox(tmp_path, fmt))
+    drop_renamed(FORMATS["csv-krav"], _inbox(tmp_path, "csv-krav"))
+    assert _once(config).exit_code == 0
+    first = {c["innsenderReferanse"]: c["eksternSaksreferanse"] for c in sandbox.admin.cases()}
+    drop_renamed(FORMATS["xml-sak"], _inbox(tmp_path, "xml-sak"))
+
+    assert _once(config).exit_code == 0
+
+    got = receipt(tmp_path / "outbox", FORMATS["xml-sak"].name)["cases"]
+    assert {c["innsenderReferanse"]: c["status"] for c in got} == dict.fromkeys(first, "duplicate")
+    assert {c["innsenderReferanse"]: c["eksternSaksreferanse"] for c in got} == first
+    assert len(sandbox.admin.cases()) == 2
+    assert not [
+        s for s in sandbox.admin.submissions() if s["operation"] == "submit" and s["status"] != 201
+    ]
+
+
+def test_missing_attachment_fails_the_case_naming_the_file(
+    tmp_path: Path, sandbox: Any, credentials: Any
+) -> None:
+    """A case whose PDF never arrives fails with an error naming it; it is never submitted."""
+    config = _config(tmp_path, sandbox, credentials)
+    settings_extra = load_settings(config, environ={})
+    inbox = _inbox(tmp_path, "csv-krav")
+    drop_attachments("csv-krav", inbox)
+    (inbox / "TR-2024-4411_dom.pdf").unlink()
+    # No waiting for the demo's 5 s: the case ends as soon as the wait is over.
+    text = config.read_text().replace("attachments_wait_seconds: 5", "attachments_wait_seconds: 0")
+    config.write_text(text)
+    assert settings_extra.inboxes[0].attachments_wait_seconds == 5
+    drop_renamed(FORMATS["csv-krav"], inbox)
+
+    assert _once(config).exit_code == 1
+
+    got = {
+        c["innsenderReferanse"]: c
+        for c in receipt(tmp_path / "outbox", FORMATS["csv-krav"].name)["cases"]
+    }
+    assert got["IB-2025-000127"]["status"] == "accepted"
+    assert got["IB-2025-000311"]["status"] == "failed"
+    assert "TR-2024-4411_dom.pdf" in got["IB-2025-000311"]["errors"][0]["message"]
+    assert held_cases(sandbox) == ["IB-2025-000127"]
+
+
+def test_unreadable_file_goes_to_failed_with_a_report_and_can_be_replayed(
+    tmp_path: Path, sandbox: Any, credentials: Any
+) -> None:
+    """Malformed XML: error report (json+txt), original in failed/, exit 1; replay re-queues it."""
+    config = _config(tmp_path, sandbox, credentials)
+    inbox = _inbox(tmp_path, "xml-sak")
+    bad = tmp_path / "inkassonett_20251003.xml"
+    bad.write_bytes(b"<?xml version='1.0'?><Utleggsbatch><Sak>")
+    drop_renamed(bad, inbox)
+
+    assert _once(config).exit_code == 1
+
+    report = json.loads((tmp_path / "outbox" / "inkassonett_20251003.xml.feil.json").read_text())
+    assert report["code"].startswith("source")
+    assert "replay" in (tmp_path / "outbox" / "inkassonett_20251003.xml.feil.txt").read_text()
+    failed = [p.name for p in (tmp_path / "failed").rglob("*") if p.is_file()]
+    assert failed == ["inkassonett_20251003.xml"]
+    assert sandbox.admin.submissions() == []
+
+    target = replay_file(load_settings(config, environ={}), "inkassonett_20251003.xml")
+
+    assert target == inbox / "inkassonett_20251003.xml"
+    assert target.read_bytes() == bad.read_bytes()
+    assert not [p for p in (tmp_path / "failed").rglob("*") if p.is_file()]
+
+
+def test_journal_records_intent_before_the_submit(
+    tmp_path: Path, sandbox: Any, credentials: Any
+) -> None:
+    """Every accepted case has a submit intent whose Meldingsid the sandbox received."""
+    config = _config(tmp_path, sandbox, credentials)
+    inbox = _inbox(tmp_path, "xml-sak")
+    drop_attachments("xml-sak", inbox)
+    drop_renamed(FORMATS["xml-sak"], inbox)
+    assert _once(config).exit_code == 0
+    sent = {
+        s["headers"].get("meldingsid") or s["headers"].get("Meldingsid")
+        for s in sandbox.admin.submissions()
+        if s["operation"] == "submit"
+    }
+    settings = load_settings(config, environ={})
+    with Journal.open(settings.journal.path, clock=lambda: datetime.now(UTC)) as journal:
+        cases = journal.cases_in_states(*CaseState)
+        assert len(cases) == 2
+        for case in cases:
+            [intent] = journal.intents(case.id)
+            assert intent.operation == "submit"
+            assert intent.meldingsid in sent
