@@ -5,6 +5,7 @@ Public surface (the pipeline and the CLI code against exactly this):
     load_mapping(path) -> MappingSpec            validated; MappingSpecError(row, column, file)
     resolve_mapping(name_or_path, file, search_dirs) -> MappingSpec
     map_file(path, spec, ctx) -> Iterator[CaseResult]
+    build_file(path, spec) -> Iterator[CaseResult]   the same without prøving
     CaseResult, CaseIssue, SourceLocation, AttachmentRef
 
 `map_file` streams: cases come out as they are built. It raises `SourceError` /
@@ -36,6 +37,7 @@ __all__ = [
     "CaseResult",
     "MappingSpec",
     "SourceLocation",
+    "build_file",
     "load_mapping",
     "map_file",
     "resolve_mapping",
@@ -74,6 +76,20 @@ def resolve_mapping(
 
 def map_file(path: Path, spec: MappingSpec, ctx: ProvingContext) -> Iterator[CaseResult]:
     """Map every case of a source file and validate it on its own; bad cases never stop others."""
+    for scope, key, source, pre in _cases(path, spec):
+        yield _build(spec, scope, key, source, ctx=ctx, pre=pre)
+
+
+def build_file(path: Path, spec: MappingSpec) -> Iterator[CaseResult]:
+    """Like `map_file` without prøving: `ok` means the mapping itself found no problem."""
+    for scope, key, source, pre in _cases(path, spec):
+        yield _build(spec, scope, key, source, ctx=None, pre=pre)
+
+
+def _cases(
+    path: Path, spec: MappingSpec
+) -> Iterator[tuple[Scope, str, SourceLocation, list[CaseIssue]]]:
+    """(scope, key, location, issues found before building) per case of the file."""
     file = str(path)
     if spec.kind == "csv":
         for case in read_csv_cases(path, spec):
@@ -84,7 +100,7 @@ def map_file(path: Path, spec: MappingSpec, ctx: ProvingContext) -> Iterator[Cas
             ]
             if case.key_missing:
                 pre.append(_missing_key(spec, source))
-            yield _build(spec, Scope(file, rows=case.rows), case.key, source, ctx=ctx, pre=pre)
+            yield Scope(file, rows=case.rows), case.key, source, pre
         return
     for record in iter_xml_records(path, spec):
         scope = Scope(file, node=record.element, record=record.element, record_path=record.path)
@@ -97,7 +113,7 @@ def map_file(path: Path, spec: MappingSpec, ctx: ProvingContext) -> Iterator[Cas
             key = record.path
             if not pre:
                 pre.append(_missing_key(spec, source))
-        yield _build(spec, scope, key, source, ctx=ctx, pre=pre)
+        yield scope, key, source, pre
 
 
 def _missing_key(spec: MappingSpec, source: SourceLocation) -> CaseIssue:
@@ -112,7 +128,7 @@ def _build(
     key: str,
     source: SourceLocation,
     *,
-    ctx: ProvingContext,
+    ctx: ProvingContext | None,
     pre: list[CaseIssue],
 ) -> CaseResult:
     if pre:
@@ -123,6 +139,8 @@ def _build(
         return CaseResult(key, False, None, tuple(state.issues), (), source)
     refs: dict[tuple[str, str], list[str]] = {}
     payload = finalize(built or {}, "", refs)
+    if ctx is None:
+        return CaseResult(key, True, payload, (), attachment_refs(refs), source)
     findings = validate(_with_placeholders(payload, refs), _placeholder_ctx(ctx))
     if findings:
         issues = _locate_findings(spec, scope, findings, source)

@@ -338,7 +338,7 @@ class _Compiler:
                 name_node, arg_node = step.value[0]
                 name, arg = self.py(name_node), self.py(arg_node)
             else:
-                name_node, name, arg = step, self.py(step), None
+                name_node, arg_node, name, arg = step, step, self.py(step), None
             if name not in TRANSFORMS:
                 close = difflib.get_close_matches(str(name), sorted(TRANSFORMS), n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -347,7 +347,7 @@ class _Compiler:
             try:
                 parsed = transform.parse_arg(arg)
             except ValueError as exc:
-                self.fail(step, f"transform {name!r}: {exc}")
+                self.fail(arg_node, f"transform {name!r}: {exc}")
             out.append((name, transform.func, parsed))
         return tuple(out)
 

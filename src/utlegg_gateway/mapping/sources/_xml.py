@@ -121,15 +121,15 @@ def iter_xml_records(path: Path, spec: MappingSpec) -> Iterator[XmlRecord]:
                 parent_path = _ancestor_path(element)
                 counters[parent_path] = index = counters.get(parent_path, 0) + 1
                 record_path = f"{parent_path}/{_local(element.tag)}[{index}]"
-                yield XmlRecord(element, record_path, element.sourceline or 0)
-                # The case is built: drop the element, and the shells of earlier records.
-                element.clear(keep_tail=False)
+                # Earlier records were cleared when their cases were built: detach them.
                 parent = element.getparent()
                 if parent is not None:
                     previous = element.getprevious()
                     while previous is not None and previous.tag == element.tag:
                         parent.remove(previous)
                         previous = element.getprevious()
+                yield XmlRecord(element, record_path, element.sourceline or 0)
+                element.clear(keep_tail=False)
     except etree.XMLSyntaxError as exc:
         raise SourceError(
             f"malformed XML: {exc.msg}", file=str(path), row=exc.lineno or None
