@@ -1,0 +1,127 @@
+"""`utlegg-gateway validate`: output lines, exit codes 0/1/2, options."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from utlegg_gateway.cli import main
+
+DATA = Path(__file__).resolve().parent / "model" / "data"
+OFFICIAL_1_1 = ["model-1.1-begjaering-v1.json", "model-1.1-begjaering-v1-kompleks.json"]
+
+
+def _run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["validate", *args])
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize("name", OFFICIAL_1_1)
+def test_official_examples_pass_under_1_1(name: str) -> None:
+    """Each official 1.1 example exits 0 with --model-version 1.1."""
+    code, out = _run(str(DATA / name), "--model-version", "1.1")
+    assert code == 0, out
+    assert "OK (model 1.1, environment test)" in out
+
+
+def test_default_model_2_0_lists_the_differences() -> None:
+    """Without the flag (2.0) the simple example lists what 2.0 changed and exits 1."""
+    code, out = _run(str(DATA / "model-1.1-begjaering-v1.json"))
+    assert code == 1
+    lines = out.splitlines()
+    assert (
+        "KRAV_OPPGIS_UTEN_FORFALLSDATO  /kravTilInnkreving/1/kravforfall  "
+        "Krav RentekravPåHovedkrav_00890772001_1 skal oppgis uten forfallsdato"
+    ) in lines
+    assert any(
+        line.startswith(
+            "MODELL_UGYLDIG_KODE  /begjaeringensTvangsgrunnlag/0/begrunnelseUnnlatVarsel"
+        )
+        for line in lines
+    )
+    assert lines[-1].endswith("2 finding(s) (model 2.0, environment test)")
+
+
+def test_broken_relation_is_reported_with_its_pointer(tmp_path: Path) -> None:
+    """A relatertKrav pointing nowhere prints the rule and the JSON pointer, exit 1."""
+    doc = json.loads((DATA / "model-1.1-begjaering-v1.json").read_text(encoding="utf-8"))
+    doc["kravTilInnkreving"][2]["relatertKrav"] = ["FINNES-IKKE"]
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    code, out = _run(str(path), "--model-version", "1.1")
+    assert code == 1
+    assert out.splitlines()[0] == (
+        "RELATERTE_KRAV_UGYLDIGE_KRAVREFERANSER  /kravTilInnkreving/2/relatertKrav/0  "
+        "Krav med kravreferanse UtenrettsligKostnaderAvHovedkrav_00890772001 peker på "
+        "relatert krav med kravreferanse FINNES-IKKE som ikke eksisterer"
+    )
+
+
+@pytest.mark.parametrize("content", [None, b"{not json", b"\xff\xfe\x00"])
+def test_unreadable_file_exits_2(tmp_path: Path, content: bytes | None) -> None:
+    """A missing file, broken JSON or non-UTF-8 bytes: an error on stderr and exit 2."""
+    path = tmp_path / "case.json"
+    if content is not None:
+        path.write_bytes(content)
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert "input-file-unreadable" in result.output
+
+
+def test_environment_prod_rejects_synthetic_identities(tmp_path: Path) -> None:
+    """--environment prod turns the examples' Tenor identities into findings."""
+    code, out = _run(str(DATA / "model-1.1-begjaering-v1-kompleks.json"), "--environment", "prod")
+    assert code == 1
+    assert (
+        "SYNTETISK_IDENTITET_I_PROD  /saksoekt/0/saksoekt/person/identifikator"
+        "/taxIdentificationNumber" in out
+    )
+    assert "10828697949" not in out  # the fødselsnummer is masked
+
+
+def test_config_file_sets_version_and_organisation(tmp_path: Path) -> None:
+    """--config: model_version from the file; organisation enables the innsender check."""
+    config = tmp_path / "gateway.yaml"
+    config.write_text("model_version: '1.1'\norganisation: '310288837'\n", encoding="utf-8")
+    code, out = _run(str(DATA / "model-1.1-begjaering-v1.json"), "--config", str(config))
+    assert code == 1
+    assert out.splitlines()[0].startswith(
+        "INNSENDER_SAMSVARER_IKKE_MED_AUTENTISERING  /innsender/innsender/virksomhet/identifikator"
+    )
+    assert "(model 1.1, environment test)" in out
+
+
+def test_upload_placeholders_flag(tmp_path: Path) -> None:
+    """<upload:FILE> uuids are refused by default and accepted with the flag."""
+    doc = json.loads((DATA / "model-1.1-begjaering-v1-kompleks.json").read_text(encoding="utf-8"))
+    doc["vedlegg"][0]["uuid"] = "<upload:annet.pdf>"
+    path = tmp_path / "case.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    assert _run(str(path))[0] == 1
+    assert _run(str(path), "--allow-upload-placeholders")[0] == 0
+
+
+def test_installed_command_runs_as_a_subprocess() -> None:
+    """The real entry point (python -m utlegg_gateway) exits 0 on a clean file."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "utlegg_gateway",
+            "validate",
+            "--model-version",
+            "1.1",
+            str(DATA / "model-1.1-begjaering-v1-kompleks.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().endswith("OK (model 1.1, environment test)")
