@@ -99,3 +99,35 @@ def held_cases(sandbox: Any) -> list[str]:
 def names(paths: Iterable[Path]) -> list[str]:
     """Sorted file names."""
     return sorted(p.name for p in paths)
+
+
+def make_batch(count: int, dst: Path, *, prefix: str = "IB-2026-9") -> list[str]:
+    """A CSV export of `count` cases, each a renumbered copy of the sample's IB-2025-000311.
+
+    Written under a temp name and renamed into place; returns the case numbers.
+    """
+    src = FORMATS["csv-krav"]
+    text = src.read_bytes().decode("cp1252")
+    lines = text.split("\r\n")
+    head, rows = lines[0], [line for line in lines[1:] if line.startswith("IB-2025-000311;")]
+    refs = [f"{prefix}{n:05d}" for n in range(1, count + 1)]
+    out = [head] + [row.replace("IB-2025-000311", ref, 1) for ref in refs for row in rows]
+    tmp = dst.with_name(dst.name + ".tmp")
+    tmp.write_bytes(("\r\n".join(out) + "\r\n").encode("cp1252"))
+    tmp.replace(dst)
+    return refs
+
+
+def journal_rows(journal: Path, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Read the gateway's journal from the outside (read-only), as an operator's tool would."""
+    import sqlite3
+
+    if not journal.exists():
+        return []
+    conn = sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=5)
+    try:
+        return list(conn.execute(sql, args).fetchall())
+    except sqlite3.OperationalError:
+        return []  # schema not created yet
+    finally:
+        conn.close()

@@ -1,0 +1,294 @@
+"""End to end: real folders, the sandbox over loopback, the gateway as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e._support import (
+    FORMATS,
+    MAPPINGS,
+    SAMPLE_CASES,
+    archived,
+    drop_attachments,
+    drop_renamed,
+    drop_slowly,
+    gateway_cmd,
+    held_cases,
+    journal_rows,
+    make_batch,
+    receipt,
+    run_gateway,
+    wait_for,
+)
+from utlegg_gateway.demo import write_gateway_config
+
+
+@pytest.fixture(scope="module")
+def credentials(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Client credentials the sandbox trusts (RSA keys are slow: once per module)."""
+    from utlegg_gateway.sandbox import write_credentials
+
+    return write_credentials(tmp_path_factory.mktemp("creds"))
+
+
+@pytest.fixture
+def sandbox(credentials: Any) -> Iterator[Any]:
+    """A fresh sandbox (model 2.0) on a free loopback port, attachments ready at once."""
+    from utlegg_gateway.sandbox import SandboxOptions, running_sandbox
+
+    with running_sandbox(SandboxOptions(scanning_seconds=0.0), credentials=[credentials]) as sb:
+        yield sb
+
+
+def _config(tmp_path: Path, sandbox: Any, credentials: Any, **extra: Any) -> Path:
+    return write_gateway_config(
+        tmp_path,
+        sandbox=sandbox,
+        credentials=credentials,
+        inboxes={"csv-krav": ["csv-krav"], "xml-sak": ["xml-sak"]},
+        mapping_dirs=[MAPPINGS],
+        stable_seconds=0.4,
+        observer="native",
+        extra=extra,
+    )
+
+
+class Daemon:
+    """`utlegg-gateway run` in a subprocess, logs to files (a full pipe must never block it)."""
+
+    def __init__(self, config: Path, tag: str) -> None:
+        self.log = config.parent / f"daemon-{tag}.log"
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                gateway_cmd("run", "--config", str(config)),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=config.parent,
+            )
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, no shutdown path runs."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> int:
+        """SIGTERM and the exit code."""
+        self.proc.terminate()
+        return self.proc.wait(timeout=60)
+
+    def assert_alive(self) -> bool:
+        """True while running; fails the test with the log if it died."""
+        if self.proc.poll() is not None:
+            raise AssertionError(f"daemon exited {self.proc.returncode}:\n{self.log.read_text()}")
+        return True
+
+
+def test_once_both_formats_renamed_drop(tmp_path: Path, sandbox: Any, credentials: Any) -> None:
+    """`once` (subprocess): both formats → receipts with the sandbox's refs, archived; `status`."""
+    config = _config(tmp_path, sandbox, credentials)
+    for fmt in FORMATS:
+        drop_attachments(fmt, tmp_path / "inbox" / fmt)
+        drop_renamed(FORMATS[fmt], tmp_path / "inbox" / fmt)
+
+    done = run_gateway(config, "once")
+
+    assert done.returncode == 0, done.stderr
+    held = {c["innsenderReferanse"]: c["eksternSaksreferanse"] for c in sandbox.admin.cases()}
+    assert sorted(held) == sorted(SAMPLE_CASES)
+    for fmt, src in FORMATS.items():
+        got = receipt(tmp_path / "outbox", src.name)
+        assert {c["innsenderReferanse"]: c["eksternSaksreferanse"] for c in got["cases"]} == held
+        assert src.name in archived(tmp_path)
+        assert not (tmp_path / "inbox" / fmt / src.name).exists()
+    # Non-terminal stderr: structured JSON lines.
+    assert all(line.startswith("{") for line in done.stderr.strip().splitlines())
+    # `status --json` shows the journal's view of what just happened.
+    shown = run_gateway(config, "status", "--json")
+    assert shown.returncode == 0, shown.stderr
+    summary = json.loads(shown.stdout)
+    assert summary["files"]["done"] == 2
+    assert summary["cases"]["accepted"] + summary["cases"]["duplicate"] == 4
+    assert summary["oldest_open_file_age_seconds"] is None
+
+
+def test_daemon_slow_chunked_write_then_sigterm(
+    tmp_path: Path, sandbox: Any, credentials: Any
+) -> None:
+    """`run`: a file written slowly in place is claimed only when complete; SIGTERM exits 0."""
+    config = _config(tmp_path, sandbox, credentials)
+    inbox = tmp_path / "inbox" / "csv-krav"
+    drop_attachments("csv-krav", inbox)
+    daemon = Daemon(config, "slow")
+    try:
+        journal = tmp_path / "state" / "journal.sqlite3"
+        wait_for(journal.exists, what="daemon start")
+        # A writer pausing between chunks (a slow share); the readiness window outlasts it.
+        drop_slowly(FORMATS["csv-krav"], inbox, chunks=5, between=lambda: time.sleep(0.1))
+        name = FORMATS["csv-krav"].name
+        wait_for(
+            lambda: (
+                daemon.assert_alive() and (tmp_path / "outbox" / f"{name}.kvittering.json").exists()
+            ),
+            timeout=60,
+            what="receipt",
+        )
+        assert daemon.stop() == 0
+    finally:
+        if daemon.proc.poll() is None:
+            daemon.kill()
+    got = receipt(tmp_path / "outbox", FORMATS["csv-krav"].name)
+    assert {c["status"] for c in got["cases"]} == {"accepted"}
+    assert held_cases(sandbox) == sorted(SAMPLE_CASES)
+    files = journal_rows(tmp_path / "state" / "journal.sqlite3", "SELECT name, state FROM files")
+    assert files == [(FORMATS["csv-krav"].name, "done")]
+    assert "stopped" in daemon.log.read_text()
+
+
+def test_once_exit_codes_for_a_broken_case_and_a_held_lock(
+    tmp_path: Path, sandbox: Any, credentials: Any
+) -> None:
+    """A broken case makes `once` exit 1; a second run while the lock is held exits 3."""
+    from utlegg_gateway.runner import RunLock
+
+    config = _config(tmp_path, sandbox, credentials)
+    inbox = tmp_path / "inbox" / "csv-krav"
+    drop_attachments("csv-krav", inbox)
+    raw = (
+        FORMATS["csv-krav"]
+        .read_bytes()
+        .replace(b"IB-2025-000311;01.10.2025", b"IB-2025-000311;31.02.2025")
+    )
+    (tmp_path / "broken.csv").write_bytes(raw)
+    drop_renamed(tmp_path / "broken.csv", inbox, "utlegg_20251005_020000.csv")
+
+    with RunLock(tmp_path / "state" / "gateway.lock"):
+        locked = run_gateway(config, "once")
+    assert locked.returncode == 3, locked.stderr
+    assert "lock" in locked.stderr
+
+    done = run_gateway(config, "once")
+
+    assert done.returncode == 1, done.stderr
+    got = {
+        c["innsenderReferanse"]: c
+        for c in receipt(tmp_path / "outbox", "utlegg_20251005_020000.csv")["cases"]
+    }
+    assert got["IB-2025-000127"]["status"] == "accepted"
+    bad = next(c for ref, c in got.items() if ref != "IB-2025-000127")
+    assert bad["status"] == "rejected"
+    assert bad["errors"][0]["source"]["row"] >= 2
+    assert bad["errors"][0]["rule"]
+    assert held_cases(sandbox) == ["IB-2025-000127"]
+
+
+def test_sigkill_at_four_points_of_a_50_case_batch(
+    tmp_path: Path, sandbox: Any, credentials: Any
+) -> None:
+    """SIGKILL at four points of a 50-case batch; after restarts every case is in exactly once.
+
+    Points: during mapping, between upload and submit, right after the sandbox accepted, and
+    around the receipt. Afterwards: each case accepted exactly once at the sandbox, the
+    receipt written once, the original archived, nothing lost.
+    """
+    config = _config(
+        tmp_path,
+        sandbox,
+        credentials,
+        runner={"max_cases_in_flight": 10, "case_retries": 3, "case_retry_delay_seconds": 0.2},
+        elan={"timeout_seconds": 20},
+    )
+    journal = tmp_path / "state" / "journal.sqlite3"
+    inbox = tmp_path / "inbox" / "csv-krav"
+    drop_attachments("csv-krav", inbox)
+    name = "utlegg_20260101_020000.csv"
+    refs = make_batch(50, inbox / name)
+
+    def states() -> dict[str, int]:
+        return dict(journal_rows(journal, "SELECT state, COUNT(*) FROM cases GROUP BY state"))
+
+    def file_state() -> str | None:
+        rows = journal_rows(journal, "SELECT state FROM files WHERE name = ?", (name,))
+        return rows[0][0] if rows else None
+
+    def crash(tag: str, condition: Any, what: str) -> None:
+        daemon = Daemon(config, tag)
+        try:
+            wait_for(lambda: daemon.assert_alive() and condition(), timeout=60, what=what)
+        finally:
+            daemon.kill()
+
+    # 1. During mapping: submits are slow, so mapping waits for free slots mid-file.
+    sandbox.admin.set_faults({"submit": {"probability": 1.0, "actions": ["delay:2"]}})
+    crash(
+        "mapping",
+        lambda: file_state() == "mapping" and states().get("submitting", 0) > 0,
+        "mapping",
+    )
+    assert file_state() == "mapping"
+
+    # 2. Between upload and submit: the attachment's state check hangs after the upload.
+    sandbox.admin.set_faults({"attachment_status": {"probability": 1.0, "actions": ["delay:3"]}})
+    uploaded_not_submitted = (
+        "SELECT COUNT(*) FROM cases c WHERE c.state = 'uploading'"
+        " AND EXISTS (SELECT 1 FROM attachments a WHERE a.case_id = c.id)"
+    )
+    crash("upload", lambda: journal_rows(journal, uploaded_not_submitted)[0][0] > 0, "upload")
+
+    # 3. Right after the sandbox accepted: it stores the case, drops the connection, and the
+    #    client's resubmit hangs; killed while the journal still says `submitting`.
+    sandbox.admin.set_faults({"submit": {"sequence": ["accept_then_drop", "delay:5", "delay:5"]}})
+    accepted_at_sandbox = set(refs)
+
+    def sandbox_ahead_of_journal() -> bool:
+        held = {c["innsenderReferanse"] for c in sandbox.admin.cases()} & accepted_at_sandbox
+        recorded = {
+            r[0]
+            for r in journal_rows(
+                journal, "SELECT innsender_referanse FROM cases WHERE state = 'accepted'"
+            )
+        }
+        return bool(held - recorded)
+
+    crash("accepted", sandbox_ahead_of_journal, "sandbox ahead of journal")
+
+    # 4. Around the receipt: every case has ended; the receipt is being (or about to be) written.
+    sandbox.admin.clear_faults()
+    crash(
+        "receipt",
+        lambda: (
+            sum(
+                n
+                for s, n in states().items()
+                if s in {"accepted", "rejected", "rejected_local", "failed", "duplicate"}
+            )
+            == 50
+        ),
+        "all cases ended",
+    )
+
+    done = run_gateway(config, "once")
+
+    assert done.returncode == 0, done.stderr
+    held = [
+        c["innsenderReferanse"]
+        for c in sandbox.admin.cases()
+        if c["innsenderReferanse"] in set(refs)
+    ]
+    assert sorted(held) == refs  # each exactly once
+    got = receipt(tmp_path / "outbox", name)
+    assert sorted(c["innsenderReferanse"] for c in got["cases"]) == refs
+    assert {c["status"] for c in got["cases"]} == {"accepted"}
+    by_ref = {c["innsenderReferanse"]: c["eksternSaksreferanse"] for c in sandbox.admin.cases()}
+    assert all(c["eksternSaksreferanse"] == by_ref[c["innsenderReferanse"]] for c in got["cases"])
+    assert sorted(p.name for p in (tmp_path / "outbox").iterdir()) == [f"{name}.kvittering.json"]
+    assert name in archived(tmp_path)
+    assert not any((tmp_path / "work").rglob("*.csv"))
+    assert journal_rows(journal, "SELECT state FROM files") == [("done",)]
