@@ -36,6 +36,7 @@ from utlegg_gateway.errors import ConfigError
 __all__ = [
     "ENV_PREFIX",
     "ConfigPath",
+    "CorrectionsSettings",
     "DialogportenSettings",
     "ElanHeaders",
     "ElanPaths",
@@ -423,6 +424,17 @@ class DialogportenSettings(_Section):
         }[environment]
 
 
+class CorrectionsSettings(_Section):
+    """Corrections (endring) of accepted cases: where they come from, how UAVKLART_STATUS waits."""
+
+    # Names of inboxes (see `inboxes`) whose files are corrections, not new cases.
+    inboxes: tuple[str, ...] = ()
+    # UAVKLART_STATUS (an earlier version is still unprocessed): retry with backoff.
+    retry_initial_seconds: float = Field(default=60.0, gt=0)
+    retry_max_seconds: float = Field(default=3600.0, gt=0)
+    retry_max_attempts: int = Field(default=24, ge=1)
+
+
 class RoutingSettings(_Section):
     """Betjeningskartet routing in the 2026 transition: old-rule debtors go to ELSA."""
 
@@ -457,6 +469,7 @@ class Settings(_Section):
     followup: FollowupSettings = Field(default_factory=FollowupSettings)
     dialogporten: DialogportenSettings = Field(default_factory=DialogportenSettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    corrections: CorrectionsSettings = Field(default_factory=CorrectionsSettings)
     # Sections owned by later stages are added below as they are built
     # (maskinporten, elan, journal, inboxes, outbox, archive, followup, health).
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)

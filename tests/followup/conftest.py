@@ -109,12 +109,20 @@ def credentials(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 @pytest.fixture
-def sandbox(credentials: Any) -> Iterator[Any]:
+def sandbox_options() -> dict[str, Any]:
+    """SandboxOptions fields for this test (a test module may override this fixture)."""
+    return {}
+
+
+@pytest.fixture
+def sandbox(credentials: Any, sandbox_options: dict[str, Any]) -> Iterator[Any]:
     """A fresh sandbox serving model 1.1; attachments ready at once; our client registered."""
     from utlegg_gateway.sandbox.options import SandboxOptions
     from utlegg_gateway.sandbox.server import running_sandbox
 
-    options = SandboxOptions(model_version="1.1", scanning_seconds=0.0)
+    options = SandboxOptions(
+        **({"model_version": "1.1", "scanning_seconds": 0.0} | sandbox_options)
+    )
     with running_sandbox(options, credentials=[credentials]) as running:
         yield running
 

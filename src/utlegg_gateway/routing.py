@@ -1,0 +1,196 @@
+"""Betjeningskartet routing for the 2026 transition: which debtors ELAN may take.
+
+Right before a new begjæring is submitted, its debtors (saksøkte) are looked up in
+Betjeningskartet (api-notes §1.7). All on the new rules → ELAN. All on the old rules →
+not sent; written to `outbox/elsa/<innsenderReferanse>.json` with the reason and the
+begjæring, for the legacy system to send through ELSA. Mixed rules in one begjæring →
+not sent; reported as "paper" (the authority's rule for mixed cases). A debtor
+Betjeningskartet does not know (`ukjentSkyldner`) is left to ELAN, which decides with
+its own rules. ELAN's own `SAKSOEKT_GAMMELT_REGELVERK` rejection is routed the same way
+(`decision_from_rules`). The lookup is on until `routing.betjeningskartet_until`
+(2027-01-01) unless configured explicitly.
+
+Pipeline hook (one call before submit): `decision = await route_case(client, payload,
+settings, today)`; if `decision.route != "elan"`: `write_elsa(...)` and do not submit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from utlegg_gateway._logging import fields, get_logger, mask_identifier
+from utlegg_gateway.config import Settings
+from utlegg_gateway.followup.status import safe_name
+from utlegg_gateway.outbox import write_atomic
+
+__all__ = [
+    "OLD_RULES_RULE",
+    "Debtor",
+    "RoutingDecision",
+    "debtor_identifiers",
+    "decide",
+    "decision_from_rules",
+    "elsa_document",
+    "route_case",
+    "write_elsa",
+]
+
+log = get_logger(__name__)
+
+OLD_RULES_RULE = "SAKSOEKT_GAMMELT_REGELVERK"
+Route = Literal["elan", "elsa", "paper"]
+
+
+@dataclass(frozen=True)
+class Debtor:
+    """One debtor's answer (identifier masked: it goes into logs and reports)."""
+
+    identifikator: str  # masked
+    regelverk: str
+
+
+@dataclass(frozen=True)
+class RoutingDecision:
+    """Where a begjæring must go, and why."""
+
+    route: Route
+    regelverk: str
+    reason: str
+    debtors: tuple[Debtor, ...] = ()
+
+
+ELAN = RoutingDecision("elan", "nyttRegelverk", "Betjeningskartet is not used")
+
+
+def _identifiers(payload: Mapping[str, Any]) -> Iterator[str]:
+    for entry in payload.get("saksoekt") or []:
+        if not isinstance(entry, Mapping):
+            continue
+        party = entry.get("saksoekt", entry)
+        if not isinstance(party, Mapping):
+            continue
+        for kind in ("person", "virksomhet", "sammenslutning"):
+            holder = party.get(kind)
+            if isinstance(holder, Mapping):
+                ident = holder.get("identifikator")
+                if isinstance(ident, Mapping) and ident.get("taxIdentificationNumber"):
+                    yield str(ident["taxIdentificationNumber"])
+
+
+def debtor_identifiers(payload: Mapping[str, Any]) -> list[str]:
+    """The saksøkte's identifiers (fødselsnummer / orgnr), in order, without repeats."""
+    return list(dict.fromkeys(_identifiers(payload)))
+
+
+def decide(answer: Mapping[str, Any]) -> RoutingDecision:
+    """The route from a Betjeningskartet answer (pure)."""
+    debtors = tuple(
+        Debtor(
+            mask_identifier(str((d.get("skyldner") or {}).get("taxIdentificationNumber", ""))),
+            str(d.get("regelverk")),
+        )
+        for d in answer.get("skyldner") or []
+        if isinstance(d, Mapping)
+    )
+    kinds = {d.regelverk for d in debtors} - {"ukjentSkyldner"}
+    overall = str(answer.get("regelverk") or "")
+    if overall == "motstridendeRegelverk" or len(kinds) > 1:
+        return RoutingDecision(
+            "paper",
+            "motstridendeRegelverk",
+            "the debtors are on different rules: the begjæring must be sent on paper",
+            debtors,
+        )
+    if kinds == {"tidligereRegelverk"} or (not kinds and overall == "tidligereRegelverk"):
+        return RoutingDecision(
+            "elsa",
+            "tidligereRegelverk",
+            "the debtors are on the old rules: send through ELSA, not ELAN",
+            debtors,
+        )
+    return RoutingDecision("elan", overall or "nyttRegelverk", "new rules: ELAN", debtors)
+
+
+def decision_from_rules(rules: Sequence[Any]) -> RoutingDecision | None:
+    """ELAN's rejection as a route: SAKSOEKT_GAMMELT_REGELVERK → ELSA; else None."""
+    if any(getattr(r, "kode", None) == OLD_RULES_RULE for r in rules):
+        return RoutingDecision(
+            "elsa",
+            "tidligereRegelverk",
+            f"ELAN answered {OLD_RULES_RULE}: send through ELSA, not ELAN",
+        )
+    return None
+
+
+class _Lookup(Protocol):
+    async def betjeningskartet(self, identifikatorer: list[str]) -> dict[str, Any]: ...
+
+
+async def route_case(
+    client: _Lookup, payload: Mapping[str, Any], settings: Settings, today: date
+) -> RoutingDecision:
+    """Look the debtors up (when routing is on) and decide; ELAN when off or no debtor."""
+    if not settings.routing.betjeningskartet_on(today):
+        return ELAN
+    idents = debtor_identifiers(payload)
+    if not idents:
+        return RoutingDecision("elan", "ukjentSkyldner", "no debtor identifier to look up")
+    decision = decide(await client.betjeningskartet(idents))
+    log.info(
+        "betjeningskartet",
+        extra=fields(route=decision.route, regelverk=decision.regelverk),
+    )
+    return decision
+
+
+def elsa_document(
+    *,
+    innsender_referanse: str,
+    begjaeringsdato: str,
+    decision: RoutingDecision,
+    payload: Mapping[str, Any],
+    source: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The outbox document for a case the gateway does not send to ELAN (pure)."""
+    return {
+        "type": "ikke-sendt-til-elan",
+        "rute": decision.route,
+        "innsenderReferanse": innsender_referanse,
+        "begjaeringsdato": begjaeringsdato,
+        "regelverk": decision.regelverk,
+        "grunn": decision.reason,
+        "skyldnere": [
+            {"identifikator": d.identifikator, "regelverk": d.regelverk} for d in decision.debtors
+        ],
+        "kilde": dict(source or {}),
+        "begjaering": dict(payload),
+    }
+
+
+def write_elsa(
+    outbox: Path,
+    settings: Settings,
+    *,
+    innsender_referanse: str,
+    begjaeringsdato: str,
+    decision: RoutingDecision,
+    payload: Mapping[str, Any],
+    source: Mapping[str, Any] | None = None,
+) -> Path:
+    """`outbox/elsa/<innsenderReferanse>.json` (paper cases: `<ref>.papir.json`), atomically."""
+    suffix = ".papir.json" if decision.route == "paper" else ".json"
+    path = outbox / settings.routing.elsa_folder / f"{safe_name(innsender_referanse)}{suffix}"
+    doc = elsa_document(
+        innsender_referanse=innsender_referanse,
+        begjaeringsdato=begjaeringsdato,
+        decision=decision,
+        payload=payload,
+        source=source,
+    )
+    write_atomic(path, (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
+    return path
