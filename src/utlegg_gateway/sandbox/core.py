@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from pathlib import Path
@@ -55,6 +56,11 @@ def _registration_files(path: Path) -> list[Path]:
     return [path]
 
 
+@functools.cache
+def _process_key() -> rsa.RSAPrivateKey:
+    return new_rsa_key()
+
+
 class Sandbox:
     """Everything the routes share; one per running server."""
 
@@ -92,7 +98,9 @@ class Sandbox:
             key = serialization.load_pem_private_key(pem.encode(), password=None)
             assert isinstance(key, rsa.RSAPrivateKey)
             return key
-        key = new_rsa_key()
+        # In-memory sandboxes share one key per process: RSA generation is the slow part of
+        # a test's start-up, and tokens still cannot cross sandboxes (the issuer differs).
+        key = _process_key() if self.state.path is None else new_rsa_key()
         self.state.set_meta(
             "signing_key",
             key.private_bytes(

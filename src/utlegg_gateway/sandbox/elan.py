@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from utlegg_gateway import provning
 from utlegg_gateway.provning import Finding, ProvingContext
 from utlegg_gateway.sandbox._asgi import DroppedConnection, wait_delay
 from utlegg_gateway.sandbox.core import Sandbox
@@ -36,7 +37,7 @@ from utlegg_gateway.sandbox.rules import (
 from utlegg_gateway.sandbox.state import CaseRow, UploadRow
 from utlegg_gateway.sandbox.status import fixture_status, status_body
 
-__all__ = ["ELAN_BASE_PATH", "elan_routes", "error_body"]
+__all__ = ["ELAN_BASE_PATH", "elan_routes", "error_body", "issuer_of", "proving_context"]
 
 ELAN_BASE_PATH = "/api/utleggsbegjaering/v2"
 _LOGGED_HEADERS = ("korrelasjonsid", "meldingsid", "klientid", "content-type", "accept")
@@ -61,6 +62,11 @@ def _too_many(korrelasjonsid: str | None) -> JSONResponse:
     )
 
 
+def _description(rule: str, fallback: str) -> str:
+    info = provning.RULES.get(rule)
+    return info.description if info is not None and info.description else fallback
+
+
 def _rejection_body(
     findings: list[Finding], korrelasjonsid: str, extra: dict[str, Any]
 ) -> dict[str, Any]:
@@ -70,7 +76,7 @@ def _rejection_body(
         entry: dict[str, Any] = {
             "kode": f.rule,
             "melding": f.message,
-            "beskrivelse": f.message,
+            "beskrivelse": _description(f.rule, f.message),
             "lokasjon": f.location,
         }
         entry.update(extra.get(f.rule, {}))
@@ -235,6 +241,20 @@ def _upload_view(sb: Sandbox) -> Callable[[str], UploadView | None]:
     return lookup
 
 
+def proving_context(
+    sb: Sandbox, org: str, previous: dict[str, Any] | None = None
+) -> ProvingContext:
+    """The context the local rules run with: sandbox date, served model, token's organisation."""
+    kw: dict[str, Any] = {"today": sb.clock.today(), "version": sb.options.model_version}
+    if previous is not None:
+        kw["previous"] = previous
+    # Newer provning knows the authenticated organisation (and then reports
+    # INNSENDER_SAMSVARER_IKKE_MED_AUTENTISERING itself); older ones do not take it.
+    if "authenticated_orgnr" in {f.name for f in fields(ProvingContext)}:
+        kw["authenticated_orgnr"] = org
+    return ProvingContext(**kw)
+
+
 def _status_of(sb: Sandbox, case: CaseRow) -> str:
     return case_status(
         case.submitted_at, sb.clock.now_ts(), sb.options.status_timings, case.status_override
@@ -274,16 +294,14 @@ async def _decide(
         return 400, {"kode": "XXX-006", "melding": "Innholdet er ikke gyldig JSON"}
     if not isinstance(payload, dict):
         return 400, {"kode": "XXX-006", "melding": "Begjæringen må være et JSON-objekt"}
-    ctx = ProvingContext(today=sb.clock.today(), version=sb.options.model_version)
     change = None
     case = None
     if ref is not None:
         case = sb.state.get_case(ref)
         if case is None or case.org != call.org:
             return 404, {"kode": "XXX-003", "melding": f"Ukjent eksternSaksreferanse {ref}"}
-        ctx = ProvingContext(
-            today=ctx.today, version=ctx.version, environment=ctx.environment, previous=case.payload
-        )
+    ctx = proving_context(sb, call.org, case.payload if case else None)
+    if case is not None and ref is not None:
         change = ChangeContext(
             ekstern_saksreferanse=ref,
             previous=case.payload,

@@ -40,13 +40,13 @@ _FALLBACK = {
     "INNSENDER_SAMSVARER_IKKE_MED_AUTENTISERING": "Innsenders organisasjonsnummer "
     "%innsenderOrgnr samsvarer ikke med pålogget organisasjon %påloggetOrgnr",
     "VEDLEGG_SKAL_HA_UUID": "Vedlegg mangler uuid",
-    "VEDLEGG_SKAL_HA_REFERANSE_TIL_BEGJAERINGEN": "Last opp vedlegg pånytt med referanse "
-    "til '%innsenderReferanse'",
-    "VEDLEGG_SKAL_VAERE_TILGJENGELIG": "Vedlegg %uuid finnes ikke, er slettet, kassert "
-    "eller inneholder virus",
-    "VEDLEGG_SKAL_IKKE_HA_FEILET": "Validering eller konvertering av vedlegg %uuid til PDF "
-    "feilet; last opp vedlegget pånytt",
-    "VEDLEGG_SKAL_VAERE_VIRUSSJEKKET_VALIDERT_OG_KONVERTERT": "Vedlegg %uuid er ikke "
+    "VEDLEGG_SKAL_HA_REFERANSE_TIL_BEGJAERINGEN": "Vedlegg '%s' er lagret med referanse til "
+    "en annen begjæring; last opp vedlegg pånytt med referanse til '%s'",
+    "VEDLEGG_SKAL_VAERE_TILGJENGELIG": "Vedlegg '%s' med id '%s' finnes ikke, er slettet, "
+    "kassert eller inneholder virus",
+    "VEDLEGG_SKAL_IKKE_HA_FEILET": "Validering eller konvertering av vedlegg '%s' (%s) til "
+    "PDF feilet; last opp vedlegget pånytt",
+    "VEDLEGG_SKAL_VAERE_VIRUSSJEKKET_VALIDERT_OG_KONVERTERT": "Vedlegg '%s' (%s) er ikke "
     "ferdig virussjekket, validert og konvertert; prøv igjen senere",
     "SAKSOEKT_GAMMELT_REGELVERK": "Saksøkt %identifikator skal behandles etter tidligere "
     "regelverk; send inn via ELSA",
@@ -62,13 +62,18 @@ _FALLBACK = {
 }
 
 
-def message(rule: str, **values: Any) -> str:
-    """The rule's message with `%name` placeholders filled where a value is known."""
+def message(rule: str, *args: object, **values: object) -> str:
+    """The rule's message: named `%name` placeholders from `values`, positional `%s` from args."""
     info = provning.RULES.get(rule)
+    formatter = getattr(info, "format", None)
+    if callable(formatter):
+        return str(formatter(*args, **values))
     text = info.message if info is not None else _FALLBACK.get(rule, rule)
     # Longest names first so `%innsenderReferanse` is not eaten by a shorter `%innsender`.
     for name in sorted(values, key=len, reverse=True):
         text = text.replace(f"%{name}", str(values[name]))
+    for arg in args:
+        text = text.replace("%s", str(arg), 1)
     return text
 
 
@@ -244,9 +249,10 @@ def _server_findings(
             rule = "VEDLEGG_SKAL_HA_REFERANSE_TIL_BEGJAERINGEN"
         else:
             continue
-        out.append(
-            Finding(rule, message(rule, uuid=uid, innsenderReferanse=innsender_ref), ref_pointer)
-        )
+        filnavn = ref.get("filnavn")
+        second = innsender_ref if rule == "VEDLEGG_SKAL_HA_REFERANSE_TIL_BEGJAERINGEN" else uid
+        text = message(rule, filnavn, second, uuid=uid, innsenderReferanse=innsender_ref)
+        out.append(Finding(rule, text, ref_pointer))
     for _, ident, ident_pointer in _saksoekte(payload):
         if ident is not None and ident in old_debtors:
             out.append(
