@@ -201,6 +201,7 @@ def run_demo(directory: Path | None = None) -> int:
 
     from utlegg_gateway._logging import configure_logging
     from utlegg_gateway.config import load_settings
+    from utlegg_gateway.followup.demo import collect_followup, print_followup
     from utlegg_gateway.runner import RichProgress, run_once
     from utlegg_gateway.sandbox import SandboxOptions, running_sandbox, write_credentials
 
@@ -236,6 +237,7 @@ def run_demo(directory: Path | None = None) -> int:
         else:
             report = run_once(settings)
         held = len(sandbox.admin.submissions())
+        followup = collect_followup(settings, sandbox)  # issue 7: statuses + a rettebrev
     table = Table(title="What the gateway did")
     for column in ("file", "case", "status", "eksternSaksreferanse / rule"):
         table.add_column(column)
@@ -252,6 +254,7 @@ def run_demo(directory: Path | None = None) -> int:
             table.add_row(outcome.file.name, case.innsender_referanse, case.state.value, detail)
     console.print(table)
     console.print(f"the sandbox holds {held} submitted begjæring(er)")
+    print_followup(console, followup)
     console.print("[bold]receipts[/bold]:")
     for outcome in report.outcomes:
         for path in outcome.receipts:
