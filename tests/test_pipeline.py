@@ -261,3 +261,22 @@ def test_journal_records_intent_before_the_submit(
             [intent] = journal.intents(case.id)
             assert intent.operation == "submit"
             assert intent.meldingsid in sent
+
+
+def test_symlink_in_the_inbox_is_refused_unread(
+    tmp_path: Path, sandbox: Any, credentials: Any
+) -> None:
+    """A data file that is a symbolic link is never followed: error report, moved to failed/."""
+    config = _config(tmp_path, sandbox, credentials)
+    secret = tmp_path / "secret.csv"
+    secret.write_bytes(FORMATS["csv-krav"].read_bytes())
+    (_inbox(tmp_path, "csv-krav") / "utlegg_20251004_020000.csv").symlink_to(secret)
+
+    assert _once(config).exit_code == 1
+
+    report = json.loads((tmp_path / "outbox" / "utlegg_20251004_020000.csv.feil.json").read_text())
+    assert "symbolic link" in report["message"]
+    [moved] = [p for p in (tmp_path / "failed").rglob("*") if p.is_symlink()]
+    assert moved.name == "utlegg_20251004_020000.csv"
+    assert secret.read_bytes() == FORMATS["csv-krav"].read_bytes()
+    assert sandbox.admin.submissions() == []

@@ -25,20 +25,26 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import time
-import uuid
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from utlegg_gateway._logging import fields, get_logger
+from utlegg_gateway.casework import (
+    AttachmentProblem,
+    CaseWorker,
+    attachments_of,
+    build_receipt,
+    error_entry,
+    fill_attachment_uuids,
+    issue_entry,
+    safe_attachment_path,
+    source_entry,
+)
 from utlegg_gateway.config import InboxSettings, Settings
 from utlegg_gateway.errors import (
-    AuthError,
-    ElanError,
-    ElanTemporaryError,
     GatewayError,
     InboxError,
     JournalError,
@@ -57,9 +63,11 @@ from utlegg_gateway.journal import (
 
 __all__ = [
     "AttachmentProblem",
+    "FileOutcome",
     "NullProgress",
     "Pipeline",
     "ProgressSink",
+    "build_receipt",
     "fill_attachment_uuids",
     "safe_attachment_path",
 ]
@@ -95,126 +103,6 @@ class NullProgress:
 
     def file_finished(self, name: str, state: str) -> None:
         """Nothing."""
-
-
-# --- pure helpers --------------------------------------------------------------------
-
-
-class AttachmentProblem(Exception):
-    """An attachment name that must not be read (path tricks, symlinks)."""
-
-
-def safe_attachment_path(folder: Path, filnavn: str) -> Path:
-    """The attachment `filnavn` inside `folder`, refusing anything that could leave it.
-
-    Refused: empty names, separators, `..`, absolute paths, NUL bytes, symlinks, and
-    anything whose resolved path is not directly inside the resolved folder.
-    """
-    if (
-        not filnavn
-        or filnavn in {".", ".."}
-        or "/" in filnavn
-        or "\\" in filnavn
-        or "\x00" in filnavn
-        or Path(filnavn).is_absolute()
-    ):
-        raise AttachmentProblem(f"attachment name {filnavn!r} is not a plain file name")
-    candidate = folder / filnavn
-    if candidate.is_symlink():
-        raise AttachmentProblem(f"attachment {filnavn!r} is a symbolic link; refused")
-    if candidate.exists() and candidate.resolve().parent != folder.resolve():
-        raise AttachmentProblem(f"attachment {filnavn!r} resolves outside its folder")
-    return candidate
-
-
-def _pointer_parts(pointer: str) -> list[str]:
-    if pointer == "":
-        return []
-    if not pointer.startswith("/"):
-        raise ValueError(f"not a JSON pointer: {pointer!r}")
-    return [p.replace("~1", "/").replace("~0", "~") for p in pointer[1:].split("/")]
-
-
-def fill_attachment_uuids(payload: Mapping[str, Any], uuids: Mapping[str, str]) -> dict[str, Any]:
-    """A copy of `payload` with `uuid` set on the Vedlegg object at each JSON pointer.
-
-    `uuids` maps a JSON pointer to the uuid the upload returned.
-    """
-    out: Any = _deep_copy(payload)
-    for pointer, value in uuids.items():
-        node: Any = out
-        for part in _pointer_parts(pointer):
-            node = node[int(part)] if isinstance(node, list) else node[part]
-        if not isinstance(node, dict):
-            raise ValueError(f"{pointer} does not point at an object")
-        node["uuid"] = value
-    assert isinstance(out, dict)
-    return out
-
-
-def _deep_copy(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _deep_copy(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_deep_copy(v) for v in value]
-    return value
-
-
-def _source_dict(source: Any) -> dict[str, Any]:
-    """A mapping SourceLocation as JSON (rows → the first row as `row` too)."""
-    if source is None:
-        return {}
-    out: dict[str, Any] = {}
-    rows = getattr(source, "rows", None)
-    if rows:
-        out["rows"] = list(rows)
-        out["row"] = rows[0]
-    for name in ("element", "line", "file"):
-        value = getattr(source, name, None)
-        if value is not None:
-            out[name] = value
-    return out
-
-
-def _issue_dict(issue: Any, case_source: Mapping[str, Any]) -> dict[str, Any]:
-    """A mapping CaseIssue as an error entry of the journal and the receipt."""
-    src = _source_dict(getattr(issue, "source", None)) or dict(case_source)
-    src.pop("attachments", None)
-    out: dict[str, Any] = {
-        "code": issue.code,
-        "rule": issue.code,
-        "message": issue.message,
-        "location": issue.location,
-        "field": issue.field,
-        "column": issue.column,
-        "value": issue.value,
-        "source": src,
-    }
-    return {k: v for k, v in out.items() if v not in (None, {})}
-
-
-def _error_dict(
-    code: str, message: str, case_source: Mapping[str, Any] | None = None, **extra: Any
-) -> dict[str, Any]:
-    src = {k: v for k, v in (case_source or {}).items() if k != "attachments"}
-    out: dict[str, Any] = {"code": code, "rule": code, "message": message, **extra}
-    if src:
-        out["source"] = src
-    return {k: v for k, v in out.items() if v is not None}
-
-
-@dataclass(frozen=True)
-class _Attachment:
-    filnavn: str
-    type: str
-    pointers: tuple[str, ...]
-
-
-def _attachments_of(source: Mapping[str, Any]) -> list[_Attachment]:
-    return [
-        _Attachment(a["filnavn"], a.get("type", ""), tuple(a.get("pointers", ())))
-        for a in source.get("attachments", ())
-    ]
 
 
 # --- the pipeline --------------------------------------------------------------------
@@ -259,6 +147,9 @@ class Pipeline:
         self.progress: ProgressSink = progress or NullProgress()
         self._slots = asyncio.Semaphore(settings.runner.max_cases_in_flight)
         self._specs: dict[str, Any] = {}
+        self.cases = CaseWorker(
+            settings, journal, client, clock=self._clock, sleep=sleep, health=health
+        )
 
     # -- mappings ----------------------------------------------------------------------
 
@@ -307,8 +198,25 @@ class Pipeline:
                 return inbox
         raise InboxError(f"inbox {name!r} is not configured (any more)", field="inboxes")
 
-    def register(self, inbox: InboxSettings, path: Path) -> FileRecord:
-        """Record a freshly claimed file in the journal (hashing its bytes)."""
+    def register(
+        self, inbox: InboxSettings, path: Path, *, problem: str | None = None
+    ) -> FileRecord:
+        """Record a freshly claimed file in the journal (hashing its bytes).
+
+        A file with a `problem` (a symbolic link: never followed, never read) is recorded
+        as failed at once; `process` then reports it and moves it to failed/.
+        """
+        if problem is not None or path.is_symlink():
+            target = str(path.readlink()) if path.is_symlink() else ""
+            record = self.journal.register_file(
+                inbox=inbox.name,
+                name=path.name,
+                sha256=hashlib.sha256(f"refused:{path.name}:{target}".encode()).hexdigest(),
+                size=0,
+                path=path,
+            )
+            error = InboxError(problem or "a symbolic link is never followed", file=path.name)
+            return self.journal.set_file_state(record.id, F.FAILED, error=error.details())
         digest = hashlib.sha256()
         size = 0
         with path.open("rb") as fh:
@@ -406,7 +314,7 @@ class Pipeline:
                 await asyncio.gather(*tasks)
 
     def _record_case(self, record: FileRecord, result: Any) -> CaseRecord:
-        source = _source_dict(result.source)
+        source = source_entry(result.source)
         source["attachments"] = [
             {"filnavn": a.filnavn, "type": a.type, "pointers": list(a.pointers)}
             for a in result.attachments
@@ -422,23 +330,23 @@ class Pipeline:
         if case.state is not C.NEW:
             return case
         if not result.ok:
-            errors = [_issue_dict(i, source) for i in result.errors]
+            errors = [issue_entry(i, source) for i in result.errors]
             log.info(
                 "case rejected by local prøving",
                 extra=fields(file=record.name, case=result.key, rules=[e["code"] for e in errors]),
             )
-            return self._end_case(record, case, C.REJECTED_LOCAL, errors=errors)
+            return self.cases.end(record, case, C.REJECTED_LOCAL, errors=errors)
         prior = self.journal.accepted_case(case.innsender_referanse, case.begjaeringsdato)
         if prior is not None and prior.id != case.id:
             prior_file = self.journal.file(prior.file_id)
-            return self._end_case(
+            return self.cases.end(
                 record,
                 case,
                 C.DUPLICATE,
                 duplicate_of=prior.id,
                 ekstern_saksreferanse=prior.ekstern_saksreferanse,
                 errors=[
-                    _error_dict(
+                    error_entry(
                         "already-submitted",
                         f"innsenderReferanse {case.innsender_referanse} with begjaeringsdato "
                         f"{case.begjaeringsdato} was already accepted (file {prior_file.name}); "
@@ -447,14 +355,6 @@ class Pipeline:
                     )
                 ],
             )
-        return case
-
-    def _end_case(
-        self, record: FileRecord, case: CaseRecord, state: CaseState, **kw: Any
-    ) -> CaseRecord:
-        case = self.journal.set_case_state(case.id, state, **kw)
-        if self._health is not None:
-            self._health.metrics.cases_finished.labels(state.value).inc()
         return case
 
     # -- cases -------------------------------------------------------------------------
@@ -471,7 +371,7 @@ class Pipeline:
         if not slot_held:
             await self._slots.acquire()
         try:
-            await self._run_case(record, inbox, path, case)
+            await self.cases.run(record, inbox, path, case)
         except JournalError:
             raise
         except Exception as exc:
@@ -480,12 +380,12 @@ class Pipeline:
             current = self.journal.case(case.id)
             if current.state not in CASE_END_STATES:
                 detail = exc.details() if isinstance(exc, GatewayError) else {}
-                self._end_case(
+                self.cases.end(
                     record,
                     current,
                     C.FAILED,
                     errors=[
-                        _error_dict(
+                        error_entry(
                             detail.get("code", "internal-error"),
                             str(exc) or type(exc).__name__,
                             current.source,
@@ -495,226 +395,6 @@ class Pipeline:
         finally:
             self._slots.release()
             self.progress.case_finished(record.name)
-
-    async def _run_case(
-        self, record: FileRecord, inbox: InboxSettings, path: Path, case: CaseRecord
-    ) -> None:
-        while case.state not in CASE_END_STATES:
-            if case.state is C.RETRY_WAIT and case.next_attempt_at is not None:
-                delay = (case.next_attempt_at - self._clock()).total_seconds()
-                if delay > 0:
-                    await self._sleep(delay)
-            if case.state in (C.NEW, C.WAITING_ATTACHMENTS, C.UPLOADING, C.RETRY_WAIT) and (
-                case.state is not C.RETRY_WAIT or case.meldingsid is None
-            ):
-                payload = await self._attachments(record, inbox, path, case)
-                if payload is None:
-                    return
-                case = self.journal.case(case.id)
-            else:
-                payload = case.payload
-            case = await self._submit(record, case, payload)
-
-    async def _attachments(
-        self, record: FileRecord, inbox: InboxSettings, path: Path, case: CaseRecord
-    ) -> dict[str, Any] | None:
-        """Find, upload and check every attachment of the case; the payload with uuids.
-
-        None when the case ended (missing or refused attachment) or must wait (retry_wait).
-        """
-        wanted = _attachments_of(case.source)
-        folders = [path.parent, inbox.path]
-        found: dict[str, Path] = {}
-        deadline = record.registered_at + timedelta(seconds=inbox.attachments_wait_seconds)
-        while True:
-            missing: list[str] = []
-            for att in wanted:
-                if att.filnavn in found:
-                    continue
-                try:
-                    hit = self._locate(att.filnavn, folders, inbox)
-                except AttachmentProblem as exc:
-                    self._end_case(
-                        record,
-                        case,
-                        C.FAILED,
-                        errors=[_error_dict("attachment-refused", str(exc), case.source)],
-                    )
-                    return None
-                if hit is None:
-                    missing.append(att.filnavn)
-                else:
-                    found[att.filnavn] = hit
-            if not missing:
-                break
-            if case.state is C.NEW:
-                case = self.journal.set_case_state(
-                    case.id, C.WAITING_ATTACHMENTS, detail={"missing": missing}
-                )
-            remaining = (deadline - self._clock()).total_seconds()
-            if remaining <= 0:
-                self._end_case(
-                    record,
-                    case,
-                    C.FAILED,
-                    errors=[
-                        _error_dict(
-                            "attachment-missing",
-                            "attachment(s) named by the case never arrived: "
-                            + ", ".join(sorted(set(missing))),
-                            case.source,
-                            value=", ".join(sorted(set(missing))),
-                        )
-                    ],
-                )
-                return None
-            await self._sleep(min(1.0, remaining))
-        if case.state in (C.NEW, C.WAITING_ATTACHMENTS) or case.state is C.RETRY_WAIT:
-            case = self.journal.set_case_state(case.id, C.UPLOADING)
-        uuids: dict[str, str] = {}
-        for att in wanted:
-            content = found[att.filnavn].read_bytes()
-            sha = hashlib.sha256(content).hexdigest()
-            try:
-                ref = self.journal.attachment_uuid(case.id, att.filnavn, sha)
-                if ref is None:
-                    ref = await self.client.upload_attachment(
-                        content, att.filnavn, case.innsender_referanse
-                    )
-                    self.journal.record_attachment(case.id, att.filnavn, sha, ref)
-                state = await self.client.wait_until_ready(ref)
-            except (ElanTemporaryError, AuthError) as exc:
-                self._retry_or_fail(record, case, exc)
-                return None
-            except ElanError as exc:
-                self._end_case(
-                    record, case, C.FAILED, errors=[_error_dict(exc.code, exc.message, case.source)]
-                )
-                return None
-            if state != "ready":
-                self._end_case(
-                    record,
-                    case,
-                    C.FAILED,
-                    errors=[
-                        _error_dict(
-                            "VEDLEGG_SKAL_VAERE_VIRUSSJEKKET_VALIDERT_OG_KONVERTERT",
-                            f"attachment {att.filnavn} ended in state {state!r}, not 'ready'",
-                            case.source,
-                            value=att.filnavn,
-                        )
-                    ],
-                )
-                return None
-            for pointer in att.pointers:
-                uuids[pointer] = ref
-        return fill_attachment_uuids(case.payload, uuids)
-
-    def _locate(self, filnavn: str, folders: Sequence[Path], inbox: InboxSettings) -> Path | None:
-        for folder in folders:
-            candidate = safe_attachment_path(folder, filnavn)
-            try:
-                stat = candidate.stat()
-            except FileNotFoundError:
-                continue
-            # A PDF still being copied in is not there yet: same stability rule as data files.
-            if time.time() - stat.st_mtime < inbox.readiness.stable_seconds:
-                return None
-            return candidate
-        return None
-
-    def _retry_or_fail(self, record: FileRecord, case: CaseRecord, exc: GatewayError) -> CaseRecord:
-        """After a temporary failure: wait and try again, or end `failed` when out of tries."""
-        current = self.journal.case(case.id)
-        error = _error_dict(
-            exc.code, exc.message, current.source, korrelasjonsid=exc.korrelasjonsid
-        )
-        if current.attempts <= self.settings.runner.case_retries:
-            next_at = self._clock() + timedelta(
-                seconds=self.settings.runner.case_retry_delay_seconds
-            )
-            log.warning(
-                "case failed temporarily; will retry",
-                extra=fields(file=record.name, case=current.key, error=exc.details()),
-            )
-            return self.journal.set_case_state(
-                current.id, C.RETRY_WAIT, next_attempt_at=next_at, errors=[error]
-            )
-        return self._end_case(record, current, C.FAILED, errors=[error])
-
-    async def _submit(
-        self, record: FileRecord, case: CaseRecord, payload: dict[str, Any]
-    ) -> CaseRecord:
-        from utlegg_gateway.elan import Accepted, FailedPermanently, Rejected
-
-        meldingsid = case.meldingsid or str(uuid.uuid4())
-        if case.state is not C.SUBMITTING:
-            # Intent first: a crash from here on resubmits with this Meldingsid.
-            self.journal.record_intent(case.id, "submit", meldingsid)
-            case = self.journal.set_case_state(
-                case.id, C.SUBMITTING, meldingsid=meldingsid, payload=payload
-            )
-        started = time.monotonic()
-        try:
-            result = await self.client.submit(case.payload, meldingsid=meldingsid)
-        except (ElanTemporaryError, AuthError) as exc:
-            return self._retry_or_fail(record, case, exc)
-        except ElanError as exc:
-            return self._end_case(
-                record, case, C.FAILED, errors=[_error_dict(exc.code, exc.message, case.source)]
-            )
-        if self._health is not None:
-            self._health.metrics.submit_latency.observe(time.monotonic() - started)
-        if isinstance(result, Accepted):
-            log.info(
-                "case accepted",
-                extra=fields(
-                    file=record.name,
-                    case=case.key,
-                    ekstern_saksreferanse=result.ekstern_saksreferanse,
-                    korrelasjonsid=result.korrelasjonsid,
-                    already_submitted=result.already_submitted,
-                ),
-            )
-            return self._end_case(
-                record,
-                case,
-                C.ACCEPTED,
-                ekstern_saksreferanse=result.ekstern_saksreferanse,
-                korrelasjonsid=result.korrelasjonsid,
-                detail={"already_submitted": result.already_submitted},
-            )
-        if isinstance(result, Rejected):
-            errors = [
-                _error_dict(
-                    rule.kode,
-                    rule.melding,
-                    case.source,
-                    location=rule.lokasjon,
-                    korrelasjonsid=result.korrelasjonsid,
-                )
-                for rule in result.rules
-            ] or [_error_dict(result.kode or "elan-rejected", result.melding, case.source)]
-            return self._end_case(
-                record, case, C.REJECTED, errors=errors, korrelasjonsid=result.korrelasjonsid
-            )
-        if isinstance(result, FailedPermanently):
-            return self._end_case(
-                record,
-                case,
-                C.FAILED,
-                korrelasjonsid=result.korrelasjonsid,
-                errors=[
-                    _error_dict(
-                        result.kode or result.error.code,
-                        result.melding,
-                        case.source,
-                        http_status=result.http_status,
-                        korrelasjonsid=result.korrelasjonsid,
-                    )
-                ],
-            )
-        return self._retry_or_fail(record, case, result.error)
 
     # -- endings -----------------------------------------------------------------------
 
@@ -828,7 +508,8 @@ class Pipeline:
         receipts = list(receipts or [])
         path = Path(record.path) if record.path else None
         work_root = self.settings.folders.work.resolve()
-        if path is not None and path.exists() and _is_within(path, work_root):
+        present = path is not None and (path.exists() or path.is_symlink())
+        if path is not None and present and _is_within(path, work_root):
             if record.state is F.FAILED:
                 receipts += self._error_report(record)
                 moved = move_to_failed(path, self.settings.folders.failed)
@@ -849,7 +530,7 @@ class Pipeline:
         folders = [Path(record.path).parent if record.path else None, inbox.path]
         out: list[Path] = []
         for case in cases:
-            for att in _attachments_of(case.source):
+            for att in attachments_of(case.source):
                 for folder in folders:
                     if folder is None:
                         continue
@@ -864,71 +545,9 @@ class Pipeline:
 
 
 def _is_within(path: Path, root: Path) -> bool:
+    # The folder is resolved, not the file: a claimed symlink must not lead elsewhere.
     try:
-        path.resolve().relative_to(root)
+        path.parent.resolve().relative_to(root)
     except ValueError:
         return False
     return True
-
-
-_RECEIPT_STATUS: dict[CaseState, str] = {
-    C.ACCEPTED: "accepted",
-    C.REJECTED: "rejected",
-    C.REJECTED_LOCAL: "rejected",
-    C.FAILED: "failed",
-    C.DUPLICATE: "duplicate",
-}
-_ORIGIN: dict[CaseState, str] = {C.REJECTED: "server", C.REJECTED_LOCAL: "local"}
-
-
-def _receipt_error(entry: Mapping[str, Any], origin: str) -> Any:
-    from utlegg_gateway.outbox import ReceiptError
-
-    source = entry.get("source") or {}
-    return ReceiptError(
-        rule=str(entry.get("rule") or entry.get("code") or "error"),
-        message=str(entry.get("message", "")),
-        origin=origin,  # type: ignore[arg-type]
-        location=entry.get("location"),
-        row=source.get("row"),
-        element=source.get("element"),
-        column=entry.get("column"),
-        field=entry.get("field"),
-        value=entry.get("value"),
-    )
-
-
-def build_receipt(
-    record: FileRecord, cases: Sequence[CaseRecord], *, duplicate_of: FileRecord | None = None
-) -> Any:
-    """The receipt of a file from journal data only (a re-write after a crash is byte-equal)."""
-    from utlegg_gateway.outbox import CaseReceipt, Receipt
-
-    entries = []
-    for case in cases:
-        status = "duplicate" if duplicate_of is not None else _RECEIPT_STATUS[case.state]
-        origin = _ORIGIN.get(case.state, "gateway")
-        entries.append(
-            CaseReceipt(
-                innsender_referanse=case.innsender_referanse,
-                begjaeringsdato=case.begjaeringsdato,
-                status=status,  # type: ignore[arg-type]
-                ekstern_saksreferanse=case.ekstern_saksreferanse,
-                korrelasjonsid=case.korrelasjonsid,
-                submitted_at=case.submitted_at,
-                finished_at=case.finished_at,
-                errors=tuple(_receipt_error(e, origin) for e in case.errors)
-                if duplicate_of is None
-                else (),
-            )
-        )
-    finished = [c.finished_at for c in cases if c.finished_at is not None]
-    return Receipt(
-        source_name=record.name,
-        inbox=record.inbox,
-        sha256=record.sha256,
-        received_at=record.registered_at,
-        finished_at=max(finished) if finished else record.registered_at,
-        cases=tuple(entries),
-        duplicate_of=duplicate_of.name if duplicate_of is not None else None,
-    )

@@ -246,7 +246,7 @@ class Gateway:
             if not folder.is_dir():
                 continue
             for path in sorted(folder.iterdir()):
-                if not path.is_file() or not self.scanners[inbox.name].is_data_file(path.name):
+                if path.is_dir() or not self.scanners[inbox.name].is_data_file(path.name):
                     continue
                 known = self.journal.file_by_path(path)
                 if known is None:
@@ -291,7 +291,7 @@ class Gateway:
                 if path is None:
                     continue
                 budget -= 1
-                claimed.append(self.pipeline.register(inbox, path))
+                claimed.append(self.pipeline.register(inbox, path, problem=item.problem))
                 log.info("file claimed", extra=fields(file=path.name, inbox=inbox.name))
         return claimed, pending
 
