@@ -408,3 +408,17 @@ def test_policy_from_settings_round_trip() -> None:
     assert policy.marker_suffixes == (".ok",)
     assert policy.is_ignored("a.csv.ok") and policy.is_ignored("a.filepart")
     assert not policy.is_ignored("a.csv")
+
+
+def test_inbox_names_must_be_unique() -> None:
+    """Two inboxes with one name are a configuration error (the name keys work and journal)."""
+    from utlegg_gateway.config import load_settings
+    from utlegg_gateway.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        load_settings(
+            None,
+            environ={},
+            overrides={"inboxes": [{"name": "a", "path": "/x"}, {"name": "a", "path": "/y"}]},
+        )
+    assert "unique" in err.value.message

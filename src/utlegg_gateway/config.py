@@ -170,6 +170,15 @@ class InboxSettings(_Section):
     receipt_csv_delimiter: str = Field(default=";", min_length=1, max_length=1)
 
 
+def _unique_inbox_names(inboxes: tuple[InboxSettings, ...]) -> tuple[InboxSettings, ...]:
+    # The name keys the journal rows and the work folder: two inboxes must not share it.
+    names = [i.name for i in inboxes]
+    doubles = sorted({n for n in names if names.count(n) > 1})
+    if doubles:
+        raise ValueError(f"inbox names must be unique; repeated: {', '.join(doubles)}")
+    return inboxes
+
+
 class FolderSettings(_Section):
     """The gateway's own folders: work (claimed), outbox, archive (+retention), failed."""
 
@@ -462,7 +471,7 @@ class Settings(_Section):
     # `{}` + validate_default: the section is built with the context, so relative
     # default paths resolve against the config file's folder.
     journal: JournalSettings = Field(default={}, validate_default=True)
-    inboxes: tuple[InboxSettings, ...] = ()
+    inboxes: Annotated[tuple[InboxSettings, ...], AfterValidator(_unique_inbox_names)] = ()
     folders: FolderSettings = Field(default={}, validate_default=True)
     runner: RunnerSettings = Field(default={}, validate_default=True)
     health: HealthSettings = Field(default_factory=HealthSettings)
