@@ -500,6 +500,7 @@ async def _daemon(
     ready: Callable[[HealthServer | None], None] | None,
 ) -> int:
     from utlegg_gateway.elan import build_client
+    from utlegg_gateway.followup import start_followup
     from utlegg_gateway.inbox import InboxWatcher
 
     stop = asyncio.Event()
@@ -540,6 +541,8 @@ async def _daemon(
                     watcher.start()
                     watchers.append(watcher)
             with _signals(stop, on_hup=reload):
+                # issue 7: Status på sak + Dialogporten polling until `stop` (docs/followup.md)
+                follow = start_followup(settings, journal, client, clock=clock, stop=stop)
                 tasks: set[asyncio.Task[FileOutcome]] = set()
                 for record in gateway.recover():
                     tasks.add(asyncio.create_task(gateway.pipeline.process(record)))
@@ -577,6 +580,8 @@ async def _daemon(
                     stopper.cancel()
                 stop.set()
                 await _finish(list(tasks), stop, settings)
+                if follow is not None:
+                    await follow
                 gateway.refresh_health()
     finally:
         for watcher in watchers:
@@ -599,102 +604,3 @@ def _reap(tasks: set[asyncio.Task[FileOutcome]]) -> None:
 def stderr_is_terminal() -> bool:
     """Progress bars only for a person watching; logs (JSON lines) otherwise."""
     return sys.stderr.isatty()
-
-
-# --- status and replay ----------------------------------------------------------------
-
-
-def journal_status(settings: Settings, *, clock: Clock = _utcnow) -> dict[str, Any]:
-    """The journal's summary plus the failed files (for `status`); read-only, no lock."""
-    from utlegg_gateway.journal import FileState
-
-    with Journal.open(
-        settings.journal.path, clock=clock, busy_timeout_ms=settings.journal.busy_timeout_ms
-    ) as journal:
-        summary = journal.summary()
-        summary["failed_files"] = [
-            {
-                "name": r.name,
-                "inbox": r.inbox,
-                "path": r.path,
-                "error": (r.error or {}).get("message"),
-            }
-            for r in journal.files_in_states(FileState.FAILED)
-        ]
-        summary["open_files"] = [
-            {
-                "name": r.name,
-                "inbox": r.inbox,
-                "state": r.state.value,
-                "since": r.registered_at.isoformat(),
-            }
-            for r in journal.files_in_states(*FILE_RESUMABLE)
-        ]
-    return summary
-
-
-def render_status(summary: dict[str, Any]) -> Any:
-    """A rich renderable of `journal_status` for a terminal."""
-    from rich.console import Group
-    from rich.table import Table
-
-    counts = Table(title="utlegg-gateway status")
-    counts.add_column("kind")
-    counts.add_column("state")
-    counts.add_column("count", justify="right")
-    for kind in ("files", "cases"):
-        for state, n in summary[kind].items():
-            if n:
-                counts.add_row(kind, state, str(n))
-    age = summary.get("oldest_open_file_age_seconds")
-    parts: list[Any] = [counts, f"oldest waiting file: {'none' if age is None else f'{age:.0f} s'}"]
-    if summary.get("failed_files"):
-        failed = Table(title="failed files (fix the cause, then `utlegg-gateway replay NAME`)")
-        for col in ("name", "inbox", "path", "error"):
-            failed.add_column(col)
-        for f in summary["failed_files"]:
-            failed.add_row(f["name"], f["inbox"], str(f["path"]), str(f["error"]))
-        parts.append(failed)
-    return Group(*parts)
-
-
-def replay_file(settings: Settings, name: str, *, clock: Clock = _utcnow) -> Path:
-    """Put the failed file NAME back into its inbox; the next scan takes it as new.
-
-    Its earlier journal row stays `failed` (the history); a file that failed is not a
-    duplicate by content, so the new claim is processed. Cases of it that were already
-    accepted are answered "already submitted", never sent twice.
-    """
-    import shutil
-
-    from utlegg_gateway.errors import UsageError
-    from utlegg_gateway.journal import FileState
-
-    with Journal.open(
-        settings.journal.path, clock=clock, busy_timeout_ms=settings.journal.busy_timeout_ms
-    ) as journal:
-        matches = [r for r in journal.files_in_states(FileState.FAILED) if r.name == name]
-    if not matches:
-        raise UsageError(
-            f"no failed file named {name!r} in the journal",
-            file=name,
-            hint="`utlegg-gateway status` lists the failed files",
-        )
-    record = matches[-1]
-    source = Path(record.path) if record.path else None
-    if source is None or not source.is_file():
-        raise UsageError(f"the failed file is no longer at {record.path}", file=name)
-    inbox = next((i for i in settings.inboxes if i.name == record.inbox), None)
-    if inbox is None:
-        raise UsageError(f"inbox {record.inbox!r} is not configured", file=name)
-    target = inbox.path / record.name
-    if target.exists():
-        raise UsageError(f"{target} already exists; not overwritten", file=name)
-    # Copy under a dot-name (ignored by every scanner), then rename: the inbox never
-    # shows a half-copied file, even when failed/ is on another file system.
-    staging = inbox.path / f".replay-{record.name}"
-    shutil.copy2(source, staging)
-    staging.replace(target)
-    source.unlink()
-    log.info("file re-queued", extra=fields(file=name, inbox=inbox.name))
-    return target

@@ -16,7 +16,7 @@ from utlegg_gateway.cli._common import config_option, handle_errors, load
 @handle_errors
 def status(config_path: Path | None, as_json: bool) -> None:
     """Show files and cases by state and the age of the oldest waiting file."""
-    from utlegg_gateway.runner import journal_status
+    from utlegg_gateway.operations import journal_status
 
     summary = journal_status(load(config_path))
     if as_json:
@@ -24,6 +24,6 @@ def status(config_path: Path | None, as_json: bool) -> None:
         return
     from rich.console import Console
 
-    from utlegg_gateway.runner import render_status
+    from utlegg_gateway.operations import render_status
 
     Console().print(render_status(summary))

@@ -1,0 +1,113 @@
+"""Operator commands on the journal: `status` (the journal's view) and `replay NAME`."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from utlegg_gateway._logging import fields, get_logger
+from utlegg_gateway.config import Settings
+from utlegg_gateway.errors import UsageError
+from utlegg_gateway.journal import FILE_RESUMABLE, FileState, Journal
+
+__all__ = ["journal_status", "render_status", "replay_file"]
+
+log = get_logger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def journal_status(settings: Settings, *, clock: Clock = _utcnow) -> dict[str, Any]:
+    """The journal's summary plus the failed files (for `status`); read-only, no lock."""
+    with Journal.open(
+        settings.journal.path, clock=clock, busy_timeout_ms=settings.journal.busy_timeout_ms
+    ) as journal:
+        summary = journal.summary()
+        summary["failed_files"] = [
+            {
+                "name": r.name,
+                "inbox": r.inbox,
+                "path": r.path,
+                "error": (r.error or {}).get("message"),
+            }
+            for r in journal.files_in_states(FileState.FAILED)
+        ]
+        summary["open_files"] = [
+            {
+                "name": r.name,
+                "inbox": r.inbox,
+                "state": r.state.value,
+                "since": r.registered_at.isoformat(),
+            }
+            for r in journal.files_in_states(*FILE_RESUMABLE)
+        ]
+    return summary
+
+
+def render_status(summary: dict[str, Any]) -> Any:
+    """A rich renderable of `journal_status` for a terminal."""
+    from rich.console import Group
+    from rich.table import Table
+
+    counts = Table(title="utlegg-gateway status")
+    counts.add_column("kind")
+    counts.add_column("state")
+    counts.add_column("count", justify="right")
+    for kind in ("files", "cases"):
+        for state, n in summary[kind].items():
+            if n:
+                counts.add_row(kind, state, str(n))
+    age = summary.get("oldest_open_file_age_seconds")
+    parts: list[Any] = [counts, f"oldest waiting file: {'none' if age is None else f'{age:.0f} s'}"]
+    if summary.get("failed_files"):
+        failed = Table(title="failed files (fix the cause, then `utlegg-gateway replay NAME`)")
+        for col in ("name", "inbox", "path", "error"):
+            failed.add_column(col)
+        for f in summary["failed_files"]:
+            failed.add_row(f["name"], f["inbox"], str(f["path"]), str(f["error"]))
+        parts.append(failed)
+    return Group(*parts)
+
+
+def replay_file(settings: Settings, name: str, *, clock: Clock = _utcnow) -> Path:
+    """Put the failed file NAME back into its inbox; the next scan takes it as new.
+
+    Its earlier journal row stays `failed` (the history); a file that failed is not a
+    duplicate by content, so the new claim is processed. Cases of it that were already
+    accepted are answered "already submitted", never sent twice.
+    """
+    with Journal.open(
+        settings.journal.path, clock=clock, busy_timeout_ms=settings.journal.busy_timeout_ms
+    ) as journal:
+        matches = [r for r in journal.files_in_states(FileState.FAILED) if r.name == name]
+    if not matches:
+        raise UsageError(
+            f"no failed file named {name!r} in the journal",
+            file=name,
+            hint="`utlegg-gateway status` lists the failed files",
+        )
+    record = matches[-1]
+    source = Path(record.path) if record.path else None
+    if source is None or not source.is_file():
+        raise UsageError(f"the failed file is no longer at {record.path}", file=name)
+    inbox = next((i for i in settings.inboxes if i.name == record.inbox), None)
+    if inbox is None:
+        raise UsageError(f"inbox {record.inbox!r} is not configured", file=name)
+    target = inbox.path / record.name
+    if target.exists():
+        raise UsageError(f"{target} already exists; not overwritten", file=name)
+    # Copy under a dot-name (ignored by every scanner), then rename: the inbox never
+    # shows a half-copied file, even when failed/ is on another file system.
+    staging = inbox.path / f".replay-{record.name}"
+    shutil.copy2(source, staging)
+    staging.replace(target)
+    source.unlink()
+    log.info("file re-queued", extra=fields(file=name, inbox=inbox.name))
+    return target
