@@ -23,7 +23,8 @@ from tests.e2e._support import (
 from utlegg_gateway.config import load_settings
 from utlegg_gateway.demo import write_gateway_config
 from utlegg_gateway.journal import CaseState, Journal
-from utlegg_gateway.operations import replay_file, run_once
+from utlegg_gateway.operations import replay_file
+from utlegg_gateway.runner import run_once
 
 
 @pytest.fixture(scope="module")
