@@ -17,7 +17,7 @@ The language itself is documented in `docs/mapping.md`.
 
 from __future__ import annotations
 
-import copy
+import contextlib
 import dataclasses
 import fnmatch
 from collections.abc import Iterator, Sequence
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from utlegg_gateway.errors import MappingSpecError
-from utlegg_gateway.mapping.engine import BuildState, Scope, attachment_refs, finalize
+from utlegg_gateway.mapping.engine import BuildState, Scope, attachment_refs
 from utlegg_gateway.mapping.results import AttachmentRef, CaseIssue, CaseResult, SourceLocation
 from utlegg_gateway.mapping.sources import iter_xml_records, read_csv_cases
 from utlegg_gateway.mapping.spec import MappingSpec, load_mapping
@@ -137,31 +137,34 @@ def _build(
     built = spec.template.build(scope, state, "")
     if state.issues:
         return CaseResult(key, False, None, tuple(state.issues), (), source)
-    refs: dict[tuple[str, str], list[str]] = {}
-    payload = finalize(built or {}, "", refs)
+    payload: dict[str, Any] = built or {}
+    refs = attachment_refs(state)
     if ctx is None:
-        return CaseResult(key, True, payload, (), attachment_refs(refs), source)
-    findings = validate(_with_placeholders(payload, refs), _placeholder_ctx(ctx))
+        return CaseResult(key, True, payload, (), refs, source)
+    with _placeholders(payload, refs):
+        findings = validate(payload, _placeholder_ctx(ctx))
     if findings:
         issues = _locate_findings(spec, scope, findings, source)
-        return CaseResult(key, False, None, issues, attachment_refs(refs), source)
-    return CaseResult(key, True, payload, (), attachment_refs(refs), source)
+        return CaseResult(key, False, None, issues, refs, source)
+    return CaseResult(key, True, payload, (), refs, source)
 
 
-def _with_placeholders(
-    payload: dict[str, Any], refs: dict[tuple[str, str], list[str]]
-) -> dict[str, Any]:
-    """A copy to validate: uploads have not run yet, so each uuid is `<upload:FILE>`."""
-    if not refs:
-        return payload
-    doc = copy.deepcopy(payload)
-    for (filnavn, _type), pointers in refs.items():
-        for pointer in pointers:
-            target: Any = doc
+@contextlib.contextmanager
+def _placeholders(payload: dict[str, Any], refs: tuple[AttachmentRef, ...]) -> Iterator[None]:
+    """While prøving runs, each uuid is `<upload:FILE>`: the uploads have not run yet."""
+    targets = []
+    for ref in refs:
+        for pointer in ref.pointers:
+            target: Any = payload
             for part in pointer.split("/")[1:]:
                 target = target[int(part)] if isinstance(target, list) else target[part]
-            target["uuid"] = f"<upload:{filnavn}>"
-    return doc
+            target["uuid"] = f"<upload:{ref.filnavn}>"
+            targets.append(target)
+    try:
+        yield
+    finally:
+        for target in targets:
+            target.pop("uuid", None)
 
 
 def _placeholder_ctx(ctx: ProvingContext) -> ProvingContext:

@@ -10,6 +10,7 @@ left out of the result (an empty cell means "not given").
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -23,7 +24,6 @@ from utlegg_gateway.mapping.transforms import TransformError
 
 __all__ = [
     "FAILED",
-    "Attachment",
     "BuildState",
     "Cond",
     "Expr",
@@ -33,7 +33,8 @@ __all__ = [
     "Row",
     "Scope",
     "StaticList",
-    "finalize",
+    "attachment_refs",
+    "pointer_segment",
 ]
 
 # Target fields whose values are personal identifiers: masked in every issue.
@@ -109,6 +110,10 @@ class BuildState:
 
     issues: list[CaseIssue] = field(default_factory=list)
     track: dict[str, tuple[Scope, str | None]] | None = None
+    # (filnavn, type) -> JSON pointers of its Vedlegg objects. Pointers are final when
+    # recorded: list items get the index they are appended at, and an object holding a
+    # Vedlegg is never empty, so never dropped.
+    attachments: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
     def issue(
         self, code: str, message: str, pointer: str, scope: Scope, *, column: str | None, value: Any
@@ -135,12 +140,9 @@ def _mask_value(value: str, fld: str | None) -> str:
     return mask(value)
 
 
-def _ptr(pointer: str, key: str) -> str:
-    return f"{pointer}/{key.replace('~', '~0').replace('/', '~1')}"
-
-
-class Attachment(dict[str, Any]):
-    """A Vedlegg object in the making; `finalize` records where it sits."""
+def pointer_segment(key: str) -> str:
+    """`/key` with JSON-pointer escaping."""
+    return "/" + key.replace("~", "~0").replace("/", "~1")
 
 
 class Node:
@@ -167,6 +169,9 @@ class Expr(Node):
     attachment: str | None = None
     attr: str | None = None  # fast path for a plain `@name` XPath
     strip: bool = True
+    # Fast path for a plain child path (`in:A/in:B`, `/in:Root/in:A/@x`): ElementPath
+    # instead of XPath. (absolute root tag or None, Clark path or None, attribute or None)
+    simple: tuple[str | None, str | None, str | None] | None = None
 
     def read(self, scope: Scope) -> Any:
         """The raw source value (first match), stripped; empty text is None."""
@@ -176,11 +181,19 @@ class Expr(Node):
         elif self.kind == "xpath":
             if self.attr is not None:
                 value = scope.node.get(self.attr)
+            elif self.simple is not None:
+                node = self._simple_node(scope.node)
+                if node is None:
+                    value = None
+                else:
+                    attr = self.simple[2]
+                    value = node.get(attr) if attr is not None else node.text
             else:
                 found = self.ref(scope.node)
                 value = _first(found)
         elif self.kind == "const":
-            return self.ref
+            # A fresh copy of an object/list constant: results must not share state.
+            return copy.deepcopy(self.ref) if isinstance(self.ref, dict | list) else self.ref
         else:
             value = _lookup_var(scope.vars, self.ref)
         if isinstance(value, str):
@@ -190,8 +203,20 @@ class Expr(Node):
                 return None
         return value
 
+    def _simple_node(self, node: Any) -> Any:
+        assert self.simple is not None
+        root_tag, path, _attr = self.simple
+        if root_tag is not None:
+            node = node.getroottree().getroot()
+            if node.tag != root_tag:
+                return None
+        return node.find(path) if path is not None else node
+
     def read_all(self, scope: Scope) -> list[Any]:
         """Every match of an XPath (elements or strings); other kinds give one value."""
+        if self.simple is not None and self.simple[0] is None and self.simple[2] is None:
+            assert self.simple[1] is not None
+            return list(scope.node.iterfind(self.simple[1]))
         if self.kind == "xpath" and self.attr is None:
             found = self.ref(scope.node)
             if isinstance(found, list):
@@ -240,9 +265,13 @@ class Expr(Node):
             state.track[pointer] = (scope, self.label)
         if self.attachment is not None:
             return self._attachment(value, scope, state, pointer)
+        if isinstance(value, Decimal):
+            return _number(value)
         return value
 
     def _attachment(self, value: Any, scope: Scope, state: BuildState, pointer: str) -> Any:
+        kind = self.attachment
+        assert kind is not None
         name = str(value)
         if _SAFE_NAME & set(name) or name in {".", ".."} or name.startswith("."):
             state.issue(
@@ -254,7 +283,8 @@ class Expr(Node):
                 value=name,
             )
             return None
-        return Attachment(type=self.attachment, filnavn=name)
+        state.attachments.setdefault((name, kind), []).append(pointer)
+        return {"type": kind, "filnavn": name}
 
 
 def _first(found: Any) -> Any:
@@ -325,16 +355,21 @@ class Cond:
 class Obj(Node):
     """A JSON object: fields in template order; empty objects are left out."""
 
-    fields: tuple[tuple[str, Node], ...]
+    fields: tuple[tuple[str, str, Node], ...]  # (key, "/" + escaped key, node)
     when: Cond | None = None
     omit_if_empty: bool = True
+
+    @classmethod
+    def of(cls, fields: Sequence[tuple[str, Node]], when: Cond | None, omit: bool) -> Obj:
+        """An object node; pointer segments are escaped once, here."""
+        return cls(tuple((k, pointer_segment(k), n) for k, n in fields), when, omit)
 
     def build(self, scope: Scope, state: BuildState, pointer: str) -> Any:
         if self.when is not None and not self.when.test(scope, state, pointer):
             return None
         out: dict[str, Any] = {}
-        for key, node in self.fields:
-            value = node.build(scope, state, _ptr(pointer, key))
+        for key, segment, node in self.fields:
+            value = node.build(scope, state, pointer + segment)
             if value is not None:
                 out[key] = value
         if not out and self.omit_if_empty:
@@ -417,20 +452,6 @@ def _number(value: Decimal) -> int | float:
     return float(value)
 
 
-def finalize(value: Any, pointer: str, refs: dict[tuple[str, str], list[str]]) -> Any:
-    """Plain JSON values: Decimals to numbers, attachments recorded by pointer."""
-    if isinstance(value, Attachment):
-        refs.setdefault((value["filnavn"], value["type"]), []).append(pointer)
-        return dict(value)
-    if isinstance(value, dict):
-        return {k: finalize(v, _ptr(pointer, k), refs) for k, v in value.items()}
-    if isinstance(value, list):
-        return [finalize(v, f"{pointer}/{i}", refs) for i, v in enumerate(value)]
-    if isinstance(value, Decimal):
-        return _number(value)
-    return value
-
-
-def attachment_refs(refs: dict[tuple[str, str], list[str]]) -> tuple[AttachmentRef, ...]:
+def attachment_refs(state: BuildState) -> tuple[AttachmentRef, ...]:
     """One reference per (file, type), with every pointer that needs its uuid."""
-    return tuple(AttachmentRef(f, t, tuple(p)) for (f, t), p in refs.items())
+    return tuple(AttachmentRef(f, t, tuple(p)) for (f, t), p in state.attachments.items())

@@ -139,6 +139,27 @@ _PREFIX = re.compile(r"(?<![\w:.-])([A-Za-z_][\w.-]*):(?![:])")
 _STRING_LITERAL = re.compile(r"\"[^\"]*\"|'[^']*'")
 
 
+_STEP = r"(?:[A-Za-z_][\w.-]*:)?[A-Za-z_][\w.-]*"
+_SIMPLE = re.compile(rf"^(/)?({_STEP}(?:/{_STEP})*)(?:/@([A-Za-z_][\w.-]*))?$")
+
+
+def _simple_path(
+    text: str, namespaces: dict[str, str]
+) -> tuple[str | None, str | None, str | None] | None:
+    """(root tag, ElementPath, attribute) for a plain child path, else None (use XPath)."""
+    m = _SIMPLE.match(text)
+    if not m:
+        return None
+    steps = []
+    for step in m[2].split("/"):
+        prefix, _, local = step.rpartition(":")
+        steps.append(f"{{{namespaces[prefix]}}}{local}" if prefix else local)
+    root = None
+    if m[1]:
+        root, steps = steps[0], steps[1:]
+    return root, "/".join(steps) or None, m[3]
+
+
 class _Compiler:
     def __init__(self, loader: _Loader, path: Path, source: CsvSource | XmlSource) -> None:
         self.loader = loader
@@ -202,7 +223,7 @@ class _Compiler:
                 self.unknown(key_node, key, _OBJ_DIRECTIVES, "an object template")
             else:
                 fields.append((key, self.value(value_node)))
-        return Obj(tuple(fields), when, omit)
+        return Obj.of(fields, when, omit)
 
     def for_each(self, node: yaml.Node) -> ForEach:
         parts = {}
@@ -326,6 +347,8 @@ class _Compiler:
         m = _ATTR.match(text)
         if m:
             expr.attr = m[1]
+        else:
+            expr.simple = _simple_path(text, namespaces)
         return expr
 
     def transforms(self, node: yaml.Node) -> tuple[tuple[str, Any, Any], ...]:
