@@ -28,6 +28,7 @@ _COMMANDS: dict[str, str] = {
     "replay": "._replay:replay",
     "demo": "._demo:demo",
     "sandbox": "._sandbox:sandbox",
+    "followup": "._followup:followup",
 }
 
 

@@ -40,6 +40,9 @@ __all__ = [
     "StatusChange",
     "StatusPoller",
     "build_followup",
+    "followup_once",
+    "run_followup_once",
+    "start_followup",
 ]
 
 log = get_logger(__name__)
@@ -142,3 +145,62 @@ def build_followup(
         )
         letters = LettersPoller(settings, journal, dp_client, clock=clock, after_write=after_write)
     return Followup(settings, status=status, letters=letters, dialogporten=dp_client)
+
+
+def start_followup(
+    settings: Settings,
+    journal: Journal,
+    elan: ElanClient,
+    *,
+    clock: Callable[[], datetime],
+    stop: asyncio.Event,
+) -> asyncio.Task[None] | None:
+    """The daemon's follow-up loop as a task that ends when `stop` is set; None when off.
+
+    Its own failures are logged and never stop the daemon (the next tick retries).
+    """
+    if not settings.followup.status_enabled and not settings.dialogporten.enabled:
+        return None
+
+    async def loop() -> None:
+        try:
+            async with build_followup(settings, journal, elan, clock=clock) as followup:
+                await followup.run(stop)
+        except GatewayError as exc:
+            log.error("follow-up stopped", extra=fields(**exc.details()))
+
+    return asyncio.create_task(loop(), name="followup")
+
+
+async def followup_once(
+    settings: Settings,
+    journal: Journal,
+    elan: ElanClient,
+    *,
+    clock: Callable[[], datetime],
+) -> FollowupReport:
+    """One tick with the letters forced: what `utlegg-gateway followup` (cron) runs."""
+    async with build_followup(settings, journal, elan, clock=clock) as followup:
+        return await followup.tick(force_letters=True)
+
+
+def run_followup_once(settings: Settings) -> FollowupReport:
+    """Open the journal and the ELAN client, do one follow-up tick, close (blocking)."""
+    from datetime import UTC
+
+    from utlegg_gateway.elan import build_client
+
+    def clock() -> datetime:
+        return datetime.now(UTC)
+
+    async def main() -> FollowupReport:
+        journal = Journal.open(
+            settings.journal.path, clock=clock, busy_timeout_ms=settings.journal.busy_timeout_ms
+        )
+        try:
+            async with build_client(settings) as elan:
+                return await followup_once(settings, journal, elan, clock=clock)
+        finally:
+            journal.close()
+
+    return asyncio.run(main())

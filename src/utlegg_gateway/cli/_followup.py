@@ -1,0 +1,35 @@
+"""`utlegg-gateway followup`: one follow-up tick (due statuses, one Dialogporten cycle); cron."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from utlegg_gateway.cli._common import config_option, handle_errors, load
+from utlegg_gateway.errors import EXIT_CASE_ERRORS
+
+
+@click.command()
+@config_option
+@handle_errors
+def followup(config_path: Path | None) -> None:
+    """Poll Status på sak for due cases and Dialogporten for letters, once; write the outbox."""
+    from utlegg_gateway._logging import configure_logging
+    from utlegg_gateway.followup import run_followup_once
+
+    configure_logging(json_lines=not sys.stderr.isatty(), level="INFO")
+    report = run_followup_once(load(config_path))
+    for change in report.status_changes:
+        click.echo(f"status  {change.innsender_referanse}: {change.saksstatus}  {change.files[0]}")
+    for letter in report.letters:
+        click.echo(
+            f"letter  {letter.innsender_referanse or '?'}: {letter.kind}  {letter.json_file}"
+        )
+    click.echo(
+        f"{len(report.status_changes)} status change(s), {len(report.letters)} letter(s), "
+        f"{len(report.errors)} error(s)"
+    )
+    if report.errors:
+        sys.exit(EXIT_CASE_ERRORS)
