@@ -174,11 +174,21 @@ def check_structure(payload: Any, version: ModelVersion) -> list[ModelIssue]:
     return sorted(set(issues), key=lambda i: (sort_key(i.location), i.code, i.message))
 
 
-def _drop(doc: Any, loc: tuple[Any, ...]) -> None:
-    node = doc
-    for part in loc[:-1]:
-        node = node[part]
-    node.pop(loc[-1], None)
+def _without_unknown(data: Any, version: ModelVersion) -> Any:
+    """A copy of `data` without the fields the model reports as unknown."""
+    try:
+        Begjaering.model_validate(data, context={"version": version})
+    except ValidationError as exc:
+        out = copy.deepcopy(data)
+        for err in exc.errors():
+            if err["type"] != "extra_forbidden":
+                continue
+            node: Any = out
+            for part in err["loc"][:-1]:
+                node = node[part]
+            node.pop(err["loc"][-1], None)
+        return out
+    return data
 
 
 def parse_begjaering(
@@ -187,20 +197,13 @@ def parse_begjaering(
     """The typed begjæring; raises CaseError naming the first problems when invalid.
 
     With `ignore_unknown` fields the model does not know are dropped (tolerant reading,
-    e.g. of 1.0 payloads); otherwise they are errors, like every other problem.
+    e.g. of 1.0 payloads); otherwise they are errors, like every other problem. The
+    version table's own findings (fields of other versions) are `check_structure`'s job.
     """
     data = normalise(payload)
+    if ignore_unknown and isinstance(data, Mapping):
+        data = _without_unknown(data, version)
     model, issues = _validate(data, version)
-    if model is None and ignore_unknown and issues:
-        data = copy.deepcopy(data)
-        try:
-            assert not isinstance(payload, list)
-            exc_locs = _unknown_locs(data, version)
-            for loc in exc_locs:
-                _drop(data, loc)
-        except (KeyError, IndexError, TypeError, AssertionError):
-            pass
-        model, issues = _validate(data, version)
     if model is None:
         first = issues[0]
         more = f" (+{len(issues) - 1} til)" if len(issues) > 1 else ""
@@ -210,11 +213,3 @@ def parse_begjaering(
             rule=first.code,
         )
     return model
-
-
-def _unknown_locs(data: Any, version: ModelVersion) -> list[tuple[Any, ...]]:
-    try:
-        Begjaering.model_validate(data, context={"version": version})
-    except ValidationError as exc:
-        return [tuple(e["loc"]) for e in exc.errors() if e["type"] == "extra_forbidden"]
-    return []

@@ -27,16 +27,19 @@ def sort_key(ptr: str) -> tuple[tuple[int, int, str], ...]:
 def expand(doc: Any, pattern: str) -> Iterator[tuple[str, Any, bool]]:
     """Each concrete (pointer, parent, present) for a "*"-pattern's last key.
 
-    Walks the existing structure; `parent` is the object that holds (or should hold)
-    the last key, and `present` tells whether it does.
+    Walks the existing structure; `parent` is the object (or, for a final "*", the
+    list) that holds or should hold the last key, and `present` tells whether it does.
     """
     parts = pattern[1:].split("/")
 
     def walk(node: Any, i: int, path: tuple[str | int, ...]) -> Iterator[tuple[str, Any, bool]]:
         part = parts[i]
         if i == len(parts) - 1:
-            if isinstance(node, Mapping):
+            if isinstance(node, Mapping) and part != "*":
                 yield pointer(*path, part), node, part in node
+            elif part == "*" and isinstance(node, list):
+                for j in range(len(node)):
+                    yield pointer(*path, j), node, True
             return
         if part == "*":
             if isinstance(node, Sequence) and not isinstance(node, str):
