@@ -24,7 +24,6 @@ import httpx
 
 from utlegg_gateway._logging import fields, get_logger
 from utlegg_gateway.config import ElanSettings, Settings
-from utlegg_gateway.elan._credentials import load_credentials
 from utlegg_gateway.elan._http import error_from_response, json_body, send
 from utlegg_gateway.elan._retry import Clock, RetryPolicy, Sleep
 from utlegg_gateway.elan.maskinporten import TokenProvider
@@ -398,14 +397,13 @@ def build_client(
     elan = settings.elan
     base_url = elan.base_url_for(settings.environment)
     rng = rng or random.Random()  # noqa: S311 - jitter, not crypto
-    credentials = load_credentials(settings.maskinporten)  # ConfigError before any socket
+    # An AsyncClient opens no socket until used; a ConfigError below leaves nothing open.
     token_http = httpx.AsyncClient(
         transport=transport, timeout=settings.maskinporten.timeout_seconds
     )
     tokens = TokenProvider.from_settings(
         settings,
         http=token_http,
-        credentials=credentials,
         retry=RetryPolicy.from_settings(elan.retry),
         sleep=sleep,
         clock=clock,

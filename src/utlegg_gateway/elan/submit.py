@@ -20,7 +20,6 @@ from typing import Any
 import httpx
 
 from utlegg_gateway.config import Settings
-from utlegg_gateway.elan._credentials import load_credentials
 from utlegg_gateway.elan.client import build_client
 from utlegg_gateway.elan.maskinporten import TokenProvider
 from utlegg_gateway.elan.results import (
@@ -192,11 +191,10 @@ async def _token_report(
     settings: Settings, transport: httpx.AsyncBaseTransport | None
 ) -> dict[str, Any]:
     # Only Maskinporten: the token report must work before ELAN's address is known.
-    credentials = load_credentials(settings.maskinporten)
     async with httpx.AsyncClient(
         transport=transport, timeout=settings.maskinporten.timeout_seconds
     ) as http:
-        tokens = TokenProvider.from_settings(settings, http=http, credentials=credentials)
+        tokens = TokenProvider.from_settings(settings, http=http)
         token = await tokens.get()
     warning = tokens.certificate_warning(settings.maskinporten.certificate_warning_days)
     expiry = tokens.certificate_expiry
