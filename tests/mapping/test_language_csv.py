@@ -250,3 +250,22 @@ def test_short_row_and_missing_key_fail_only_their_case(build: Build) -> None:
     assert cases[1].errors[0].code == "row-malformed"
     assert cases[1].errors[0].source is not None and cases[1].errors[0].source.rows == (3,)
     assert cases[2].errors[0].code == "missing-case-key"
+
+
+def test_rows_that_disagree_on_a_case_column_fail_the_case(build: Build) -> None:
+    """A case-level column that differs between the case's rows is an error naming both lines."""
+    mapping = (
+        HEAD
+        + """
+template:
+  dato: {col: DATO}
+  krav: {$for_each: {rows: true}, $item: {col: NR}}
+"""
+    )
+    bad, good = build(mapping, "SAK;DATO;NR\nA;01.01.2025;1\nB;02.01.2025;2\nA;03.01.2025;3\n")
+    assert (bad.key, bad.ok, good.ok) == ("A", False, True)
+    (issue,) = bad.errors
+    assert (issue.code, issue.location, issue.column, issue.value) == (
+        "inconsistent-rows", "/dato", "DATO", "03.01.2025")  # fmt: skip
+    assert issue.source is not None and issue.source.rows == (4,)
+    assert "line 2" in issue.message and "line 4" in issue.message

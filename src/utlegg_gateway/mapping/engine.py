@@ -242,6 +242,8 @@ class Expr(Node):
     def build(self, scope: Scope, state: BuildState, pointer: str) -> Any:
         if self.when is not None and not self.when.test(scope, state, pointer):
             return self.default  # `when` + `default` reads as if/else
+        if self.kind == "col" and scope.rows is not None and len(scope.rows) > 1:
+            self._check_rows_agree(scope, state, pointer)
         value = self.read(scope)
         if value is not None:
             value = self.apply(value, scope, state, pointer)
@@ -268,6 +270,25 @@ class Expr(Node):
         if isinstance(value, Decimal):
             return _number(value)
         return value
+
+    def _check_rows_agree(self, scope: Scope, state: BuildState, pointer: str) -> None:
+        # A column read for a whole case or group is repeated on each of its rows; rows
+        # that disagree would otherwise be resolved silently by taking the first.
+        assert scope.rows is not None
+        first = scope.rows[0].values[self.ref].strip()
+        for row in scope.rows[1:]:
+            other = row.values[self.ref].strip()
+            if other != first:
+                state.issue(
+                    "inconsistent-rows",
+                    f"the rows of this case/group disagree on {self.label}: {first!r} on line "
+                    f"{scope.rows[0].line}, {other!r} on line {row.line}",
+                    pointer,
+                    scope.child_rows((row,)),
+                    column=self.label,
+                    value=other,
+                )
+                return
 
     def _attachment(self, value: Any, scope: Scope, state: BuildState, pointer: str) -> Any:
         kind = self.attachment
