@@ -571,3 +571,15 @@ def test_message_quotes_the_payload_values() -> None:
         f"Krav med kravreferanse {KOSTNAD} peker på relatert krav med kravreferanse "
         "FINNES-IKKE som ikke eksisterer"
     )
+
+
+def test_messages_have_every_placeholder_filled() -> None:
+    """No finding of any case shows a raw server placeholder such as %kravreferanse."""
+    for case in CASES:
+        doc = base()
+        case.mutate(doc)
+        kw = dict(case.ctx)
+        if case.previous:
+            kw["previous"] = base()
+        for found in validate(doc, ctx(**kw)):
+            assert "%" not in found.message, (case.rule, found.message)

@@ -307,13 +307,14 @@ def check_vedlegg(doc: Mapping[str, Any], em: Emitter) -> None:
         for where, parent, present in expand(doc, pattern):
             if not present:
                 continue
-            vedlegg = obj(parent.get(where.rsplit("/", 1)[-1]))
+            key = where.rsplit("/", 1)[-1]
+            vedlegg = obj(parent[int(key)] if isinstance(parent, list) else parent.get(key))
             if not vedlegg:
                 continue
             filnavn = text(vedlegg.get("filnavn")) or ""
             if rule and wanted and vedlegg.get("type") != wanted:
                 # The tvangsgrunnlag message names its betegnelse, the others the file.
-                betegnelse = text(parent.get("betegnelseAvTvangsgrunnlag")) or filnavn
+                betegnelse = text(obj(parent).get("betegnelseAvTvangsgrunnlag")) or filnavn
                 em.add(rule, f"{where}/type", filnavn=filnavn, betegnelse=betegnelse)
             uid = vedlegg.get("uuid")
             if not text(uid):

@@ -143,7 +143,13 @@ def check_parties(doc: Mapping[str, Any], em: Emitter) -> None:
             kind = obj(adresse).get("adressetype")
             if isinstance(kind, str):
                 if kind in types:
-                    em.add("MAKS_EN_ADRESSE_AV_HVER_TYPE", f"{where}/adresse/{k}/adressetype")
+                    # The server's text lists the types, the first written as a
+                    # placeholder (%ukjentBosted): fill it with its own name.
+                    em.add(
+                        "MAKS_EN_ADRESSE_AV_HVER_TYPE",
+                        f"{where}/adresse/{k}/adressetype",
+                        ukjentBosted="ukjentBosted",
+                    )
                 types.add(kind)
     _innsender(doc, em)
     _representative_rules(doc, em)
