@@ -6,12 +6,14 @@ known at once and connections made before uvicorn's loop runs wait in the backlo
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from types import FrameType
 
 import uvicorn
 from starlette.routing import BaseRoute
@@ -72,6 +74,29 @@ def _url(sock: socket.socket) -> str:
     return f"http://{shown}:{port}"
 
 
+class _Server(uvicorn.Server):
+    """uvicorn, but SIGINT/SIGTERM end `serve` normally (exit 0) instead of re-raising."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield  # a background sandbox is stopped through should_exit only
+            return
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            # A second signal while draining forces the exit, as in uvicorn itself.
+            if self.should_exit:
+                self.force_exit = True
+            self.should_exit = True
+
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
 def _server(sb: Sandbox, extra_routes: Sequence[BaseRoute]) -> uvicorn.Server:
     config = uvicorn.Config(
         create_app(sb, extra_routes),
@@ -82,7 +107,7 @@ def _server(sb: Sandbox, extra_routes: Sequence[BaseRoute]) -> uvicorn.Server:
         # A `delay:` fault whose client vanished must not hold shutdown for long.
         timeout_graceful_shutdown=2,
     )
-    return uvicorn.Server(config)
+    return _Server(config)
 
 
 def _running(url: str, sb: Sandbox) -> RunningSandbox:
