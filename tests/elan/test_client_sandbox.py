@@ -247,3 +247,28 @@ def test_change_validate_and_betjeningskartet(
     assert isinstance(changed, Accepted)
     assert changed.ekstern_saksreferanse == accepted.ekstern_saksreferanse
     assert kart["skyldner"][0]["regelverk"] == "nyttRegelverk"
+
+
+def test_wait_until_ready_is_bounded_then_sees_ready(credentials: Any, tmp_path: Path) -> None:
+    """While scanning, waiting gives up at its timeout; once the scan is done it returns ready."""
+    from utlegg_gateway.errors import ElanTemporaryError
+    from utlegg_gateway.sandbox.options import SandboxOptions
+    from utlegg_gateway.sandbox.server import running_sandbox
+
+    options = SandboxOptions(model_version="1.1", scanning_seconds=3600.0)
+    with running_sandbox(options, credentials=[credentials]) as sb:
+        settings = settings_for(sb, tmp_path, credentials)
+
+        async def run() -> tuple[str, str]:
+            async with build_client(settings) as elan:
+                uid = await elan.upload_attachment(PDF, "vedlegg.pdf", "IB-W1")
+                with pytest.raises(ElanTemporaryError, match="scanning"):
+                    await elan.wait_until_ready(uid, timeout=0.05)
+                before = await elan.attachment_status(uid)
+                sb.admin.advance_clock(3600)
+                return before, await elan.wait_until_ready(uid, timeout=5)
+
+        before, after = asyncio.run(run())
+        polls = sb.admin.stats()["calls"]["attachment_status"]
+    assert (before, after) == ("scanning", "ready")
+    assert polls >= 3

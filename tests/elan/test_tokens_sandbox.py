@@ -222,3 +222,52 @@ def test_credentials_loaded_from_sandbox_files(credentials: Any, tmp_path: Path)
         )
     )
     assert creds.x5c is not None and len(creds.x5c) == 1
+
+
+def test_token_endpoint_503_is_retried_with_fresh_grants(
+    sandbox: Any, credentials: Any, tmp_path: Path
+) -> None:
+    """Two 503s from the token endpoint are retried (a new grant each time), then a token comes."""
+    settings = settings_for(sandbox, tmp_path, credentials)
+    sandbox.admin.set_faults({"token": {"sequence": ["503", "503"]}})
+    token, _claims = asyncio.run(_one_token(settings, sleep=_no_wait))
+    stats = sandbox.admin.stats()
+    assert token.value
+    assert stats["calls"]["token"] == 3 and stats["grants_issued"] == 1
+
+
+async def _no_wait(_seconds: float) -> None:
+    """Backoff sleep for tests: the retry loop runs, the waiting does not."""
+
+
+def test_expiring_certificate_warns_at_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A certificate expiring in 10 days logs a warning at start-up and reports it for health."""
+    from tests.elan._keys import write_pkcs12
+    from utlegg_gateway.config import Settings
+
+    (tmp_path / "pw").write_text("x")
+    write_pkcs12(tmp_path, "x", days_valid=10)
+    settings = Settings.model_validate(
+        {
+            "maskinporten": {
+                "client_id": "c",
+                "pkcs12_file": "client.p12",
+                "pkcs12_password": {"file": "pw"},
+            }
+        },
+        context={"base_dir": tmp_path},
+    )
+
+    async def build() -> TokenProvider:
+        async with httpx.AsyncClient() as http:
+            return TokenProvider.from_settings(settings, http=http)
+
+    with caplog.at_level("WARNING", logger="utlegg_gateway.elan.maskinporten"):
+        provider = asyncio.run(build())
+    assert any("expires on" in r.getMessage() for r in caplog.records)
+    warning = provider.certificate_warning(30)
+    assert warning is not None and "renew" in warning
+    assert provider.certificate_warning(5) is None
+    assert provider.certificate_expiry is not None
