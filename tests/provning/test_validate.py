@@ -71,7 +71,7 @@ JSON = st.recursive(
 )
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(JSON)
 def test_validate_never_raises_on_arbitrary_json(payload: Any) -> None:
     """Any JSON value gives findings, never an exception or an internal error."""
@@ -94,7 +94,7 @@ def _paths(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 ALL_PATHS = _paths(base())
 
 
-@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(ALL_PATHS), JSON)
 def test_validate_never_raises_on_a_damaged_begjaering(path: tuple[Any, ...], junk: Any) -> None:
     """Replacing any node of a valid payload with junk never breaks a rule check."""
