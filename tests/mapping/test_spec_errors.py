@@ -86,6 +86,8 @@ def error_of(load: Load, text: str) -> MappingSpecError:
         (CSV_HEAD + "  a: {const: 1}\n  a: {const: 2}\n", 5, "a:", "duplicate key 'a'"),
         # XPath that does not compile
         (XML_HEAD + "  a: {xpath: 'in:Sak[@'}\n", 4, "'in:Sak[@'", "does not compile"),
+        # an XPath function that does not exist
+        (XML_HEAD + "  a: {xpath: 'nosuch(@x)'}\n", 4, "'nosuch", "does not compile"),
         # an undeclared namespace prefix
         (XML_HEAD + "  a: {xpath: 'ns:Sak/@x'}\n", 4, "'ns:", "prefix 'ns'"),
         # col in an XML mapping

@@ -341,7 +341,9 @@ class _Compiler:
                 )
         try:
             compiled = etree.XPath(text, namespaces=namespaces)
-        except etree.XPathSyntaxError as exc:
+            # Unknown functions and unbound variables only show when evaluated: try once.
+            compiled(etree.Element("probe"))
+        except etree.XPathError as exc:
             self.fail(node, f"XPath {text!r} does not compile: {exc}")
         expr = Expr("xpath", compiled, text)
         m = _ATTR.match(text)
