@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import json
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ from utlegg_gateway.errors import SourceError, UnsafeSourceError
 from utlegg_gateway.mapping import CaseResult, load_mapping
 from utlegg_gateway.mapping.sources import iter_xml_records
 
-from .conftest import REPO, write_mapping
+from .conftest import SAMPLES, write_mapping
 
 Build = Callable[..., list[CaseResult]]
 
@@ -229,21 +230,48 @@ def test_oversize_file_is_refused_unread(tmp_path: Path) -> None:
         list(iter_xml_records(path, load_mapping(_xml_spec(tmp_path))))
 
 
-def test_cli_on_xxe_file_is_exit_2(tmp_path: Path) -> None:
-    """`map` on an XML file with an external entity reports the file as unsafe, exit 2."""
+_LOL = "".join(
+    ['<!ENTITY a0 "lol">'] + [f'<!ENTITY a{i} "{f"&a{i - 1};" * 10}">' for i in range(1, 10)]
+)
+
+
+@pytest.mark.parametrize(
+    "doctype",
+    ['<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>', f"<!DOCTYPE x [{_LOL}]>"],
+    ids=["xxe", "billion-laughs"],
+)
+def test_cli_on_unsafe_xml_is_exit_2(tmp_path: Path, doctype: str) -> None:
+    """`map` on an XML file with an external entity or billion laughs: file refused, exit 2."""
     from click.testing import CliRunner
 
     from utlegg_gateway.cli import main
 
     path = tmp_path / "inkassonett_20990101.xml"
     path.write_text(
-        '<?xml version="1.0"?>\n<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>\n'
-        '<in:Utleggsbatch xmlns:in="urn:no:inkassonett:eksport:3">&e;</in:Utleggsbatch>\n'
+        f'<?xml version="1.0"?>\n{doctype}\n'
+        '<in:Utleggsbatch xmlns:in="urn:no:inkassonett:eksport:3"><in:Sak saksnr="1">&e;&a9;'
+        "</in:Sak></in:Utleggsbatch>\n"
     )
-    result = CliRunner().invoke(
-        main, ["map", str(path), "--mapping", str(REPO / "mappings" / "xml-sak.yaml")]
-    )
+    result = CliRunner().invoke(main, ["map", str(path)])
     assert result.exit_code == 2
     assert result.stdout == ""
     assert "[source-unsafe]" in result.stderr
-    assert "root:" not in result.stderr + result.stdout
+    assert "root:" not in result.stderr
+
+
+def test_cli_malformed_after_good_cases(tmp_path: Path) -> None:
+    """Streaming: cases before a syntax error are written, then the file fails with exit 2."""
+    from click.testing import CliRunner
+
+    from utlegg_gateway.cli import main
+
+    good = (SAMPLES / "xml-sak" / "inkassonett_20251001.xml").read_text(encoding="iso-8859-1")
+    broken = good.replace("</in:Utleggsbatch>", '<in:Sak saksnr="X"></in:Sakk>\n</in:Utleggsbatch>')
+    path = tmp_path / "inkassonett_20251001.xml"
+    path.write_text(broken, encoding="iso-8859-1")
+    result = CliRunner().invoke(main, ["map", str(path)])
+    assert result.exit_code == 2
+    assert [json.loads(line)["case"] for line in result.stdout.splitlines()] == [
+        "IB-2025-000127", "IB-2025-000311"]  # fmt: skip
+    assert "malformed XML" in result.stderr
+    assert "row=88" in result.stderr  # the broken Sak replaces the last line (88)
