@@ -218,7 +218,8 @@ class MaskinportenSettings(_Section):
 
     client_id: str | None = None
     scope: str = ELAN_SCOPE
-    # Default from `environment`; give both for a non-standard (or sandbox) Maskinporten.
+    # Default from `environment`. With only `issuer`, the token endpoint is read from the
+    # issuer's metadata (/.well-known/oauth-authorization-server), as Digdir recommends.
     issuer: str | None = None
     token_endpoint: str | None = None
     # Signing material, one of: PKCS#12 (+password), PEM certificate + key, or key + kid.
@@ -250,8 +251,8 @@ class MaskinportenSettings(_Section):
             raise ValueError("kid needs private_key (file or env)")
         if self.pkcs12_file is not None and self.private_key is not None:
             raise ValueError("pkcs12_file holds the key itself: drop private_key")
-        if (self.issuer is None) != (self.token_endpoint is None):
-            raise ValueError("give both issuer and token_endpoint, or neither")
+        if self.token_endpoint is not None and self.issuer is None:
+            raise ValueError("token_endpoint needs issuer (the grant's aud)")
         if self.issuer is not None and not self.issuer.endswith("/"):
             raise ValueError("issuer must end with '/' (it is the grant's aud, verbatim)")
         return self
@@ -260,9 +261,13 @@ class MaskinportenSettings(_Section):
         """The grant's `aud`: the configured issuer or the environment's."""
         return self.issuer or MASKINPORTEN_ISSUERS[environment]
 
-    def token_endpoint_for(self, environment: str) -> str:
-        """Where the grant is posted."""
-        return self.token_endpoint or MASKINPORTEN_ISSUERS[environment] + "token"
+    def token_endpoint_for(self, environment: str) -> str | None:
+        """Where the grant is posted; None: read it from the configured issuer's metadata."""
+        if self.token_endpoint is not None:
+            return self.token_endpoint
+        if self.issuer is not None:
+            return None
+        return MASKINPORTEN_ISSUERS[environment] + "token"
 
 
 class ElanPaths(_Section):

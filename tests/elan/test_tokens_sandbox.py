@@ -271,3 +271,38 @@ def test_expiring_certificate_warns_at_start(
     assert warning is not None and "renew" in warning
     assert provider.certificate_warning(5) is None
     assert provider.certificate_expiry is not None
+
+
+def test_token_endpoint_read_from_issuer_metadata(
+    sandbox: Any, credentials: Any, tmp_path: Path
+) -> None:
+    """With only the issuer configured, the token endpoint comes from its well-known metadata."""
+    settings = settings_for(sandbox, tmp_path, credentials, maskinporten={"token_endpoint": None})
+
+    async def run() -> tuple[str | None, Any]:
+        async with httpx.AsyncClient() as http:
+            provider = _provider(settings, http)
+            before = provider.token_endpoint
+            token = await provider.get()
+            assert provider.token_endpoint == sandbox.token_endpoint
+            return before, token
+
+    before, token = asyncio.run(run())
+    assert before is None and token.value
+    assert sandbox.admin.stats()["grants_issued"] == 1
+
+
+def test_issuer_without_metadata_is_an_auth_error(
+    sandbox: Any, credentials: Any, tmp_path: Path
+) -> None:
+    """An issuer that serves no metadata fails with advice to set token_endpoint; no grant sent."""
+    settings = settings_for(
+        sandbox,
+        tmp_path,
+        credentials,
+        maskinporten={"issuer": sandbox.url + "/nothing/", "token_endpoint": None},
+    )
+    with pytest.raises(AuthError) as info:
+        asyncio.run(_one_token(settings))
+    assert info.value.hint is not None and "token_endpoint" in info.value.hint
+    assert sandbox.admin.stats()["calls"].get("token", 0) == 0

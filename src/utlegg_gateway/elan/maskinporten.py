@@ -175,7 +175,7 @@ class TokenProvider:
         credentials: SigningCredentials,
         client_id: str,
         issuer: str,
-        token_endpoint: str,
+        token_endpoint: str | None,
         default_scope: str,
         environment: str = "test",
         organisation: str | None = None,
@@ -308,6 +308,33 @@ class TokenProvider:
             if entry.token.value == token.value:
                 del self._cache[key]
 
+    @property
+    def token_endpoint(self) -> str | None:
+        """Where grants go (None until read from the issuer's metadata)."""
+        return self._token_endpoint
+
+    async def _discover(self) -> str:
+        # RFC 8414 metadata; its issuer must be ours verbatim, or every grant's aud is wrong.
+        url = self._issuer + ".well-known/oauth-authorization-server"
+        request = self._http.build_request("GET", url, headers={"Accept": "application/json"})
+        response = await send_token_request(self._http, request)
+        metadata = json_body(response)
+        endpoint = metadata.get("token_endpoint")
+        if response.status_code != 200 or not isinstance(endpoint, str) or not endpoint:
+            raise AuthError(
+                f"no token_endpoint in the metadata at {url} (HTTP {response.status_code})",
+                http_status=response.status_code,
+                hint="set maskinporten.token_endpoint, or check maskinporten.issuer",
+            )
+        if metadata.get("issuer") != self._issuer:
+            raise AuthError(
+                f"the metadata at {url} names issuer {metadata.get('issuer')!r}, "
+                f"not {self._issuer!r}",
+                hint=_ADVICE["MP-110"],
+            )
+        self._token_endpoint = endpoint
+        return endpoint
+
     def _grant(self, scope: str) -> str:
         claims = build_grant_claims(
             issuer=self._issuer,
@@ -321,12 +348,13 @@ class TokenProvider:
         return sign_grant(claims, self._credentials, algorithm=self._algorithm)
 
     async def _fetch(self, scope: str) -> _Entry:
+        endpoint = self._token_endpoint or await self._discover()
         backoff = self._retry.start(self._clock, self._rng)
         while True:
             # A new grant per attempt: a grant (jti) is single-use (MP-012).
             request = self._http.build_request(
                 "POST",
-                self._token_endpoint,
+                endpoint,
                 data={"grant_type": GRANT_TYPE, "assertion": self._grant(scope)},
                 headers={"Accept": "application/json"},
             )

@@ -204,7 +204,7 @@ async def _token_report(
         "organisation": token.organisation,
         "systembruker": token.systembruker,
         "expires_at": token.expires_at.isoformat(timespec="seconds"),
-        "token_endpoint": settings.maskinporten.token_endpoint_for(settings.environment),
+        "token_endpoint": tokens.token_endpoint,
         "certificate_expires": expiry.isoformat(timespec="seconds") if expiry else None,
         "warning": warning,
     }
