@@ -95,3 +95,12 @@ def test_real_command_line_process(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     cases = [json.loads(line)["case"] for line in proc.stdout.splitlines()]
     assert cases == ["IB-2025-000127", "IB-2025-000311"]
+
+
+def test_file_without_cases_is_ok_with_a_note(tmp_path: Path) -> None:
+    """An export with no case at all exits 0, writes nothing, and notes it on stderr."""
+    source = tmp_path / "inkassonett_20250101.xml"
+    source.write_text('<in:Utleggsbatch xmlns:in="urn:no:inkassonett:eksport:3"/>\n')
+    code, lines, stderr = _run(str(source))
+    assert (code, lines) == (0, [])
+    assert "no cases" in stderr

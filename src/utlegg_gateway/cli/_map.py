@@ -49,7 +49,8 @@ def map_command(
         today=date.today(), version=settings.model_version, environment=settings.environment
     )
     failed = False
-    for result in map_file(file, spec, ctx):
+    count = 0
+    for count, result in enumerate(map_file(file, spec, ctx), start=1):  # noqa: B007  (count is read after the loop)
         line: dict[str, object] = {"case": result.innsender_referanse or result.key}
         line["ok"] = result.ok
         if result.ok:
@@ -58,4 +59,7 @@ def map_command(
             failed = True
             line["errors"] = [issue.to_json() for issue in result.errors]
         click.echo(json.dumps(line, ensure_ascii=False))
+    if count == 0:
+        # Not an error (an export may be empty), but often a mapping that does not fit.
+        click.echo(f"note: no cases in {file} (mapping {spec.name})", err=True)
     sys.exit(EXIT_CASE_ERRORS if failed else EXIT_OK)
