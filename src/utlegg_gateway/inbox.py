@@ -19,7 +19,8 @@ link is reported as a `ReadyFile` with `problem` set, so the caller can claim th
 itself (rename does not follow it) and answer it with an error report.
 
 A vanished or unreadable inbox folder (unmounted share) is reported in `health` and
-retried on the next scan; it never raises.
+retried on the next scan; it never raises. The archive/failed moves and the retention
+purge live in `archive.py` and are re-exported here.
 """
 
 from __future__ import annotations
@@ -28,16 +29,16 @@ import contextlib
 import errno
 import fnmatch
 import os
-import shutil
 import stat
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from utlegg_gateway._logging import fields, get_logger
+from utlegg_gateway.archive import archive_file, move_file, move_to_failed, purge_archive
 from utlegg_gateway.config import InboxSettings, ReadinessSettings
 from utlegg_gateway.errors import InboxError
 
@@ -491,131 +492,3 @@ def find_attachments(
         else:
             present[name] = hit
     return AttachmentCheck(present, tuple(missing), tuple(unsafe))
-
-
-# -- moving out of work: archive, failed, retention ------------------------------------
-
-
-def _fsync_dir(folder: Path) -> None:
-    if os.name != "posix":  # directory fsync is a POSIX guarantee only
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _free_target(folder: Path, name: str) -> Path:
-    target = folder / name
-    stem, dot, suffix = name.partition(".")
-    n = 2
-    while target.exists() or target.is_symlink():
-        target = folder / (f"{stem}.{n}{dot}{suffix}" if dot else f"{name}.{n}")
-        n += 1
-    return target
-
-
-def move_file(source: Path, folder: Path) -> Path:
-    """Move `source` into `folder` under its name (a clash gets `.2`, `.3` … after the stem).
-
-    Rename when on one file system; otherwise copy to a hidden temp name, fsync,
-    rename, fsync the folder, then delete the source: a crash leaves two copies, never
-    none. Raises InboxError.
-    """
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        target = _free_target(folder, source.name)
-        try:
-            source.rename(target)
-        except OSError as exc:
-            if exc.errno != errno.EXDEV:
-                raise
-            tmp = folder / f".{source.name}.moving.tmp"
-            shutil.copy2(source, tmp, follow_symlinks=False)
-            fd = os.open(tmp, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            tmp.rename(target)
-            _fsync_dir(folder)
-            source.unlink()
-            return target
-        _fsync_dir(folder)
-    except OSError as exc:
-        raise InboxError(
-            f"cannot move {source.name} to {folder}: {exc.strerror or exc}",
-            file=str(source),
-            hint="check that the archive/failed folder exists, is writable and has space",
-        ) from exc
-    return target
-
-
-def archive_file(
-    path: Path,
-    archive_root: Path,
-    *,
-    now: datetime,
-    attachments: Sequence[Path] = (),
-) -> Path:
-    """Move a finished original (and its attachments, and a `.done`/`.ok` marker beside it)
-    to `archive_root/YYYY-MM-DD/`; returns the original's new path."""
-    folder = archive_root / now.date().isoformat()
-    moved = move_file(path, folder)
-    for extra in attachments:
-        if extra.exists() and not extra.is_symlink():
-            move_file(extra, folder)
-    for marker in _markers_beside(path):
-        move_file(marker, folder)
-    return moved
-
-
-def move_to_failed(path: Path, failed_root: Path, *, now: datetime | None = None) -> Path:
-    """Move an unreadable original to `failed_root/` (`failed_root/YYYY-MM-DD/` given `now`).
-
-    Failed files are never purged automatically: they wait for a person.
-    """
-    folder = failed_root if now is None else failed_root / now.date().isoformat()
-    moved = move_file(path, folder)
-    for marker in _markers_beside(path):
-        move_file(marker, folder)
-    return moved
-
-
-def _markers_beside(path: Path) -> list[Path]:
-    return [
-        path.parent / f"{path.name}{suffix}"
-        for suffix in (".done", ".ok")
-        if (path.parent / f"{path.name}{suffix}").is_file()
-    ]
-
-
-def purge_archive(archive_root: Path, *, retention_days: int, now: datetime) -> list[Path]:
-    """Delete archive day folders older than `retention_days`; returns what was deleted.
-
-    Only folders named `YYYY-MM-DD` are touched. Journal rows (with hashes) are kept, so
-    duplicates are still recognised after the files are gone.
-    """
-    cutoff: date = (now - timedelta(days=retention_days)).date()
-    removed: list[Path] = []
-    try:
-        children = list(archive_root.iterdir()) if archive_root.is_dir() else []
-    except OSError as exc:
-        raise InboxError(
-            f"cannot list the archive: {exc.strerror}", file=str(archive_root)
-        ) from exc
-    for child in sorted(children):
-        try:
-            day = date.fromisoformat(child.name)
-        except ValueError:
-            continue
-        if day >= cutoff or child.is_symlink() or not child.is_dir():
-            continue
-        try:
-            shutil.rmtree(child)
-        except OSError as exc:
-            raise InboxError(f"cannot purge {child.name}: {exc.strerror}", file=str(child)) from exc
-        removed.append(child)
-        log.info("archive day purged", extra=fields(folder=child.name))
-    return removed

@@ -5,27 +5,9 @@ This is the only module that knows SQL, and the one place where `sqlite3` errors
 `transitions` (from, to, time, detail), written *before* the gateway acts on the new
 state; `record_intent` is committed before each external call.
 
-File states (one row per claimed input file)::
-
-    claimed ──▶ mapping ──▶ processing ──▶ done
-       │           │             │
-       ├──▶ duplicate            └──▶ failed ◀── (claimed, mapping)
-       └──▶ failed                        │
-                                          └──▶ claimed   (replay by an operator)
-
-Case states (one row per begjæring built from a file)::
-
-    new ──▶ rejected_local                          (local prøving or mapping failed)
-     ├───▶ duplicate                                (same business key accepted before)
-     ├───▶ waiting_attachments ──▶ uploading | failed
-     └───▶ uploading ──▶ submitting ──▶ accepted | rejected | failed
-                │             │
-                └──▶ retry_wait ◀┘   (temporary failure; `next_attempt_at`)
-                        └──▶ uploading | submitting | failed
-
-End states: files `done`, `failed`, `duplicate`; cases `accepted`, `rejected_local`,
-`rejected`, `failed`, `duplicate`. Everything else is resumed on start
-(`files_in_states(*FILE_RESUMABLE)`, `cases_in_states(*CASE_RESUMABLE)`).
+The state machine (states, allowed transitions, end states) is drawn and defined in
+`_journal_types.py` and re-exported here. Everything not in an end state is resumed on
+start (`files_in_states(*FILE_RESUMABLE)`, `cases_in_states(*CASE_RESUMABLE)`).
 
 Duplicates: a file whose SHA-256 equals one already registered (and not `failed`, so a
 fixed configuration can re-read a re-dropped file) is registered with `duplicate_of`
@@ -40,12 +22,27 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from utlegg_gateway._journal_types import (
+    CASE_END_STATES,
+    CASE_RESUMABLE,
+    CASE_TRANSITIONS,
+    FILE_END_STATES,
+    FILE_RESUMABLE,
+    FILE_TRANSITIONS,
+    CaseRecord,
+    CaseState,
+    FileRecord,
+    FileState,
+    Intent,
+    Transition,
+)
+from utlegg_gateway._journal_types import case_from_row as _case
+from utlegg_gateway._journal_types import file_from_row as _file
+from utlegg_gateway._journal_types import parse_time as _dt
 from utlegg_gateway.errors import JournalError
 
 __all__ = [
@@ -65,60 +62,7 @@ __all__ = [
     "Transition",
 ]
 
-
-class FileState(StrEnum):
-    """Where a claimed input file stands."""
-
-    CLAIMED = "claimed"
-    MAPPING = "mapping"
-    PROCESSING = "processing"
-    DONE = "done"
-    FAILED = "failed"
-    DUPLICATE = "duplicate"
-
-
-class CaseState(StrEnum):
-    """Where one begjæring stands."""
-
-    NEW = "new"
-    WAITING_ATTACHMENTS = "waiting_attachments"
-    UPLOADING = "uploading"
-    SUBMITTING = "submitting"
-    RETRY_WAIT = "retry_wait"
-    ACCEPTED = "accepted"
-    REJECTED_LOCAL = "rejected_local"
-    REJECTED = "rejected"
-    FAILED = "failed"
-    DUPLICATE = "duplicate"
-
-
 F, C = FileState, CaseState
-
-FILE_TRANSITIONS: Mapping[FileState, frozenset[FileState]] = {
-    F.CLAIMED: frozenset({F.MAPPING, F.FAILED, F.DUPLICATE}),
-    F.MAPPING: frozenset({F.PROCESSING, F.FAILED}),
-    F.PROCESSING: frozenset({F.DONE, F.FAILED}),
-    F.FAILED: frozenset({F.CLAIMED}),  # replay
-    F.DONE: frozenset(),
-    F.DUPLICATE: frozenset(),
-}
-CASE_TRANSITIONS: Mapping[CaseState, frozenset[CaseState]] = {
-    C.NEW: frozenset({C.REJECTED_LOCAL, C.DUPLICATE, C.WAITING_ATTACHMENTS, C.UPLOADING, C.FAILED}),
-    C.WAITING_ATTACHMENTS: frozenset({C.UPLOADING, C.FAILED}),
-    C.UPLOADING: frozenset({C.SUBMITTING, C.RETRY_WAIT, C.FAILED}),
-    C.SUBMITTING: frozenset({C.ACCEPTED, C.REJECTED, C.RETRY_WAIT, C.FAILED}),
-    # retry_wait -> retry_wait moves the next attempt time after another temporary failure.
-    C.RETRY_WAIT: frozenset({C.UPLOADING, C.SUBMITTING, C.RETRY_WAIT, C.FAILED}),
-    C.ACCEPTED: frozenset(),
-    C.REJECTED_LOCAL: frozenset(),
-    C.REJECTED: frozenset(),
-    C.FAILED: frozenset(),
-    C.DUPLICATE: frozenset(),
-}
-FILE_END_STATES = frozenset({F.DONE, F.FAILED, F.DUPLICATE})
-CASE_END_STATES = frozenset({C.ACCEPTED, C.REJECTED_LOCAL, C.REJECTED, C.FAILED, C.DUPLICATE})
-FILE_RESUMABLE = tuple(s for s in FileState if s not in FILE_END_STATES)
-CASE_RESUMABLE = tuple(s for s in CaseState if s not in CASE_END_STATES)
 
 SCHEMA_VERSION = 1
 
@@ -202,126 +146,14 @@ CREATE TABLE cursors (
 """
 
 
-@dataclass(frozen=True, slots=True)
-class FileRecord:
-    """One registered input file; `path` is where it is now (work, archive or failed)."""
-
-    id: int
-    inbox: str
-    name: str
-    sha256: str
-    size: int
-    path: str | None
-    state: FileState
-    duplicate_of: int | None
-    error: dict[str, Any] | None
-    registered_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class CaseRecord:
-    """One begjæring: its payload, where it came from and how far it got."""
-
-    id: int
-    file_id: int
-    key: str
-    innsender_referanse: str
-    begjaeringsdato: str
-    state: CaseState
-    payload: dict[str, Any]
-    source: dict[str, Any]
-    ekstern_saksreferanse: str | None
-    korrelasjonsid: str | None
-    meldingsid: str | None
-    errors: list[dict[str, Any]]
-    duplicate_of: int | None
-    attempts: int
-    next_attempt_at: datetime | None
-    submitted_at: datetime | None
-    finished_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Transition:
-    """One recorded state change."""
-
-    entity: str
-    entity_id: int
-    from_state: str | None
-    to_state: str
-    at: datetime
-    detail: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Intent:
-    """An external call about to be made (recorded before it is made)."""
-
-    case_id: int
-    operation: str
-    meldingsid: str
-    at: datetime
-
-
 def _ts(value: datetime) -> str:
     if value.tzinfo is None:
         raise JournalError("journal times must be timezone-aware", value=value.isoformat())
     return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def _dt(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
-
-
 def _dump(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
-
-
-def _file(row: sqlite3.Row) -> FileRecord:
-    registered, updated = _dt(row["registered_at"]), _dt(row["updated_at"])
-    assert registered is not None and updated is not None
-    return FileRecord(
-        id=row["id"],
-        inbox=row["inbox"],
-        name=row["name"],
-        sha256=row["sha256"],
-        size=row["size"],
-        path=row["path"],
-        state=FileState(row["state"]),
-        duplicate_of=row["duplicate_of"],
-        error=None if row["error"] is None else json.loads(row["error"]),
-        registered_at=registered,
-        updated_at=updated,
-    )
-
-
-def _case(row: sqlite3.Row) -> CaseRecord:
-    created, updated = _dt(row["created_at"]), _dt(row["updated_at"])
-    assert created is not None and updated is not None
-    return CaseRecord(
-        id=row["id"],
-        file_id=row["file_id"],
-        key=row["key"],
-        innsender_referanse=row["innsender_referanse"],
-        begjaeringsdato=row["begjaeringsdato"],
-        state=CaseState(row["state"]),
-        payload=json.loads(row["payload"]),
-        source=json.loads(row["source"]),
-        ekstern_saksreferanse=row["ekstern_saksreferanse"],
-        korrelasjonsid=row["korrelasjonsid"],
-        meldingsid=row["meldingsid"],
-        errors=json.loads(row["errors"]),
-        duplicate_of=row["duplicate_of"],
-        attempts=row["attempts"],
-        next_attempt_at=_dt(row["next_attempt_at"]),
-        submitted_at=_dt(row["submitted_at"]),
-        finished_at=_dt(row["finished_at"]),
-        created_at=created,
-        updated_at=updated,
-    )
 
 
 class Journal:
