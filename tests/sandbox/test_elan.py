@@ -341,3 +341,30 @@ def test_change_of_unknown_case_is_404(sb11: Any, tok: str) -> None:
     """An endring for a reference the sandbox never issued is a 404."""
     response = _change(sb11, tok, "nope", reference())
     assert response.status_code == 404
+
+
+def test_malformed_upload_is_400(sb11: Any, tok: str) -> None:
+    """A multipart body without the `fil` part, or a broken one, is a 400 XXX-006."""
+    h = headers(tok)
+    missing = HTTP.post(
+        sb11.elan_base_url + "/vedlegg", headers=h, data={"innsenderReferanse": "R"}
+    )
+    assert missing.status_code == 400
+    assert missing.json()["kode"] == "XXX-006"
+    h["Content-Type"] = "multipart/form-data; boundary=xyz"
+    broken = HTTP.post(sb11.elan_base_url + "/vedlegg", headers=h, content=b"--xyz\r\nnonsense")
+    assert broken.status_code == 400
+    assert broken.json()["kode"] == "XXX-006"
+    assert sb11.admin.uploads() == []
+
+
+def test_unknown_path_is_404_error_object(sb11: Any, tok: str) -> None:
+    """A URL that is no endpoint answers the general error body with XXX-003."""
+    h = headers(tok)
+    response = HTTP.get(sb11.elan_base_url + "/nowhere", headers=h)
+    assert response.status_code == 404
+    assert response.json() == {
+        "kode": "XXX-003",
+        "melding": "Ukjent URL",
+        "korrelasjonsid": h["Korrelasjonsid"],
+    }

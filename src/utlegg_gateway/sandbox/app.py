@@ -28,6 +28,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     korr = request.headers.get("korrelasjonsid")
     if exc.status_code == 404:
         return JSONResponse(error_body("XXX-003", "Ukjent URL", korr), 404)
+    if exc.status_code == 400:
+        return JSONResponse(error_body("XXX-006", str(exc.detail), korr), 400)
     if exc.status_code == 405:
         return JSONResponse(error_body("XXX-006", "Metoden støttes ikke her", korr), 405)
     return JSONResponse(error_body("XXX-001", str(exc.detail), korr), exc.status_code)

@@ -182,6 +182,7 @@ def _guarded(sb: Sandbox, operation: str, handler: Handler) -> Callable[[Request
 
 async def _upload(sb: Sandbox, call: Call) -> Response:
     korr = call.korrelasjonsid
+    # A malformed multipart body raises HTTPException(400): app.py answers it as XXX-006.
     async with call.request.form() as form:
         fil = form.get("fil")
         ref = form.get("innsenderReferanse")
