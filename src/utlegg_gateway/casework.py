@@ -334,6 +334,7 @@ class CaseWorker:
         self, record: FileRecord, case: CaseRecord, payload: dict[str, Any]
     ) -> CaseRecord:
         from utlegg_gateway.elan import Accepted, FailedPermanently, Rejected
+        from utlegg_gateway.submission import submit_case
 
         meldingsid = case.meldingsid or str(uuid.uuid4())
         if case.state is not C.SUBMITTING:
@@ -344,7 +345,11 @@ class CaseWorker:
             )
         started = time.monotonic()
         try:
-            result = await self.client.submit(case.payload, meldingsid=meldingsid)
+            # issue 7 hook: corrections become changes, old-rule debtors go to outbox/elsa
+            answer = await submit_case(self, record, case, meldingsid, now=self._clock())
+            if isinstance(answer, CaseRecord):
+                return answer
+            result = answer
         except (ElanTemporaryError, AuthError) as exc:
             return self._retry_or_fail(record, case, exc)
         except ElanError as exc:

@@ -52,6 +52,7 @@ from utlegg_gateway.errors import (
     SourceError,
 )
 from utlegg_gateway.health import HealthState
+from utlegg_gateway.submission import is_correction
 from utlegg_gateway.journal import (
     CASE_END_STATES,
     CaseRecord,
@@ -337,7 +338,8 @@ class Pipeline:
             )
             return self.cases.end(record, case, C.REJECTED_LOCAL, errors=errors)
         prior = self.journal.accepted_case(case.innsender_referanse, case.begjaeringsdato)
-        if prior is not None and prior.id != case.id:
+        # issue 7: in a corrections inbox the accepted original is the point, not a duplicate
+        if prior is not None and prior.id != case.id and not is_correction(self.settings, record):
             prior_file = self.journal.file(prior.file_id)
             return self.cases.end(
                 record,

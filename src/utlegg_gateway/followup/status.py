@@ -254,9 +254,13 @@ class StatusPoller:
         now = self._clock()
         schedule = self._settings.followup.status_schedule
         out = []
+        seen: set[str] = set()
         for case in self._journal.cases_in_states(CaseState.ACCEPTED):
             if not case.ekstern_saksreferanse:
                 continue  # accepted as duplicate without a known reference: nothing to ask
+            if case.ekstern_saksreferanse in seen:
+                continue  # an accepted correction of an earlier case: the original reports
+            seen.add(case.ekstern_saksreferanse)
             state = self.last_status(case.id)
             if state and state.get("final"):
                 continue
