@@ -52,7 +52,6 @@ from utlegg_gateway.errors import (
     SourceError,
 )
 from utlegg_gateway.health import HealthState
-from utlegg_gateway.submission import is_correction
 from utlegg_gateway.journal import (
     CASE_END_STATES,
     CaseRecord,
@@ -61,6 +60,7 @@ from utlegg_gateway.journal import (
     FileState,
     Journal,
 )
+from utlegg_gateway.submission import is_correction
 
 __all__ = [
     "AttachmentProblem",
