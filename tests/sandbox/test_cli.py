@@ -12,7 +12,9 @@ import pytest
 
 from tests.sandbox._client import HTTP, post_grant
 from utlegg_gateway.config import load_settings
+from utlegg_gateway.errors import UsageError
 from utlegg_gateway.sandbox import Credentials, build_grant
+from utlegg_gateway.sandbox.init import init_directory
 
 
 def _init(directory: Path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -59,9 +61,11 @@ def test_init_writes_working_credentials_and_config(initialised: Path) -> None:
     assert settings.maskinporten.pkcs12_file == creds / "client.p12"
     assert settings.elan.base_url == "http://127.0.0.1:8911/api/utleggsbegjaering/v2"
     assert settings.organisation == "312597772"
-    again = _init(creds)
-    assert again.returncode == 2
-    assert "--force" in again.stderr
+    # A second init into the same folder refuses (in-process: a subprocess costs seconds).
+    with pytest.raises(UsageError) as refused:
+        init_directory(creds)
+    assert refused.value.exit_code == 2
+    assert "--force" in str(refused.value)
 
 
 def test_serve_until_sigterm(initialised: Path, tmp_path: Path) -> None:

@@ -187,3 +187,18 @@ def test_registration_file_loads_at_start(make_sandbox: Any, tmp_path: Path) -> 
     with running_sandbox(SandboxOptions(registries=(tmp_path / "c",))) as sb:
         claims = _claims(post_grant(sb, build_grant(creds, sb.issuer)))
     assert claims["consumer"]["ID"] == "0192:910753614"
+
+
+def test_system_user_with_external_ref_needs_it_in_the_grant(
+    sandbox: Any, sandbox_credentials: Any
+) -> None:
+    """A system user registered with an externalRef is MP-303 without it, fine with it."""
+    sandbox.admin.register_system_user(
+        sandbox_credentials.client_id, "923609016", external_ref="kunde-7"
+    )
+    bare = build_grant(sandbox_credentials, sandbox.issuer, systemuser_org="923609016")
+    _expect(post_grant(sandbox, bare), "invalid_altinn_customer_configuration", "MP-303")
+    ref = build_grant(
+        sandbox_credentials, sandbox.issuer, systemuser_org="923609016", external_ref="kunde-7"
+    )
+    assert post_grant(sandbox, ref).status_code == 200
