@@ -110,6 +110,12 @@ def _server(sb: Sandbox, extra_routes: Sequence[BaseRoute]) -> uvicorn.Server:
     return _Server(config)
 
 
+def _fixed_base_url(host: str, url: str) -> str | None:
+    # Listening on every interface (a container): clients reach us under a name we cannot
+    # know, so the issuer follows each request's Host header instead of a fixed URL.
+    return None if host in ("0.0.0.0", "::", "") else url  # noqa: S104 - compared, not bound
+
+
 def _running(url: str, sb: Sandbox) -> RunningSandbox:
     return RunningSandbox(
         url=url,
@@ -135,7 +141,7 @@ def running_sandbox(
     sb = Sandbox(options, clock=clock)
     sock = bind(host, port)
     url = _url(sock)
-    sb.base_url = url
+    sb.base_url = _fixed_base_url(host, url)
     server = _server(sb, extra_routes)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name=f"sandbox-{url}", daemon=True
@@ -147,6 +153,7 @@ def running_sandbox(
         if not thread.is_alive() or time.monotonic() > deadline:
             server.should_exit = True
             sock.close()
+            sb.state.close()
             raise ConfigError(f"sandbox did not start on {url}")
         time.sleep(0.002)
     running = _running(url, sb)
@@ -173,7 +180,7 @@ def serve(
     sb = Sandbox(options)
     sock = bind(host, port)
     url = _url(sock)
-    sb.base_url = url
+    sb.base_url = _fixed_base_url(host, url)
     if on_ready is not None:
         on_ready(url)
     try:
