@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from utlegg_gateway._logging import fields, get_logger
 from utlegg_gateway.config import InboxSettings, Settings
@@ -37,6 +37,8 @@ __all__ = [
 log = get_logger(__name__)
 
 C = CaseState
+P = ParamSpec("P")
+R = TypeVar("R")
 
 # --- pure helpers --------------------------------------------------------------------
 
@@ -184,6 +186,16 @@ class CaseWorker:
             self._health.metrics.cases_finished.labels(state.value).inc()
         return case
 
+    async def aend(
+        self, record: FileRecord, case: CaseRecord, state: CaseState, **kw: Any
+    ) -> CaseRecord:
+        """`end` off the event loop: a durable commit (fsync) must not stall other cases."""
+        return await asyncio.to_thread(self.end, record, case, state, **kw)
+
+    async def _write(self, fn: Callable[P, R], *args: P.args, **kw: P.kwargs) -> R:
+        """A journal write off the event loop (SQLite serialises writers; the loop goes on)."""
+        return await asyncio.to_thread(fn, *args, **kw)
+
     async def run(
         self, record: FileRecord, inbox: InboxSettings, path: Path, case: CaseRecord
     ) -> None:
@@ -222,7 +234,7 @@ class CaseWorker:
                 try:
                     hit = self._locate(att.filnavn, folders, inbox)
                 except AttachmentProblem as exc:
-                    self.end(
+                    await self.aend(
                         record,
                         case,
                         C.FAILED,
@@ -241,7 +253,7 @@ class CaseWorker:
                 )
             remaining = (deadline - self._clock()).total_seconds()
             if remaining <= 0:
-                self.end(
+                await self.aend(
                     record,
                     case,
                     C.FAILED,
@@ -258,7 +270,7 @@ class CaseWorker:
                 return None
             await self._sleep(min(1.0, remaining))
         if case.state in (C.NEW, C.WAITING_ATTACHMENTS) or case.state is C.RETRY_WAIT:
-            case = self.journal.set_case_state(case.id, C.UPLOADING)
+            case = await self._write(self.journal.set_case_state, case.id, C.UPLOADING)
         uuids: dict[str, str] = {}
         for att in wanted:
             content = found[att.filnavn].read_bytes()
@@ -269,18 +281,20 @@ class CaseWorker:
                     ref = await self.client.upload_attachment(
                         content, att.filnavn, case.innsender_referanse
                     )
-                    self.journal.record_attachment(case.id, att.filnavn, sha, ref)
+                    await self._write(
+                        self.journal.record_attachment, case.id, att.filnavn, sha, ref
+                    )
                 state = await self.client.wait_until_ready(ref)
             except (ElanTemporaryError, AuthError) as exc:
-                self._retry_or_fail(record, case, exc)
+                await self._retry_or_fail(record, case, exc)
                 return None
             except ElanError as exc:
-                self.end(
+                await self.aend(
                     record, case, C.FAILED, errors=[error_entry(exc.code, exc.message, case.source)]
                 )
                 return None
             if state != "ready":
-                self.end(
+                await self.aend(
                     record,
                     case,
                     C.FAILED,
@@ -311,7 +325,9 @@ class CaseWorker:
             return candidate
         return None
 
-    def _retry_or_fail(self, record: FileRecord, case: CaseRecord, exc: GatewayError) -> CaseRecord:
+    async def _retry_or_fail(
+        self, record: FileRecord, case: CaseRecord, exc: GatewayError
+    ) -> CaseRecord:
         """After a temporary failure: wait and try again, or end `failed` when out of tries."""
         current = self.journal.case(case.id)
         error = error_entry(
@@ -325,10 +341,14 @@ class CaseWorker:
                 "case failed temporarily; will retry",
                 extra=fields(file=record.name, case=current.key, error=exc.details()),
             )
-            return self.journal.set_case_state(
-                current.id, C.RETRY_WAIT, next_attempt_at=next_at, errors=[error]
+            return await self._write(
+                self.journal.set_case_state,
+                current.id,
+                C.RETRY_WAIT,
+                next_attempt_at=next_at,
+                errors=[error],
             )
-        return self.end(record, current, C.FAILED, errors=[error])
+        return await self.aend(record, current, C.FAILED, errors=[error])
 
     async def _submit(
         self, record: FileRecord, case: CaseRecord, payload: dict[str, Any]
@@ -339,9 +359,13 @@ class CaseWorker:
         meldingsid = case.meldingsid or str(uuid.uuid4())
         if case.state is not C.SUBMITTING:
             # Intent first: a crash from here on resubmits with this Meldingsid.
-            self.journal.record_intent(case.id, "submit", meldingsid)
-            case = self.journal.set_case_state(
-                case.id, C.SUBMITTING, meldingsid=meldingsid, payload=payload
+            await self._write(self.journal.record_intent, case.id, "submit", meldingsid)
+            case = await self._write(
+                self.journal.set_case_state,
+                case.id,
+                C.SUBMITTING,
+                meldingsid=meldingsid,
+                payload=payload,
             )
         started = time.monotonic()
         try:
@@ -351,9 +375,9 @@ class CaseWorker:
                 return answer
             result = answer
         except (ElanTemporaryError, AuthError) as exc:
-            return self._retry_or_fail(record, case, exc)
+            return await self._retry_or_fail(record, case, exc)
         except ElanError as exc:
-            return self.end(
+            return await self.aend(
                 record, case, C.FAILED, errors=[error_entry(exc.code, exc.message, case.source)]
             )
         if self._health is not None:
@@ -369,7 +393,7 @@ class CaseWorker:
                     already_submitted=result.already_submitted,
                 ),
             )
-            return self.end(
+            return await self.aend(
                 record,
                 case,
                 C.ACCEPTED,
@@ -388,11 +412,11 @@ class CaseWorker:
                 )
                 for rule in result.rules
             ] or [error_entry(result.kode or "elan-rejected", result.melding, case.source)]
-            return self.end(
+            return await self.aend(
                 record, case, C.REJECTED, errors=errors, korrelasjonsid=result.korrelasjonsid
             )
         if isinstance(result, FailedPermanently):
-            return self.end(
+            return await self.aend(
                 record,
                 case,
                 C.FAILED,
@@ -407,7 +431,7 @@ class CaseWorker:
                     )
                 ],
             )
-        return self._retry_or_fail(record, case, result.error)
+        return await self._retry_or_fail(record, case, result.error)
 
 
 _RECEIPT_STATUS: dict[CaseState, str] = {
