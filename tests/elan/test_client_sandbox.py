@@ -272,3 +272,33 @@ def test_wait_until_ready_is_bounded_then_sees_ready(credentials: Any, tmp_path:
         polls = sb.admin.stats()["calls"]["attachment_status"]
     assert (before, after) == ("scanning", "ready")
     assert polls >= 3
+
+
+def test_change_with_lost_answer_then_uavklart_is_not_a_rejection(
+    credentials: Any, tmp_path: Path
+) -> None:
+    """A change whose answer was lost, then UAVKLART_STATUS: reported as unknown, not rejected."""
+    from utlegg_gateway.errors import ElanUnknownOutcomeError
+    from utlegg_gateway.sandbox.options import SandboxOptions
+    from utlegg_gateway.sandbox.server import running_sandbox
+
+    options = SandboxOptions(model_version="1.1", scanning_seconds=0.0, unsettled_seconds=300.0)
+    with running_sandbox(options, credentials=[credentials]) as sb:
+        settings = settings_for(sb, tmp_path, credentials)
+
+        async def run() -> tuple[Any, Any]:
+            async with build_client(settings) as elan:
+                begjaering = await prepared(elan, "IB-U1", one_file=True)
+                accepted = await elan.submit(begjaering)
+                assert isinstance(accepted, Accepted) and accepted.ekstern_saksreferanse
+                sb.admin.advance_clock(301)  # the first version has settled
+                sb.admin.set_faults({"change": {"sequence": ["accept_then_drop"]}})
+                return accepted, await elan.change(accepted.ekstern_saksreferanse, begjaering)
+
+        accepted, changed = asyncio.run(run())
+        (case,) = sb.admin.cases()
+    assert isinstance(changed, FailedTemporarily)
+    assert isinstance(changed.error, ElanUnknownOutcomeError)
+    assert changed.kode == "UAVKLART_STATUS"
+    assert case["versions"] == 2, "the lost change was applied once, not twice"
+    assert case["eksternSaksreferanse"] == accepted.ekstern_saksreferanse
