@@ -102,3 +102,28 @@ def test_backdated_letter_is_found_by_the_wide_sweep(env: Env) -> None:
     env.advance(86400)
     (name,) = asyncio.run(_poll(env))  # the next daily sweep reaches a week back
     assert name.startswith("ukjent-sak.varsel.")
+
+
+def test_one_dialog_per_letter_mode_reads_the_dialog_and_its_attachments(
+    env: Env, credentials: object
+) -> None:
+    """letters_as=dialogs: each dialog is a letter (GET dialog, which marks it seen)."""
+    from tests.followup.conftest import settings_for
+
+    httpx.put(
+        env.sandbox.url + "/_sandbox/dialogporten/options", json={"dialog_per": "letter"}
+    ).raise_for_status()
+    asyncio.run(_submit(env, ["IB-DIALOG-7"]))
+    env.advance(3601)
+    env.settings = settings_for(
+        env.sandbox, env.root, credentials, dialogporten={"letters_as": "dialogs"}
+    )
+    (name,) = asyncio.run(_poll(env))
+    assert name.startswith("IB-DIALOG-7.rettebrev.")  # the kind from extendedStatus
+    (letter,) = _letters(env.outbox / "meldinger").values()
+    assert letter["innsenderReferanse"] == "IB-DIALOG-7"
+    (attachment,) = letter["vedlegg"]  # type: ignore[misc]
+    assert (env.outbox / "meldinger" / attachment["fil"]).read_bytes().startswith(b"%PDF-")
+    seen = httpx.get(env.sandbox.url + "/_sandbox/dialogporten/seenlog").json()
+    assert list(seen.values()) == [1]
+    assert asyncio.run(_poll(env)) == []  # the dialog id is recorded: not again

@@ -109,10 +109,14 @@ def localized(value: Any, prefer: Sequence[str] = ("nb", "nn", "en")) -> str | N
 
 
 def letter_kind(item: Mapping[str, Any]) -> str:
-    """rettebrev/nektebrev/varsel/vedtak from `extendedType` (its last segment); else `melding`."""
-    extended = str(item.get("extendedType") or "")
-    last = re.split(r"[:/#]", extended)[-1].lower() if extended else ""
-    return last if last in KNOWN_KINDS else "melding"
+    """rettebrev/nektebrev/varsel/vedtak from the last segment of `extendedType` (a
+    transmission) or `extendedStatus` (a dialog that is one letter); else `melding`."""
+    for key in ("extendedType", "extendedStatus"):
+        extended = str(item.get(key) or "")
+        last = re.split(r"[:/#]", extended)[-1].lower() if extended else ""
+        if last in KNOWN_KINDS:
+            return last
+    return "melding"
 
 
 def case_reference(
