@@ -61,6 +61,24 @@ def _config(tmp_path: Path, sandbox: Any, credentials: Any, **extra: Any) -> Pat
     )
 
 
+def _health_url(log: Path) -> str | None:
+    for line in log.read_text().splitlines():
+        if line.startswith("{") and "health endpoint listening" in line:
+            return str(json.loads(line)["url"])
+    return None
+
+
+def _get(url: str) -> tuple[int, str]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
 class Daemon:
     """`utlegg-gateway run` in a subprocess, logs to files (a full pipe must never block it)."""
 
@@ -122,7 +140,7 @@ def test_once_both_formats_renamed_drop(tmp_path: Path, sandbox: Any, credential
 def test_daemon_slow_chunked_write_then_sigterm(
     tmp_path: Path, sandbox: Any, credentials: Any
 ) -> None:
-    """`run`: a file written slowly in place is claimed only when complete; SIGTERM exits 0."""
+    """`run`: a slowly written file is claimed only when complete; health; SIGHUP; SIGTERM → 0."""
     config = _config(tmp_path, sandbox, credentials)
     inbox = tmp_path / "inbox" / "csv-krav"
     drop_attachments("csv-krav", inbox)
@@ -140,6 +158,20 @@ def test_daemon_slow_chunked_write_then_sigterm(
             timeout=60,
             what="receipt",
         )
+        # Health and metrics on the port the daemon logged (port 0: a free one).
+        url = wait_for(lambda: _health_url(daemon.log), what="health endpoint")
+        wait_for(
+            lambda: 'utlegg_gateway_cases{state="accepted"} 2.0' in _get(url + "/metrics")[1],
+            what="metrics refreshed",
+        )
+        status, body = _get(url + "/healthz")
+        checks = json.loads(body)["checks"]
+        assert status == 200, body
+        assert {"inbox:csv-krav", "inbox:xml-sak", "journal", "token"} <= set(checks)
+        # SIGHUP reloads the mappings without stopping.
+        daemon.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "mappings reloaded" in daemon.log.read_text(), what="reload")
+        assert daemon.assert_alive()
         assert daemon.stop() == 0
     finally:
         if daemon.proc.poll() is None:
