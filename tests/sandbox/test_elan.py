@@ -368,3 +368,14 @@ def test_unknown_path_is_404_error_object(sb11: Any, tok: str) -> None:
         "melding": "Ukjent URL",
         "korrelasjonsid": h["Korrelasjonsid"],
     }
+
+
+def test_outcome_suffix_ends_refused(sb11: Any, tok: str) -> None:
+    """A case whose reference ends in -NEKTES is refused (sakNektetFremmet) as time passes."""
+    payload = reference()
+    payload["innsenderReferanse"] = "IB-1-NEKTES"
+    with_uploads(sb11, tok, payload)
+    sb11.admin.advance_clock(31)
+    ref = submit(sb11, tok, payload).json()["eksternSaksreferanse"]
+    sb11.admin.advance_clock(600)
+    assert _status(sb11, tok, ref).json()["saksstatus"] == "sakNektetFremmet"

@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from utlegg_gateway.sandbox.core import Sandbox
-from utlegg_gateway.sandbox.rules import attachment_state, case_status
+from utlegg_gateway.sandbox.rules import attachment_state
 
 __all__ = ["ADMIN_PREFIX", "SandboxAdmin", "admin_routes"]
 
@@ -93,7 +93,6 @@ def admin_routes(sb: Sandbox) -> list[Route]:
         )
 
     async def cases(_: Request) -> Response:
-        now = sb.clock.now_ts()
         return JSONResponse(
             [
                 {
@@ -103,9 +102,7 @@ def admin_routes(sb: Sandbox) -> list[Route]:
                     "innsenderReferanse": c.innsender_referanse,
                     "begjaeringsdato": c.begjaeringsdato,
                     "versions": c.versions,
-                    "saksstatus": case_status(
-                        c.submitted_at, now, sb.options.status_timings, c.status_override
-                    ),
+                    "saksstatus": sb.case_status(c),
                     "payload": c.payload,
                 }
                 for c in sb.state.cases()

@@ -15,7 +15,8 @@ from utlegg_gateway.errors import ConfigError
 from utlegg_gateway.sandbox.certs import kid_of, new_rsa_key
 from utlegg_gateway.sandbox.faults import ConcurrencyLimiter, DelayGate, FaultBook, Stats
 from utlegg_gateway.sandbox.options import SandboxClock, SandboxOptions
-from utlegg_gateway.sandbox.state import SandboxState
+from utlegg_gateway.sandbox.rules import case_status, timings_for
+from utlegg_gateway.sandbox.state import CaseRow, SandboxState
 
 __all__ = ["Sandbox", "normalise_registration"]
 
@@ -151,6 +152,18 @@ class Sandbox:
         for client in self.state.clients():
             out.extend(pem for pem in client["trusted_cas"] if pem not in out)
         return out
+
+    def timings(self, case: CaseRow) -> tuple[tuple[str, float], ...]:
+        """The status path this case follows."""
+        return timings_for(
+            case.innsender_referanse, self.options.status_timings, self.options.outcome_by_suffix
+        )
+
+    def case_status(self, case: CaseRow) -> str:
+        """A case's status now (sandbox clock), or the one forced through the admin API."""
+        return case_status(
+            case.submitted_at, self.clock.now_ts(), self.timings(case), case.status_override
+        )
 
     def advance_clock(self, seconds: float) -> None:
         """Move business time forward and remember it across restarts."""

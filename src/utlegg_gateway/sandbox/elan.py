@@ -30,7 +30,6 @@ from utlegg_gateway.sandbox.rules import (
     ChangeContext,
     UploadView,
     attachment_state,
-    case_status,
     classify_upload,
     findings_for,
 )
@@ -257,9 +256,7 @@ def proving_context(
 
 
 def _status_of(sb: Sandbox, case: CaseRow) -> str:
-    return case_status(
-        case.submitted_at, sb.clock.now_ts(), sb.options.status_timings, case.status_override
-    )
+    return sb.case_status(case)
 
 
 async def _begjaering(sb: Sandbox, call: Call) -> Response:
@@ -364,7 +361,7 @@ async def _status(sb: Sandbox, call: Call) -> Response:
     case = sb.state.get_case(ref)
     if case is None or case.org != call.org:
         return _error(404, "XXX-003", f"Fant ingen sak med referanse {ref}", call.korrelasjonsid)
-    return JSONResponse(status_body(case, _status_of(sb, case), sb.options.status_timings))
+    return JSONResponse(status_body(case, _status_of(sb, case), sb.timings(case)))
 
 
 async def _betjeningskartet(sb: Sandbox, call: Call) -> Response:

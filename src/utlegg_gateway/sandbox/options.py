@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 __all__ = [
+    "DEFAULT_OUTCOMES",
     "DEFAULT_STATUS_TIMINGS",
     "ELAN_SCOPE",
     "SandboxClock",
@@ -27,6 +28,11 @@ DEFAULT_STATUS_TIMINGS: tuple[tuple[str, float], ...] = (
     ("sakAvsluttet", 86400.0),
 )
 
+DEFAULT_OUTCOMES: tuple[tuple[str, str], ...] = (
+    ("-NEKTES", "sakNektetFremmet"),
+    ("-HEVES", "sakHevet"),
+)
+
 
 @dataclass
 class SandboxOptions:
@@ -36,6 +42,9 @@ class SandboxOptions:
     # How long an upload stays `scanning` (sandbox clock) before its final state.
     scanning_seconds: float = 2.0
     status_timings: tuple[tuple[str, float], ...] = DEFAULT_STATUS_TIMINGS
+    # A case whose innsenderReferanse ends with a suffix here takes this final status at
+    # the second step of `status_timings` and stays there (refused / withdrawn cases).
+    outcome_by_suffix: tuple[tuple[str, str], ...] = DEFAULT_OUTCOMES
     # A change within this many seconds of the case's last accepted version gets
     # UAVKLART_STATUS (the earlier version is "still unprocessed"); 0 turns the rule off.
     unsettled_seconds: float = 0.0

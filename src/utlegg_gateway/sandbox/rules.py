@@ -26,6 +26,7 @@ __all__ = [
     "classify_upload",
     "findings_for",
     "message",
+    "timings_for",
 ]
 
 # The EICAR anti-virus test string: any file containing it "has a virus".
@@ -129,6 +130,18 @@ def case_status(
         if now >= submitted_at + after:
             status = name
     return status
+
+
+def timings_for(
+    innsender_referanse: str,
+    timings: tuple[tuple[str, float], ...],
+    outcomes: tuple[tuple[str, str], ...],
+) -> tuple[tuple[str, float], ...]:
+    """The status path of one case: the default, or cut short by an outcome suffix."""
+    for suffix, final in outcomes:
+        if innsender_referanse.endswith(suffix) and len(timings) >= 2:
+            return (timings[0], (final, timings[1][1]))
+    return timings
 
 
 def _walk(node: Any, pointer: str) -> Iterator[tuple[str, Any]]:
