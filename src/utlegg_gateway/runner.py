@@ -555,6 +555,9 @@ async def _daemon(
                 next_purge = loop.time()
                 while not stop.is_set():
                     wake.clear()
+                    for watcher in watchers:
+                        # A share that vanished and came back needs a fresh observer.
+                        watcher.ensure()
                     claimed, pending = gateway.scan()
                     for record in claimed:
                         tasks.add(asyncio.create_task(gateway.pipeline.process(record)))
