@@ -276,7 +276,8 @@ def test_sigkill_at_four_points_of_a_50_case_batch(
 
     # 3. Right after the sandbox accepted: it stores the case, drops the connection, and the
     #    client's resubmit hangs; killed while the journal still says `submitting`.
-    sandbox.admin.set_faults({"submit": {"sequence": ["accept_then_drop", "delay:5", "delay:5"]}})
+    # Every call after the first hangs a while, so the window cannot be missed by the poll.
+    sandbox.admin.set_faults({"submit": {"sequence": ["accept_then_drop"] + ["delay:4"] * 12}})
     accepted_at_sandbox = set(refs)
 
     def sandbox_ahead_of_journal() -> bool:
