@@ -105,6 +105,13 @@ def test_iat_in_the_future_is_refused(sandbox: Any, sandbox_credentials: Any) ->
     _expect(post_grant(sandbox, grant), "invalid_grant", "MP-130")
 
 
+def test_iat_too_old_is_refused(sandbox: Any, sandbox_credentials: Any) -> None:
+    """A grant issued 30 s ago (still unexpired) is refused: iat must be within ±10 s."""
+    grant = build_grant(sandbox_credentials, sandbox.issuer, now=time.time() - 30)
+    text = _expect(post_grant(sandbox, grant), "invalid_grant", "MP-130")
+    assert "10 s" in text
+
+
 def test_reused_jti_is_mp012(sandbox: Any, sandbox_credentials: Any) -> None:
     """The same jti twice: the second grant is refused with MP-012 even if otherwise fresh."""
     first = build_grant(sandbox_credentials, sandbox.issuer, jti="fixed-jti")
