@@ -95,6 +95,9 @@ def _read_rows(
         positions = [names.index(c) for c in spec.columns]
         width = len(names)
         strip = source.strip
+        # Case and grunnlag columns repeat on every row: keep one string per distinct
+        # value, or a 100,000-row file holds millions of copies of the same text.
+        shared = {"": ""}.setdefault
         while True:
             try:
                 record = next(reader)
@@ -109,9 +112,10 @@ def _read_rows(
             if len(record) != width:
                 problem = f"the record has {len(record)} fields, the header has {width}"
                 record = record + [""] * (width - len(record))
-            values = [record[i] for i in positions]
             if strip:
-                values = [v.strip() for v in values]
+                values = [shared(v, v) for v in (record[i].strip() for i in positions)]
+            else:
+                values = [shared(v, v) for v in (record[i] for i in positions)]
             yield start, values, problem
 
 
