@@ -77,6 +77,15 @@ def test_missing_korrelasjonsid_is_400(sb11: Any, tok: str) -> None:
     assert response.json()["kode"] == "XXX-006"
 
 
+def test_reused_korrelasjonsid_is_counted(sb11: Any, tok: str) -> None:
+    """A Korrelasjonsid used twice is answered but counted, so client tests can assert 0."""
+    h = headers(tok)
+    for _ in range(2):
+        assert HTTP.get(sb11.elan_base_url + "/status/TEST_SAK_OPPRETTET", headers=h).is_success
+    HTTP.get(sb11.elan_base_url + "/status/TEST_SAK_OPPRETTET", headers=headers(tok))
+    assert sb11.admin.stats()["korrelasjonsid_reused"] == 1
+
+
 def test_token_without_elan_scope_is_403(sb11: Any, sandbox_credentials: Any) -> None:
     """A valid token for another scope is authenticated but not authorised."""
     other = token(sb11, sandbox_credentials, scope="digdir:dialogporten")

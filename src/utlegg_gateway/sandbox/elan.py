@@ -131,6 +131,7 @@ def _guarded(sb: Sandbox, operation: str, handler: Handler) -> Callable[[Request
             return _error(
                 400, "XXX-006", "Header Korrelasjonsid mangler eller er ikke en UUID", korr
             )
+        sb.stats.note_korrelasjonsid(str(korr))
         auth = request.headers.get("authorization", "")
         scheme, _, raw = auth.partition(" ")
         token = None

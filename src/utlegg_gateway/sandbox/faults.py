@@ -140,6 +140,17 @@ class Stats:
     faults_applied: Counter[str] = field(default_factory=Counter)
     rejected_concurrency: int = 0
     max_concurrency_seen: int = 0
+    # Skatteetaten: a Korrelasjonsid must never be reused. Not refused (no documented
+    # error), but counted so tests can assert a client never does it.
+    korrelasjonsid_reused: int = 0
+    seen_korrelasjonsid: set[str] = field(default_factory=set)
+
+    def note_korrelasjonsid(self, value: str) -> None:
+        """Count a Korrelasjonsid seen before."""
+        if value in self.seen_korrelasjonsid:
+            self.korrelasjonsid_reused += 1
+        else:
+            self.seen_korrelasjonsid.add(value)
 
     def as_dict(self, in_flight: Mapping[str, int]) -> dict[str, Any]:
         """JSON-ready view."""
@@ -151,6 +162,7 @@ class Stats:
             "faults_applied": dict(self.faults_applied),
             "rejected_concurrency": self.rejected_concurrency,
             "max_concurrency_seen": self.max_concurrency_seen,
+            "korrelasjonsid_reused": self.korrelasjonsid_reused,
             "in_flight": dict(in_flight),
         }
 
