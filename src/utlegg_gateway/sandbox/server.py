@@ -56,7 +56,10 @@ class RunningSandbox:
 def bind(host: str, port: int) -> socket.socket:
     """A listening TCP socket on (host, port); port 0 picks a free one."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # The protocol must be IPPROTO_TCP, not 0: asyncio only sets TCP_NODELAY on accepted
+    # connections of a socket whose proto says TCP, and without it every response waits
+    # ~40 ms for Nagle + delayed ACK (measured: 46 ms vs 3.8 ms per request).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
