@@ -8,6 +8,7 @@ others. Errors are turned into exit codes in exactly one place: `_common.handle_
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any
 
 import click
@@ -54,3 +55,7 @@ def main(**_: Any) -> None:
     Exit codes: 0 ok; 1 case errors (findings, rejected or failed cases);
     2 cannot run (configuration, usage, unreadable input); 3 another run holds the lock.
     """
+    # Every command logs through the masking handler; `run`/`once` raise the level later.
+    from utlegg_gateway._logging import configure_logging
+
+    configure_logging(json_lines=not sys.stderr.isatty(), level="WARNING")
