@@ -416,6 +416,8 @@ class DialogportenSettings(_Section):
     # updatedAfter = last poll start - overlap (commit lag, clock skew).
     overlap_seconds: float = Field(default=600.0, ge=0)
     page_limit: int = Field(default=100, ge=1, le=1000)
+    # Dialogs of a page synced at once (Dialogporten documents no limit; stay polite).
+    max_concurrency: int = Field(default=4, ge=1, le=16)
     # A wide sweep (backdated letters, new rights) this often, this far back.
     sweep_interval_seconds: float = Field(default=86400.0, gt=0)
     sweep_window_days: float = Field(default=7.0, gt=0)

@@ -25,6 +25,7 @@ sweep), `dialogporten.dialog.<id>` (updatedAt synced), `dialogporten.letter.<id>
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
@@ -222,10 +223,17 @@ class LettersPoller:
             updated_after=lower,
             limit=self._dp.page_limit,
         )
+        # A few dialogs at a time: each costs two or three round trips.
+        slots = asyncio.Semaphore(self._dp.max_concurrency)
+
+        async def sync(item: Mapping[str, Any]) -> list[LetterFiles]:
+            async with slots:
+                return await self.sync_dialog(item)
+
         page: DialogPage
         async for page in pages:
-            for item in page.items:
-                written += await self.sync_dialog(item)
+            for letters in await asyncio.gather(*(sync(item) for item in page.items)):
+                written += letters
         self._journal.set_cursor(self._cursor_key, iso_utc(t_start))
         if sweep:
             self._journal.set_cursor(self._sweep_key, iso_utc(t_start))

@@ -312,7 +312,20 @@ def _accepted_cases(sb: Sandbox) -> list[AcceptedCase]:
 
 def sandbox_routes(sb: Sandbox, options: DialogportenOptions | None = None) -> list[BaseRoute]:
     """Dialogporten on the ELAN sandbox: its clock, its cases, its access tokens."""
-    state = DialogportenState(options, clock=sb.clock.now, cases=lambda: _accepted_cases(sb))
+    # Reading every case parses every payload: re-read only when a submit was answered
+    # (the counter moves after the case is stored, before the client hears of it) or the
+    # counters were reset; otherwise each request would cost O(cases) JSON parses.
+    cache: dict[str, Any] = {"key": None, "cases": []}
+
+    def accepted() -> list[AcceptedCase]:
+        answers = sb.stats.answers
+        key = (id(answers), sum(n for k, n in answers.items() if k.startswith("submit:")))
+        if key != cache["key"]:
+            cache["cases"], cache["key"] = _accepted_cases(sb), key
+        cases: list[AcceptedCase] = cache["cases"]
+        return cases
+
+    state = DialogportenState(options, clock=sb.clock.now, cases=accepted)
 
     def authenticate(raw: str, request: Request) -> tuple[tuple[str, ...], str | None] | None:
         token = read_access_token(
