@@ -47,3 +47,48 @@ def test_cases_move_through_statuses_with_exactly_one_file_per_change(env: Env) 
     assert json.loads((env.outbox / "status" / "IB-STATUS-1.sakAvsluttet.json").read_bytes())[
         "endelig"
     ]
+
+
+def test_status_files_in_csv_and_xml_when_the_inbox_asks_and_reentry_is_numbered(
+    env: Env, credentials: object
+) -> None:
+    """The case's inbox wants csv+xml: three files per change; a re-entered status gets .2."""
+    from tests.followup.conftest import settings_for
+
+    env.settings = settings_for(
+        env.sandbox,
+        env.root,
+        credentials,
+        inboxes=[
+            {
+                "name": "test",
+                "path": str(env.root / "in"),
+                "receipt_formats": ["json", "csv", "xml"],
+            }
+        ],
+    )
+
+    async def scenario() -> None:
+        async with elan_client(env) as elan:
+            case = await submit_case(elan, env.journal, "IB-FORMAT-1")
+            assert case.ekstern_saksreferanse is not None
+            poller = StatusPoller(env.settings, env.journal, elan, clock=env.clock)
+            for forced in ("sakUnderBehandling", "sakForelagt", "sakUnderBehandling"):
+                env.sandbox.admin.set_case_status(case.ekstern_saksreferanse, forced)
+                env.advance(3600)  # due again (the status itself is forced)
+                (change,) = await poller.poll_once()
+                assert change.saksstatus == forced
+
+    asyncio.run(scenario())
+    folder = env.outbox / "status"
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        f"IB-FORMAT-1.{stem}.{ext}"
+        for stem in ("sakUnderBehandling", "sakForelagt", "sakUnderBehandling.2")
+        for ext in ("json", "csv", "xml")
+    )
+    csv_text = (folder / "IB-FORMAT-1.sakForelagt.csv").read_bytes().decode("utf-8-sig")
+    header, first = csv_text.splitlines()[:2]
+    assert header.startswith("innsenderReferanse;begjaeringsdato;eksternSaksreferanse;")
+    assert first.startswith("IB-FORMAT-1;") and ";sakForelagt;" in first
+    xml = (folder / "IB-FORMAT-1.sakUnderBehandling.2.xml").read_bytes()
+    assert b"<forrigeSaksstatus>sakForelagt</forrigeSaksstatus>" in xml
