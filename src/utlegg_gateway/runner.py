@@ -59,11 +59,11 @@ def _utcnow() -> datetime:
 def _cache_missing_sniffio() -> None:
     """Make httpcore's per-request `import sniffio` cheap when sniffio is not installed.
 
-    httpcore asks for sniffio on every lock it creates (several per request); with anyio
+    httpcore asks for sniffio on every lock it creates (~20 times per case); with anyio
     4.16 sniffio is not installed, and a failed import is not cached by Python, so each
-    attempt scans every sys.path entry: measured at ~30 ms of CPU per case. A `None` entry in
-    sys.modules makes the import fail at once, and httpcore then assumes asyncio, which
-    is what we run. Only done when sniffio really is absent.
+    attempt scans every sys.path entry (~130 µs here, ~2.5 ms of CPU per case). A `None`
+    entry in sys.modules makes the import fail at once (~4 µs), and httpcore then
+    assumes asyncio, which is what we run. Only done when sniffio really is absent.
     """
     import importlib.util
 
