@@ -82,6 +82,15 @@ def _admin(url: str) -> Any:
     return SandboxAdmin(url)
 
 
+def _archived(journal: Path, name: str) -> bool:
+    conn = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
+    try:
+        row = conn.execute("SELECT path FROM files WHERE name = ?", (name,)).fetchone()
+    finally:
+        conn.close()
+    return bool(row and row[0] and "/archive/" in row[0])
+
+
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -131,8 +140,9 @@ def bench_latency(root: Path, sandbox: _Obj, creds: _Obj, files: int) -> dict[st
             statuses = {c["status"] for c in json.loads(receipt.read_text())["cases"]}
             if statuses != {"accepted"}:
                 raise RuntimeError(f"{name}: {receipt.read_text()}")
-            # Wait until the original and its PDF are archived before the next drop.
-            while not list((root / "archive").rglob(name)):
+            # Wait until the original and its PDF are archived (the journal records the
+            # archive path last) before the next drop brings the same PDF name again.
+            while not _archived(journal, name):
                 time.sleep(0.002)
     finally:
         daemon.terminate()
