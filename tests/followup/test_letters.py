@@ -6,6 +6,7 @@ import asyncio
 import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -127,3 +128,51 @@ def test_one_dialog_per_letter_mode_reads_the_dialog_and_its_attachments(
     seen = httpx.get(env.sandbox.url + "/_sandbox/dialogporten/seenlog").json()
     assert list(seen.values()) == [1]
     assert asyncio.run(_poll(env)) == []  # the dialog id is recorded: not again
+
+
+def test_dialogporten_without_a_system_user_is_a_configuration_error(
+    env: Env, credentials: object
+) -> None:
+    """The end-user API takes Maskinporten tokens only for system users: refuse at build."""
+    from tests.followup.conftest import settings_for
+    from utlegg_gateway.errors import ConfigError
+
+    settings = settings_for(env.sandbox, env.root, credentials)
+    mp = settings.maskinporten.model_copy(update={"systembruker": None})
+    settings = settings.model_copy(update={"maskinporten": mp})
+
+    async def build() -> None:
+        async with elan_client(env) as elan:
+            build_followup(settings, env.journal, elan, clock=env.clock)
+
+    with pytest.raises(ConfigError, match="systembruker"):
+        asyncio.run(build())
+
+
+def test_restarted_sandbox_shows_the_same_letters(credentials: Any, tmp_path: Path) -> None:
+    """Letters derive from the stored cases: after a restart on the state file, same ids."""
+    from tests.followup.conftest import Clock, settings_for
+    from utlegg_gateway.journal import Journal
+    from utlegg_gateway.sandbox.options import SandboxOptions
+    from utlegg_gateway.sandbox.server import running_sandbox
+
+    options = SandboxOptions(
+        model_version="1.1", scanning_seconds=0.0, state_file=tmp_path / "sandbox.sqlite3"
+    )
+    ids = []
+    for run in (1, 2):
+        with running_sandbox(options, credentials=[credentials]) as sandbox:
+            root = tmp_path / f"gw{run}"
+            clock = Clock()
+            settings = settings_for(sandbox, root, credentials)
+            journal = Journal.open(settings.journal.path, clock=clock)
+            env = Env(sandbox, settings, journal, clock, root, credentials)
+            try:
+                if run == 1:
+                    asyncio.run(_submit(env, ["IB-RESTART-7"]))
+                    env.advance(3601)
+                asyncio.run(_poll(env))
+                ids.append(sorted(_letters(root / "outbox" / "meldinger")))
+            finally:
+                journal.close()
+    assert ids[0] == ids[1] and len(ids[0]) == 1

@@ -27,7 +27,7 @@ from utlegg_gateway._logging import fields, get_logger
 from utlegg_gateway.config import Settings
 from utlegg_gateway.elan.client import ElanClient
 from utlegg_gateway.elan.dialogporten import DialogportenClient
-from utlegg_gateway.errors import GatewayError
+from utlegg_gateway.errors import ConfigError, GatewayError
 from utlegg_gateway.followup.letters import LetterFiles, LettersPoller
 from utlegg_gateway.followup.status import StatusChange, StatusPoller
 from utlegg_gateway.journal import Journal
@@ -134,6 +134,12 @@ def build_followup(
     dp_client = None
     letters = None
     if settings.dialogporten.enabled:
+        if settings.maskinporten.systembruker is None:
+            # The end-user API takes Maskinporten tokens only for system users.
+            raise ConfigError(
+                "dialogporten.enabled needs maskinporten.systembruker (an Altinn system user)",
+                field="maskinporten.systembruker",
+            )
         dp = settings.dialogporten
         dp_client = DialogportenClient(
             base_url=dp.base_url_for(settings.environment),
