@@ -176,3 +176,21 @@ def test_restarted_sandbox_shows_the_same_letters(credentials: Any, tmp_path: Pa
             finally:
                 journal.close()
     assert ids[0] == ids[1] and len(ids[0]) == 1
+
+
+def test_a_failing_dialog_ends_the_cycle_after_the_others_and_is_retried(env: Env) -> None:
+    """One transmissions call answers 503: its sibling is still written; next cycle the rest."""
+    asyncio.run(_submit(env, ["IB-FAIL-17", "IB-FAIL-27"]))
+    env.advance(3601)
+    httpx.put(
+        env.sandbox.url + "/_sandbox/dialogporten/faults", json={"transmissions": ["503"]}
+    ).raise_for_status()
+    with pytest.raises(GatewayError):
+        asyncio.run(_poll(env))
+    assert len(_letters(env.outbox / "meldinger")) == 1
+    assert len(asyncio.run(_poll(env))) == 1
+    letters = _letters(env.outbox / "meldinger")
+    assert sorted(str(x["innsenderReferanse"]) for x in letters.values()) == [
+        "IB-FAIL-17",
+        "IB-FAIL-27",
+    ]

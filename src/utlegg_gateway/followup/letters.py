@@ -232,8 +232,15 @@ class LettersPoller:
 
         page: DialogPage
         async for page in pages:
-            for letters in await asyncio.gather(*(sync(item) for item in page.items)):
-                written += letters
+            results = await asyncio.gather(
+                *(sync(item) for item in page.items), return_exceptions=True
+            )
+            # Every dialog of the page finished (written + recorded) before any failure
+            # ends the cycle: nothing is left half-done in the background.
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
+                written += result
         self._journal.set_cursor(self._cursor_key, iso_utc(t_start))
         if sweep:
             self._journal.set_cursor(self._sweep_key, iso_utc(t_start))

@@ -272,10 +272,17 @@ class StatusPoller:
         return out
 
     async def poll_once(self) -> list[StatusChange]:
-        """Poll every due case (concurrency bounded by the ELAN client); the changes."""
+        """Poll every due case (concurrency bounded by the ELAN client); the changes.
+
+        A failing case does not stop the others; after all have finished, the first
+        error that is not about one case (token, outbox, journal) is raised.
+        """
         cases = self.due_cases()
-        results = await asyncio.gather(*(self._poll_case(c) for c in cases))
-        return [r for r in results if r is not None]
+        results = await asyncio.gather(*(self._poll_case(c) for c in cases), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return [r for r in results if isinstance(r, StatusChange)]
 
     async def _poll_case(self, case: CaseRecord) -> StatusChange | None:
         assert case.ekstern_saksreferanse is not None
@@ -283,6 +290,7 @@ class StatusPoller:
         try:
             status = await self._elan.status(case.ekstern_saksreferanse)
         except ElanTemporaryError as exc:
+            del self._last_polled[case.id]  # not answered: ask again next tick
             log.warning("status poll failed, next tick retries", extra=fields(**exc.details()))
             return None
         except ElanPermanentError as exc:
