@@ -281,3 +281,41 @@ def test_symlink_in_the_inbox_is_refused_unread(
     assert moved.name == "utlegg_20251004_020000.csv"
     assert secret.read_bytes() == FORMATS["csv-krav"].read_bytes()
     assert sandbox.admin.submissions() == []
+
+
+def test_once_leaves_a_case_waiting_for_its_pdf_to_the_next_run(
+    tmp_path: Path, sandbox: Any, credentials: Any
+) -> None:
+    """`once` does not sit out the attachment wait: the case waits, the next run ends it."""
+    config = _config(tmp_path, sandbox, credentials)
+    config.write_text(
+        config.read_text().replace("attachments_wait_seconds: 5", "attachments_wait_seconds: 3600")
+    )
+    inbox = _inbox(tmp_path, "csv-krav")
+    drop_attachments("csv-krav", inbox)
+    late = inbox / "TR-2024-4411_dom.pdf"
+    pdf = late.read_bytes()
+    late.unlink()
+    drop_renamed(FORMATS["csv-krav"], inbox)
+    settings = load_settings(config, environ={})
+
+    first = run_once(settings, max_wait_seconds=0.5)
+
+    assert first.exit_code == 0
+    [outcome] = first.outcomes
+    assert outcome.file.state.value == "processing"
+    assert {c.innsender_referanse: c.state.value for c in outcome.cases} == {
+        "IB-2025-000127": "accepted",
+        "IB-2025-000311": "waiting_attachments",
+    }
+    assert not (tmp_path / "outbox" / f"{FORMATS['csv-krav'].name}.kvittering.json").exists()
+    assert held_cases(sandbox) == ["IB-2025-000127"]
+
+    late.write_bytes(pdf)
+    second = run_once(settings, max_wait_seconds=0.5)
+
+    assert second.exit_code == 0
+    got = receipt(tmp_path / "outbox", FORMATS["csv-krav"].name)
+    assert {c["status"] for c in got["cases"]} == {"accepted"}
+    assert held_cases(sandbox) == sorted(SAMPLE_CASES)
+    assert FORMATS["csv-krav"].name in archived(tmp_path)

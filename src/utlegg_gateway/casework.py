@@ -172,8 +172,13 @@ class CaseWorker:
         clock: Callable[[], datetime],
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         health: HealthState | None = None,
+        attachment_wait_cap: float | None = None,
     ) -> None:
         self.settings = settings
+        # `once` (cron) waits for missing attachments at most this long in one run; the
+        # case stays `waiting_attachments` and the next run goes on waiting until the
+        # inbox's deadline. None (the daemon): wait up to the deadline.
+        self.attachment_wait_cap = attachment_wait_cap
         self.journal = journal
         self.client = client
         self._clock = clock
@@ -220,12 +225,15 @@ class CaseWorker:
     ) -> dict[str, Any] | None:
         """Find, upload and check every attachment of the case; the payload with uuids.
 
-        None when the case ended (missing or refused attachment) or must wait (retry_wait).
+        None when the case ended (missing or refused attachment) or must wait (retry_wait,
+        or still `waiting_attachments` when this run's wait cap is over).
         """
         wanted = attachments_of(case.source)
         folders = [path.parent, inbox.path]
         found: dict[str, Path] = {}
         deadline = record.registered_at + timedelta(seconds=inbox.attachments_wait_seconds)
+        cap = self.attachment_wait_cap
+        give_up_run = None if cap is None else self._clock() + timedelta(seconds=cap)
         while True:
             missing: list[str] = []
             for att in wanted:
@@ -268,6 +276,15 @@ class CaseWorker:
                     ],
                 )
                 return None
+            if give_up_run is not None:
+                left_in_run = (give_up_run - self._clock()).total_seconds()
+                if left_in_run <= 0:
+                    log.info(
+                        "case still waiting for attachments; the next run goes on",
+                        extra=fields(file=record.name, case=case.key, missing=missing),
+                    )
+                    return None
+                remaining = min(remaining, left_in_run)
             await self._sleep(min(1.0, remaining))
         if case.state in (C.NEW, C.WAITING_ATTACHMENTS) or case.state is C.RETRY_WAIT:
             case = await self._write(self.journal.set_case_state, case.id, C.UPLOADING)

@@ -119,10 +119,13 @@ class FileOutcome:
 
     @property
     def ok(self) -> bool:
-        """True when the file ended well and every case was accepted (or already in)."""
+        """True when no case was rejected or failed and the file was readable."""
         if self.file.state is F.FAILED:
             return False
-        return all(c.state in OK_CASE_STATES for c in self.cases)
+        # A case still waiting for its attachments (`once`) is not a failure yet.
+        return all(
+            c.state in OK_CASE_STATES or c.state is C.WAITING_ATTACHMENTS for c in self.cases
+        )
 
 
 class Pipeline:
@@ -138,6 +141,7 @@ class Pipeline:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         health: HealthState | None = None,
         progress: ProgressSink | None = None,
+        attachment_wait_cap: float | None = None,
     ) -> None:
         self.settings = settings
         self.journal = journal
@@ -149,7 +153,13 @@ class Pipeline:
         self._slots = asyncio.Semaphore(settings.runner.max_cases_in_flight)
         self._specs: dict[str, Any] = {}
         self.cases = CaseWorker(
-            settings, journal, client, clock=self._clock, sleep=sleep, health=health
+            settings,
+            journal,
+            client,
+            clock=self._clock,
+            sleep=sleep,
+            health=health,
+            attachment_wait_cap=attachment_wait_cap,
         )
 
     # -- mappings ----------------------------------------------------------------------
@@ -275,6 +285,11 @@ class Pipeline:
                     if case.state not in CASE_END_STATES
                 )
             )
+        cases = self.journal.cases_for_file(record.id)
+        if any(c.state not in CASE_END_STATES for c in cases):
+            # Only `once` gets here (cases still waiting for attachments): the file stays
+            # in work/, `processing`, and the next run takes it up again.
+            return FileOutcome(file=self.journal.file(record.id), cases=cases)
         return await self._complete(self.journal.file(record.id), inbox)
 
     async def _map_and_run(self, record: FileRecord, inbox: InboxSettings, path: Path) -> None:

@@ -232,6 +232,7 @@ class Gateway:
         clock: Clock = _utcnow,
         health: HealthState | None = None,
         progress: ProgressSink | None = None,
+        attachment_wait_cap: float | None = None,
     ) -> None:
         from utlegg_gateway.inbox import InboxScanner
 
@@ -241,7 +242,13 @@ class Gateway:
         self.clock = clock
         self.health = health
         self.pipeline = Pipeline(
-            settings, journal, client, clock=clock, health=health, progress=progress
+            settings,
+            journal,
+            client,
+            clock=clock,
+            health=health,
+            progress=progress,
+            attachment_wait_cap=attachment_wait_cap,
         )
         self.scanners = {
             inbox.name: InboxScanner(inbox, work=self.work_dir(inbox), clock=clock)
@@ -398,21 +405,26 @@ async def _once(
     )
     try:
         async with build_client(settings, transport=transport) as client:
+            # Files seen but not ready yet (still being written), and attachments not
+            # there yet, are waited for within the longest readiness window plus a
+            # margin: `once` is not a daemon; the next run goes on from the journal.
+            windows = [
+                i.readiness.stable_seconds + i.readiness.min_age_seconds for i in settings.inboxes
+            ]
+            limit = max_wait if max_wait is not None else 2 * max(windows, default=0) + 5
             gateway = Gateway(
-                settings, journal, client, clock=clock, progress=progress or NullProgress()
+                settings,
+                journal,
+                client,
+                clock=clock,
+                progress=progress or NullProgress(),
+                attachment_wait_cap=limit,
             )
             gateway.pipeline.reload_mappings()
             with _signals(stop, on_hup=None):
                 tasks = [
                     asyncio.create_task(gateway.pipeline.process(r)) for r in gateway.recover()
                 ]
-                # Files seen but not ready yet (still being written) are waited for, within
-                # the longest readiness window plus a margin; `once` is not a daemon.
-                windows = [
-                    i.readiness.stable_seconds + i.readiness.min_age_seconds
-                    for i in settings.inboxes
-                ]
-                limit = max_wait if max_wait is not None else 2 * max(windows, default=0) + 5
                 deadline = asyncio.get_running_loop().time() + limit
                 while not stop.is_set():
                     claimed, pending = gateway.scan()
