@@ -319,3 +319,47 @@ def test_once_leaves_a_case_waiting_for_its_pdf_to_the_next_run(
     assert {c["status"] for c in got["cases"]} == {"accepted"}
     assert held_cases(sandbox) == sorted(SAMPLE_CASES)
     assert FORMATS["csv-krav"].name in archived(tmp_path)
+
+
+def test_pdf_still_needed_by_an_unfinished_file_is_not_archived(
+    tmp_path: Path, sandbox: Any, credentials: Any
+) -> None:
+    """Archiving a file leaves a PDF that another unfinished file's case still names."""
+    from utlegg_gateway.journal import CaseState as S
+    from utlegg_gateway.pipeline import Pipeline
+
+    config = _config(tmp_path, sandbox, credentials)
+    settings = load_settings(config, environ={})
+    inbox = _inbox(tmp_path, "csv-krav")
+    for name in ("shared.pdf", "own.pdf"):
+        (inbox / name).write_bytes(b"%PDF-1.4\n%%EOF\n")
+    src = {"attachments": [{"filnavn": "shared.pdf"}, {"filnavn": "own.pdf"}]}
+    with Journal.open(settings.journal.path, clock=lambda: datetime.now(UTC)) as journal:
+        pipeline = Pipeline(settings, journal, client=None)
+        done = journal.register_file(
+            inbox="csv-krav", name="a.csv", sha256="a", size=1, path=inbox / "a.csv"
+        )
+        waiting = journal.register_file(
+            inbox="csv-krav", name="b.csv", sha256="b", size=1, path=inbox / "b.csv"
+        )
+        first = journal.add_case(
+            done.id,
+            key="A",
+            innsender_referanse="A",
+            begjaeringsdato="2025-01-01",
+            payload={},
+            source=src,
+        )
+        journal.set_case_state(first.id, S.REJECTED_LOCAL)
+        journal.add_case(
+            waiting.id,
+            key="B",
+            innsender_referanse="B",
+            begjaeringsdato="2025-01-01",
+            payload={},
+            source={"attachments": [{"filnavn": "shared.pdf"}]},
+        )
+
+        moved = pipeline._attachment_files(journal.file(done.id), journal.cases_for_file(done.id))
+
+    assert [p.name for p in moved] == ["own.pdf"]

@@ -54,6 +54,7 @@ from utlegg_gateway.errors import (
 from utlegg_gateway.health import HealthState
 from utlegg_gateway.journal import (
     CASE_END_STATES,
+    CASE_RESUMABLE,
     CaseRecord,
     CaseState,
     FileRecord,
@@ -545,9 +546,19 @@ class Pipeline:
         except InboxError:
             return []
         folders = [Path(record.path).parent if record.path else None, inbox.path]
+        # A PDF another unfinished file still needs stays where it is (it is archived
+        # with the last file that uses it).
+        still_needed = {
+            att.filnavn
+            for other in self.journal.cases_in_states(*CASE_RESUMABLE)
+            if other.file_id != record.id
+            for att in attachments_of(other.source)
+        }
         out: list[Path] = []
         for case in cases:
             for att in attachments_of(case.source):
+                if att.filnavn in still_needed:
+                    continue
                 for folder in folders:
                     if folder is None:
                         continue
