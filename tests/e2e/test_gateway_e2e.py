@@ -325,3 +325,35 @@ def test_sigkill_at_four_points_of_a_50_case_batch(
     assert name in archived(tmp_path)
     assert not any((tmp_path / "work").rglob("*.csv"))
     assert journal_rows(journal, "SELECT state FROM files") == [("done",)]
+
+
+def test_sigterm_lets_calls_in_flight_finish_and_records_them(
+    tmp_path: Path, sandbox: Any, credentials: Any
+) -> None:
+    """SIGTERM while submits are in flight: they finish, are recorded, and the daemon exits 0."""
+    config = _config(tmp_path, sandbox, credentials)
+    journal = tmp_path / "state" / "journal.sqlite3"
+    inbox = tmp_path / "inbox" / "xml-sak"
+    drop_attachments("xml-sak", inbox)
+    sandbox.admin.set_faults({"submit": {"probability": 1.0, "actions": ["delay:1.5"]}})
+    daemon = Daemon(config, "term")
+    try:
+        wait_for(journal.exists, what="daemon start")
+        drop_renamed(FORMATS["xml-sak"], inbox)
+        wait_for(
+            lambda: (
+                daemon.assert_alive()
+                and journal_rows(journal, "SELECT id FROM cases WHERE state = 'submitting'")
+            ),
+            timeout=60,
+            what="a submit in flight",
+        )
+        assert daemon.stop() == 0
+    finally:
+        if daemon.proc.poll() is None:
+            daemon.kill()
+    states = dict(journal_rows(journal, "SELECT innsender_referanse, state FROM cases"))
+    assert "submitting" not in states.values()
+    held = set(held_cases(sandbox))
+    assert {ref for ref, state in states.items() if state == "accepted"} == held
+    assert held
