@@ -28,6 +28,12 @@ from utlegg_gateway.errors import ConfigError
 
 __all__ = ["find_mapping_dir", "run_demo", "write_gateway_config"]
 
+# The receipt's words for the journal's states (what a legacy system reads back).
+_STATUS_SHOWN = {
+    "rejected_local": "rejected (local prøving)",
+    "waiting_attachments": "waiting for PDFs",
+}
+
 # Matches the shipped examples: the innsender organisation of the sample exports.
 DEMO_ORGNR = "312597772"
 
@@ -251,7 +257,8 @@ def run_demo(directory: Path | None = None) -> int:
                 + (f" (line {e['source']['row']})" if e.get("source", {}).get("row") else "")
                 for e in case.errors
             )
-            table.add_row(outcome.file.name, case.innsender_referanse, case.state.value, detail)
+            shown = _STATUS_SHOWN.get(case.state.value, case.state.value)
+            table.add_row(outcome.file.name, case.innsender_referanse, shown, detail)
     console.print(table)
     console.print(f"the sandbox holds {held} submitted begjæring(er)")
     print_followup(console, followup)
