@@ -363,3 +363,30 @@ def test_pdf_still_needed_by_an_unfinished_file_is_not_archived(
         moved = pipeline._attachment_files(journal.file(done.id), journal.cases_for_file(done.id))
 
     assert [p.name for p in moved] == ["own.pdf"]
+
+
+def test_archive_failure_keeps_the_answer_and_moves_at_the_next_run(
+    tmp_path: Path, sandbox: Any, credentials: Any
+) -> None:
+    """If archive/ cannot be written the receipt still stands; the next run archives the file."""
+    config = _config(tmp_path, sandbox, credentials)
+    inbox = _inbox(tmp_path, "xml-sak")
+    drop_attachments("xml-sak", inbox)
+    drop_renamed(FORMATS["xml-sak"], inbox)
+    (tmp_path / "archive").write_text("not a folder")  # mkdir of a day folder fails
+
+    assert _once(config).exit_code == 0
+
+    name = FORMATS["xml-sak"].name
+    assert {c["status"] for c in receipt(tmp_path / "outbox", name)["cases"]} == {"accepted"}
+    assert (tmp_path / "work" / "xml-sak" / name).is_file()
+    (tmp_path / "archive").unlink()
+
+    assert _once(config).exit_code == 0
+
+    assert name in archived(tmp_path)
+    assert not (tmp_path / "work" / "xml-sak" / name).exists()
+    assert len(sandbox.admin.cases()) == 2
+    assert sorted(p.name for p in (tmp_path / "outbox").glob(f"{name}*.json")) == [
+        f"{name}.kvittering.json"
+    ]

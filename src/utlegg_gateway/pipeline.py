@@ -248,9 +248,19 @@ class Pipeline:
         except JournalError:
             raise
         except GatewayError as exc:
-            # Anything file-level we did not foresee: report it, keep the gateway going.
-            log.error("file failed", extra=fields(file=name, error=exc.details()))
-            outcome = await self._fail_file(self.journal.file(record.id), exc)
+            current = self.journal.file(record.id)
+            if current.state in (F.DONE, F.DUPLICATE):
+                # Answered already; only the move to archive/ failed (full or read-only
+                # disk). The file stays in work/ and the next start moves it.
+                log.error(
+                    "archiving failed; retried at the next start",
+                    extra=fields(file=name, error=exc.details()),
+                )
+                outcome = FileOutcome(file=current, cases=self.journal.cases_for_file(current.id))
+            else:
+                # Anything file-level we did not foresee: report it, keep the gateway going.
+                log.error("file failed", extra=fields(file=name, error=exc.details()))
+                outcome = await self._fail_file(current, exc)
         self.progress.file_finished(name, outcome.file.state.value)
         if self._health is not None:
             self._health.metrics.files_finished.labels(outcome.file.state.value).inc()
