@@ -350,6 +350,8 @@ class RunnerSettings(_Section):
     case_retry_delay_seconds: float = Field(default=60.0, ge=0)
     # Journal-derived health and metrics snapshots are refreshed this often (daemon).
     refresh_seconds: float = Field(default=15.0, gt=0)
+    # Daemon: answered files whose move to archive/ or failed/ failed are retried this often.
+    move_retry_seconds: float = Field(default=3600.0, gt=0)
 
 
 class HealthSettings(_Section):

@@ -259,6 +259,21 @@ class Gateway:
         """Where claimed files of this inbox wait (same file system as the inbox)."""
         return (inbox.work or self.settings.folders.work) / inbox.name
 
+    def unmoved(self) -> list[FileRecord]:
+        """Files that ended but are still in work/ (their move to archive/ or failed/ failed)."""
+        out: list[FileRecord] = []
+        for inbox in self.settings.inboxes:
+            folder = self.work_dir(inbox)
+            if not folder.is_dir():
+                continue
+            for path in sorted(folder.iterdir()):
+                if path.is_dir() or not self.scanners[inbox.name].is_data_file(path.name):
+                    continue
+                known = self.journal.file_by_path(path)
+                if known is not None and known.state in FILE_END_STATES:
+                    out.append(known)
+        return out
+
     def recover(self) -> list[FileRecord]:
         """Files to take up again after a stop or crash (see the module docstring)."""
         records: dict[int, FileRecord] = {
@@ -574,8 +589,15 @@ async def _daemon(
                 # issue 7: Status på sak + Dialogporten polling until `stop` (docs/followup.md)
                 follow = start_followup(settings, journal, client, clock=clock, stop=stop)
                 tasks: set[asyncio.Task[FileOutcome]] = set()
+                working: dict[asyncio.Task[FileOutcome], int] = {}
+
+                def spawn(record: FileRecord) -> None:
+                    task = asyncio.create_task(gateway.pipeline.process(record))
+                    tasks.add(task)
+                    working[task] = record.id
+
                 for record in gateway.recover():
-                    tasks.add(asyncio.create_task(gateway.pipeline.process(record)))
+                    spawn(record)
                 gateway.refresh_health()
                 await gateway.check_token()
                 if ready is not None:
@@ -583,6 +605,7 @@ async def _daemon(
                 interval = min((i.scan_interval_seconds for i in settings.inboxes), default=30.0)
                 next_token = loop.time() + settings.health.token_check_seconds
                 next_purge = loop.time()
+                next_sweep = loop.time() + settings.runner.move_retry_seconds
                 while not stop.is_set():
                     wake.clear()
                     for watcher in watchers:
@@ -590,8 +613,10 @@ async def _daemon(
                         watcher.ensure()
                     claimed, pending = gateway.scan()
                     for record in claimed:
-                        tasks.add(asyncio.create_task(gateway.pipeline.process(record)))
+                        spawn(record)
                     _reap(tasks)
+                    for task in [t for t in working if t not in tasks]:
+                        del working[task]
                     gateway.refresh_health()
                     if loop.time() >= next_token:
                         await gateway.check_token()
@@ -599,6 +624,14 @@ async def _daemon(
                     if loop.time() >= next_purge:
                         gateway.purge()
                         next_purge = loop.time() + 86400
+                    if loop.time() >= next_sweep:
+                        # Answered files whose move out of work/ failed (disk full, a
+                        # read-only share) are moved again, without waiting for a restart.
+                        busy = set(working.values())
+                        for record in gateway.unmoved():
+                            if record.id not in busy:
+                                spawn(record)
+                        next_sweep = loop.time() + settings.runner.move_retry_seconds
                     # A file seen but not yet stable is looked at again soon, not after
                     # a full interval; an OS event wakes the scan at once.
                     timeout = min(interval, 1.0) if pending else interval

@@ -357,3 +357,34 @@ def test_sigterm_lets_calls_in_flight_finish_and_records_them(
     held = set(held_cases(sandbox))
     assert {ref for ref, state in states.items() if state == "accepted"} == held
     assert held
+
+
+def test_daemon_retries_a_failed_archive_move(
+    tmp_path: Path, sandbox: Any, credentials: Any
+) -> None:
+    """`run`: when archive/ cannot be written the file waits in work/ and is moved once it can."""
+    config = _config(tmp_path, sandbox, credentials, runner={"move_retry_seconds": 0.3})
+    inbox = tmp_path / "inbox" / "xml-sak"
+    drop_attachments("xml-sak", inbox)
+    blocker = tmp_path / "archive"
+    blocker.write_text("not a folder")
+    name = FORMATS["xml-sak"].name
+    daemon = Daemon(config, "archive")
+    try:
+        drop_renamed(FORMATS["xml-sak"], inbox)
+        wait_for(
+            lambda: (
+                daemon.assert_alive() and (tmp_path / "outbox" / f"{name}.kvittering.json").exists()
+            ),
+            timeout=60,
+            what="receipt",
+        )
+        wait_for(lambda: "archiving failed" in daemon.log.read_text(), what="failed move")
+        assert (tmp_path / "work" / "xml-sak" / name).exists()
+        blocker.unlink()
+        wait_for(lambda: daemon.assert_alive() and name in archived(tmp_path), what="archived")
+        assert daemon.stop() == 0
+    finally:
+        if daemon.proc.poll() is None:
+            daemon.kill()
+    assert not (tmp_path / "work" / "xml-sak" / name).exists()
