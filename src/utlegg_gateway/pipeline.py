@@ -251,9 +251,10 @@ class Pipeline:
             current = self.journal.file(record.id)
             if current.state in (F.DONE, F.DUPLICATE):
                 # Answered already; only the move to archive/ failed (full or read-only
-                # disk). The file stays in work/ and the next start moves it.
+                # disk). The file stays in work/: the daemon retries the move every
+                # runner.move_retry_seconds, `once` at its next run.
                 log.error(
-                    "archiving failed; retried at the next start",
+                    "archiving failed; the move is retried later",
                     extra=fields(file=name, error=exc.details()),
                 )
                 outcome = FileOutcome(file=current, cases=self.journal.cases_for_file(current.id))
