@@ -533,8 +533,3 @@ def _reap(tasks: set[asyncio.Task[FileOutcome]]) -> None:
         tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             raise task.exception()  # type: ignore[misc]
-
-
-def stderr_is_terminal() -> bool:
-    """Progress bars only for a person watching; logs (JSON lines) otherwise."""
-    return sys.stderr.isatty()
