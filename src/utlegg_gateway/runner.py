@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -52,22 +51,6 @@ Clock = Callable[[], datetime]
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _cache_missing_sniffio() -> None:
-    """Make httpcore's per-request `import sniffio` cheap when sniffio is not installed.
-
-    httpcore asks for sniffio on every lock it creates (~20 times per case); with anyio
-    4.16 sniffio is not installed, and a failed import is not cached by Python, so each
-    attempt scans every sys.path entry (~130 µs here, ~2.5 ms of CPU per case). A `None`
-    entry in sys.modules makes the import fail at once (~4 µs), and httpcore then
-    assumes asyncio, which is what we run. Only done when sniffio really is absent.
-    """
-    import importlib.util
-
-    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
-        # None in sys.modules is Python's documented "import fails" marker.
-        sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 
 # --- one gateway process ---------------------------------------------------------------
@@ -258,7 +241,6 @@ def run_once(
     max_wait_seconds: float | None = None,
 ) -> RunReport:
     """Process what is in the inboxes now and wait for every case to end (cron mode)."""
-    _cache_missing_sniffio()
     with RunLock(settings.runner.lock_file):
         return asyncio.run(
             _once(
@@ -400,7 +382,6 @@ def run_daemon(
     ready: Callable[[HealthServer | None], None] | None = None,
 ) -> int:
     """Run until SIGTERM/SIGINT; returns the exit code (0 after a clean stop)."""
-    _cache_missing_sniffio()
     with RunLock(settings.runner.lock_file):
         return asyncio.run(_daemon(settings, transport=transport, clock=clock, ready=ready))
 
