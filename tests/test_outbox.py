@@ -23,6 +23,7 @@ from utlegg_gateway.outbox import (
     ErrorReport,
     Receipt,
     ReceiptError,
+    sweep_temp_files,
     write_atomic,
     write_error_report,
     write_receipt,
@@ -266,3 +267,25 @@ def test_error_report_from_report_object(tmp_path: Path) -> None:
     text = txt_path.read_text(encoding="utf-8")
     assert "Feil 1: [VEDLEGG_MANGLER] a.pdf mangler" in text
     assert "Feil 2: [VEDLEGG_MANGLER] b.pdf mangler" in text
+
+
+def test_sweep_removes_only_temp_files_a_killed_write_left(tmp_path: Path) -> None:
+    """A crash's `.NAME.<hex>.tmp` is removed at start; final files and other dotfiles stay."""
+    outbox = tmp_path / "outbox"
+    write_atomic(outbox / "a.csv.kvittering.json", b"{}")
+    leftover = outbox / "status" / ".IB-1.sakOpprettet.json.0123456789ab.tmp"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_bytes(b'{"half":')
+    foreign = outbox / ".keep"
+    foreign.write_bytes(b"")
+    not_ours = outbox / ".report.tmp"
+    not_ours.write_bytes(b"x")
+
+    removed = sweep_temp_files(outbox)
+
+    assert removed == [leftover]
+    assert sorted(p.relative_to(outbox).as_posix() for p in outbox.rglob("*") if p.is_file()) == [
+        ".keep",
+        ".report.tmp",
+        "a.csv.kvittering.json",
+    ]

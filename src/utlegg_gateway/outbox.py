@@ -20,6 +20,7 @@ import csv
 import io
 import json
 import os
+import re
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ __all__ = [
     "receipt_csv",
     "receipt_json",
     "receipt_xml",
+    "sweep_temp_files",
     "write_atomic",
     "write_error_report",
     "write_receipt",
@@ -405,6 +407,27 @@ def write_atomic(path: Path, data: bytes) -> None:
             file=str(path),
             hint="check that the outbox folder exists, is writable and has free space",
         ) from exc
+
+
+# write_atomic's temp names: ".<final name>.<12 hex>.tmp"
+_TEMP_NAME = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp$")
+
+
+def sweep_temp_files(root: Path) -> list[Path]:
+    """Remove temp files a killed writer left under `root` (recursively); returns them.
+
+    Only call while holding the run lock: then no write of ours is in progress, and a
+    file with write_atomic's temp name can only be the remains of a crash.
+    """
+    removed: list[Path] = []
+    if not root.is_dir():
+        return removed
+    for path in root.rglob(".*.tmp"):
+        if _TEMP_NAME.match(path.name) and path.is_file() and not path.is_symlink():
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed.append(path)
+    return removed
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -280,23 +280,22 @@ class Pipeline:
             if record.state is F.CLAIMED:
                 record = self.journal.set_file_state(record.id, F.MAPPING)
             try:
-                await self._map_and_run(record, inbox, path)
+                await self._map_cases(record, path)
             except (SourceError, MappingSpecError) as exc:
                 return await self._fail_file(self.journal.file(record.id), exc)
             record = self.journal.set_file_state(record.id, F.PROCESSING)
         else:  # processing: every case is in the journal; resume the unfinished ones
-            cases = self.journal.cases_for_file(record.id)
-            self.progress.cases_found(record.name, len(cases))
-            for case in cases:
+            self.progress.cases_found(record.name, len(self.journal.cases_for_file(record.id)))
+            for case in self.journal.cases_for_file(record.id):
                 if case.state in CASE_END_STATES:
                     self.progress.case_finished(record.name)
-            await asyncio.gather(
-                *(
-                    self._guarded_case(record, inbox, path, case)
-                    for case in cases
-                    if case.state not in CASE_END_STATES
-                )
+        await asyncio.gather(
+            *(
+                self._guarded_case(record, inbox, path, case)
+                for case in self.journal.cases_for_file(record.id)
+                if case.state not in CASE_END_STATES
             )
+        )
         cases = self.journal.cases_for_file(record.id)
         if any(c.state not in CASE_END_STATES for c in cases):
             # Only `once` gets here (cases still waiting for attachments): the file stays
@@ -304,42 +303,37 @@ class Pipeline:
             return FileOutcome(file=self.journal.file(record.id), cases=cases)
         return await self._complete(self.journal.file(record.id), inbox)
 
-    async def _map_and_run(self, record: FileRecord, inbox: InboxSettings, path: Path) -> None:
+    async def _map_cases(self, record: FileRecord, path: Path) -> None:
+        """Map the whole file into the journal before any case of it is sent.
+
+        Sources stream (an XML export is parsed record by record), so a syntax error at
+        the end of a file is only found after earlier cases were built. Nothing is sent
+        until the file has been read to its end: a broken file fails whole, with an error
+        report, instead of half of it reaching ELAN. Memory stays bounded because each
+        case goes to the journal as it is built.
+        """
         from utlegg_gateway.mapping import map_file
         from utlegg_gateway.provning import ProvingContext
 
-        spec = self._mapping_for(inbox, path)
+        spec = self._mapping_for(self.inbox(record.inbox), path)
         ctx = ProvingContext(
             today=self._clock().date(),
             version=self.settings.model_version,
             environment=self.settings.environment,
         )
         results: Iterator[Any] = iter(map_file(path, spec, ctx))
-        tasks: list[asyncio.Task[None]] = []
         found = 0
-        try:
-            while True:
-                # Mapping is synchronous and may parse megabytes between cases: keep it
-                # off the loop so cases already running keep talking to ELAN.
-                result = await asyncio.to_thread(next, results, None)
-                if result is None:
-                    break
-                found += 1
-                self.progress.cases_found(record.name, found)
-                case = self._record_case(record, result)
-                if case.state in CASE_END_STATES:
-                    self.progress.case_finished(record.name)
-                    continue
-                await self._slots.acquire()
-                tasks.append(
-                    asyncio.create_task(
-                        self._guarded_case(record, inbox, path, case, slot_held=True)
-                    )
-                )
-        finally:
-            # Cases already started finish (and are recorded) even if the file broke.
-            if tasks:
-                await asyncio.gather(*tasks)
+        while True:
+            # Mapping is synchronous and may parse megabytes between cases: keep it off
+            # the loop so cases of other files keep talking to ELAN meanwhile.
+            result = await asyncio.to_thread(next, results, None)
+            if result is None:
+                break
+            found += 1
+            self.progress.cases_found(record.name, found)
+            case = self._record_case(record, result)
+            if case.state in CASE_END_STATES:
+                self.progress.case_finished(record.name)
 
     def _record_case(self, record: FileRecord, result: Any) -> CaseRecord:
         source = source_entry(result.source)
@@ -394,11 +388,8 @@ class Pipeline:
         inbox: InboxSettings,
         path: Path,
         case: CaseRecord,
-        *,
-        slot_held: bool = False,
     ) -> None:
-        if not slot_held:
-            await self._slots.acquire()
+        await self._slots.acquire()
         try:
             await self.cases.run(record, inbox, path, case)
         except JournalError:

@@ -38,6 +38,7 @@ from utlegg_gateway.errors import (
 )
 from utlegg_gateway.health import HealthServer, HealthState
 from utlegg_gateway.journal import FILE_END_STATES, FILE_RESUMABLE, FileRecord, Journal
+from utlegg_gateway.outbox import sweep_temp_files
 from utlegg_gateway.pipeline import FileOutcome, NullProgress, Pipeline, ProgressSink
 from utlegg_gateway.progress import RichProgress
 from utlegg_gateway.runlock import RunLock
@@ -127,6 +128,11 @@ class Gateway:
 
     def recover(self) -> list[FileRecord]:
         """Files to take up again after a stop or crash (see the module docstring)."""
+        # Under the run lock no write of ours is in flight: any temp file of write_atomic
+        # in the outbox is the remains of a killed write, and its final file is rewritten
+        # (same bytes) when the file or case is taken up again below.
+        for leftover in sweep_temp_files(self.settings.folders.outbox):
+            log.warning("removed a half-written outbox temp file", extra=fields(file=str(leftover)))
         records: dict[int, FileRecord] = {
             r.id: r for r in self.journal.files_in_states(*FILE_RESUMABLE)
         }

@@ -209,4 +209,9 @@ def run_followup_once(settings: Settings) -> FollowupReport:
         finally:
             journal.close()
 
-    return asyncio.run(main())
+    from utlegg_gateway.runlock import RunLock
+
+    # The same lock as once/run: two pollers would fetch and write the same changes,
+    # and the outbox sweep at start relies on being the only writer.
+    with RunLock(settings.runner.lock_file):
+        return asyncio.run(main())
