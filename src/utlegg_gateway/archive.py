@@ -9,28 +9,18 @@ already present gets `.2`, `.3` … after its stem.
 from __future__ import annotations
 
 import errno
-import os
 import shutil
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from utlegg_gateway._fs import fsync_dir, fsync_file
 from utlegg_gateway._logging import fields, get_logger
 from utlegg_gateway.errors import InboxError
 
 __all__ = ["archive_file", "move_file", "move_to_failed", "purge_archive"]
 
 log = get_logger(__name__)
-
-
-def _fsync_dir(folder: Path) -> None:
-    if os.name != "posix":  # directory fsync is a POSIX guarantee only
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _free_target(folder: Path, name: str) -> Path:
@@ -60,16 +50,12 @@ def move_file(source: Path, folder: Path) -> Path:
                 raise
             tmp = folder / f".{source.name}.moving.tmp"
             shutil.copy2(source, tmp, follow_symlinks=False)
-            fd = os.open(tmp, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            fsync_file(tmp)
             tmp.rename(target)
-            _fsync_dir(folder)
+            fsync_dir(folder)
             source.unlink()
             return target
-        _fsync_dir(folder)
+        fsync_dir(folder)
     except OSError as exc:
         raise InboxError(
             f"cannot move {source.name} to {folder}: {exc.strerror or exc}",

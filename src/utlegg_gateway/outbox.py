@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 from lxml import etree
 
+from utlegg_gateway._fs import fsync_dir
 from utlegg_gateway._logging import mask
 from utlegg_gateway.errors import GatewayError, OutboxError
 
@@ -398,7 +399,7 @@ def write_atomic(path: Path, data: bytes) -> None:
         finally:
             os.close(fd)
         tmp.replace(path)
-        _fsync_dir(folder)
+        fsync_dir(folder)
     except OSError as exc:
         with contextlib.suppress(OSError):  # the original error is the one to report
             tmp.unlink(missing_ok=True)
@@ -428,16 +429,6 @@ def sweep_temp_files(root: Path) -> list[Path]:
                 path.unlink()
                 removed.append(path)
     return removed
-
-
-def _fsync_dir(folder: Path) -> None:
-    if os.name != "posix":  # directory fsync is a POSIX guarantee; elsewhere a no-op
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _numbered(outbox: Path, source_name: str, suffixes: Sequence[str], n: int) -> list[Path]:
