@@ -213,9 +213,13 @@ class CaseWorker:
                 case.state is not C.RETRY_WAIT or case.meldingsid is None
             ):
                 payload = await self._attachments(record, inbox, path, case)
-                if payload is None:
-                    return
                 case = self.journal.case(case.id)
+                if payload is None:
+                    if case.state is C.RETRY_WAIT:
+                        # A temporary upload failure: wait and go on in this run, as a
+                        # submit failure does; nothing else would take the case up again.
+                        continue
+                    return
             else:
                 payload = case.payload
             case = await self._submit(record, case, payload)

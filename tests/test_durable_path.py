@@ -1,0 +1,121 @@
+"""Defects found by a review of the durable path, each pinned by a test on real parts.
+
+Real folders in tmp_path, a real SQLite journal, the sandbox over loopback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e._support import FORMATS, MAPPINGS, drop_attachments, drop_renamed
+from utlegg_gateway.config import Settings, load_settings
+from utlegg_gateway.demo import write_gateway_config
+from utlegg_gateway.journal import CaseState, Journal
+
+
+@pytest.fixture(scope="module")
+def credentials(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Client credentials the sandbox trusts (RSA keys are slow: once per module)."""
+    from utlegg_gateway.sandbox import write_credentials
+
+    return write_credentials(tmp_path_factory.mktemp("creds"))
+
+
+@pytest.fixture
+def sandbox(credentials: Any) -> Iterator[Any]:
+    """A fresh sandbox (model 2.0) with attachments ready at once."""
+    from utlegg_gateway.sandbox import SandboxOptions, running_sandbox
+
+    with running_sandbox(SandboxOptions(scanning_seconds=0.0), credentials=[credentials]) as sb:
+        yield sb
+
+
+def _settings(tmp_path: Path, sandbox: Any, credentials: Any, **extra: Any) -> Settings:
+    config = write_gateway_config(
+        tmp_path,
+        sandbox=sandbox,
+        credentials=credentials,
+        inboxes={"csv-krav": ["csv-krav"], "xml-sak": ["xml-sak"]},
+        mapping_dirs=[MAPPINGS],
+        stable_seconds=0.05,
+        extra=extra,
+    )
+    return load_settings(config, environ={})
+
+
+def _inbox(tmp_path: Path, fmt: str) -> Path:
+    return tmp_path / "inbox" / fmt
+
+
+class _BoundedSleep:
+    """An injected sleep that does not wait, and stops a loop that would never end."""
+
+    def __init__(self, limit: int) -> None:
+        self.calls = 0
+        self.limit = limit
+
+    async def __call__(self, seconds: float) -> None:
+        self.calls += 1
+        if self.calls > self.limit:
+            raise RuntimeError("the case was retried without end")
+        await asyncio.sleep(0)
+
+
+def _claim_into_work(tmp_path: Path, fmt: str) -> Path:
+    """Put the sample into work/ as the scanner's claim would (the claim is tested elsewhere)."""
+    work = tmp_path / "work" / fmt
+    work.mkdir(parents=True, exist_ok=True)
+    return drop_renamed(FORMATS[fmt], work)
+
+
+async def _process_with(settings: Settings, path: Path, sleep: _BoundedSleep) -> Any:
+    from utlegg_gateway.elan import build_client
+    from utlegg_gateway.pipeline import Pipeline
+
+    with Journal.open(settings.journal.path, clock=lambda: datetime.now(UTC)) as journal:
+        async with build_client(settings) as client:
+            pipeline = Pipeline(settings, journal, client, sleep=sleep)
+            record = pipeline.register(settings.inboxes[0], path)
+            return await pipeline.process(record)
+
+
+def _retry_settings(tmp_path: Path, sandbox: Any, credentials: Any, retries: int) -> Settings:
+    return _settings(
+        tmp_path,
+        sandbox,
+        credentials,
+        elan={"base_url": sandbox.elan_base_url, "retry": {"attempts": 1}},
+        runner={
+            "lock_file": "state/gateway.lock",
+            "mapping_dirs": [str(MAPPINGS)],
+            "case_retries": retries,
+            "case_retry_delay_seconds": 30,
+        },
+    )
+
+
+def test_upload_failing_once_is_retried_in_the_same_run_and_the_file_finishes(
+    tmp_path: Path, sandbox: Any, credentials: Any
+) -> None:
+    """A 503 on an upload puts the case in retry_wait; the same run retries it and ends the file."""
+    settings = _retry_settings(tmp_path, sandbox, credentials, retries=2)
+    sandbox.admin.set_faults({"upload": {"sequence": ["503"]}})
+    drop_attachments("csv-krav", _inbox(tmp_path, "csv-krav"))
+    path = _claim_into_work(tmp_path, "csv-krav")
+    sleep = _BoundedSleep(limit=20)
+
+    outcome = asyncio.run(_process_with(settings, path, sleep))
+
+    assert {c.state for c in outcome.cases} == {CaseState.ACCEPTED}
+    assert outcome.file.state.value == "done"
+    assert (tmp_path / "outbox" / f"{path.name}.kvittering.json").is_file()
+    assert sorted(c["innsenderReferanse"] for c in sandbox.admin.cases()) == sorted(
+        c.innsender_referanse for c in outcome.cases
+    )
+    assert sleep.calls == 1
