@@ -119,3 +119,24 @@ def test_upload_failing_once_is_retried_in_the_same_run_and_the_file_finishes(
         c.innsender_referanse for c in outcome.cases
     )
     assert sleep.calls == 1
+
+
+def test_upload_that_keeps_failing_temporarily_ends_failed_after_case_retries(
+    tmp_path: Path, sandbox: Any, credentials: Any
+) -> None:
+    """An upload answered 503 every time is retried `case_retries` times, then the case fails."""
+    settings = _retry_settings(tmp_path, sandbox, credentials, retries=2)
+    sandbox.admin.set_faults({"upload": {"probability": 1.0, "actions": ["503"]}})
+    drop_attachments("csv-krav", _inbox(tmp_path, "csv-krav"))
+    path = _claim_into_work(tmp_path, "csv-krav")
+    sleep = _BoundedSleep(limit=20)
+
+    outcome = asyncio.run(_process_with(settings, path, sleep))
+
+    assert {c.state for c in outcome.cases} == {CaseState.FAILED}
+    for case in outcome.cases:
+        [error] = case.errors
+        assert error["code"] != "internal-error", error
+    # One first try and `case_retries` retries per case, each one upload call (attempts: 1).
+    assert sleep.calls == 2 * len(outcome.cases)
+    assert sandbox.admin.cases() == []

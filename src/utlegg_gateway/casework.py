@@ -354,7 +354,12 @@ class CaseWorker:
         error = error_entry(
             exc.code, exc.message, current.source, korrelasjonsid=exc.korrelasjonsid
         )
-        if current.attempts <= self.settings.runner.case_retries:
+        # `attempts` counts submits only; a case failing before its submit (uploads, an
+        # attachment never ready) counts its earlier waits, or it would retry for ever.
+        earlier = sum(
+            1 for t in self.journal.transitions("case", current.id) if t.to_state == "retry_wait"
+        )
+        if max(current.attempts, earlier + 1) <= self.settings.runner.case_retries:
             next_at = self._clock() + timedelta(
                 seconds=self.settings.runner.case_retry_delay_seconds
             )
