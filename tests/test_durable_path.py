@@ -140,3 +140,31 @@ def test_upload_that_keeps_failing_temporarily_ends_failed_after_case_retries(
     # One first try and `case_retries` retries per case, each one upload call (attempts: 1).
     assert sleep.calls == 2 * len(outcome.cases)
     assert sandbox.admin.cases() == []
+
+
+def test_a_reader_error_outside_the_gateway_tree_fails_only_that_file(
+    tmp_path: Path, sandbox: Any, credentials: Any
+) -> None:
+    """A CSV field beyond the csv module's limit fails that file with a report; others go on."""
+    from utlegg_gateway.runner import run_once
+
+    settings = _settings(tmp_path, sandbox, credentials)
+    csv_inbox, xml_inbox = _inbox(tmp_path, "csv-krav"), _inbox(tmp_path, "xml-sak")
+    raw = FORMATS["csv-krav"].read_bytes()
+    huge = tmp_path / "utlegg_20251005_020000.csv"
+    huge.write_bytes(raw.replace(b";", b";" + b"x" * 200_000 + b";", 1))
+    drop_renamed(huge, csv_inbox)
+    drop_attachments("xml-sak", xml_inbox)
+    drop_renamed(FORMATS["xml-sak"], xml_inbox)
+
+    report = run_once(settings)
+
+    assert report.exit_code == 1
+    outbox = tmp_path / "outbox"
+    feil = outbox / f"{huge.name}.feil.json"
+    assert feil.is_file()
+    assert [p.name for p in (tmp_path / "failed").rglob("*") if p.is_file()] == [huge.name]
+    assert (outbox / f"{FORMATS['xml-sak'].name}.kvittering.json").is_file()
+    assert sorted(c["innsenderReferanse"] for c in sandbox.admin.cases()) == sorted(
+        ["IB-2025-000127", "IB-2025-000311"]
+    )

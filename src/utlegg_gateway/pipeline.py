@@ -283,6 +283,17 @@ class Pipeline:
                 await self._map_cases(record, path)
             except (SourceError, MappingSpecError) as exc:
                 return await self._fail_file(self.journal.file(record.id), exc)
+            except JournalError:
+                raise
+            except Exception as exc:
+                # A reader that let a library error through (csv.Error on a huge field):
+                # still only this file is unreadable. Uncaught, it stopped the gateway and,
+                # the file being resumed at every start, stopped it again each time.
+                log.exception("reading the file failed", extra=fields(file=record.name))
+                error = SourceError(
+                    f"the file could not be read ({type(exc).__name__}: {exc})", file=record.name
+                )
+                return await self._fail_file(self.journal.file(record.id), error)
             record = self.journal.set_file_state(record.id, F.PROCESSING)
         else:  # processing: every case is in the journal; resume the unfinished ones
             self.progress.cases_found(record.name, len(self.journal.cases_for_file(record.id)))
