@@ -6,6 +6,7 @@ Real folders in tmp_path, a real SQLite journal, the sandbox over loopback.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,7 +37,9 @@ def sandbox(credentials: Any) -> Iterator[Any]:
         yield sb
 
 
-def _settings(tmp_path: Path, sandbox: Any, credentials: Any, **extra: Any) -> Settings:
+def _settings(
+    tmp_path: Path, sandbox: Any, credentials: Any, *, wait: float = 5, **extra: Any
+) -> Settings:
     config = write_gateway_config(
         tmp_path,
         sandbox=sandbox,
@@ -46,6 +49,8 @@ def _settings(tmp_path: Path, sandbox: Any, credentials: Any, **extra: Any) -> S
         stable_seconds=0.05,
         extra=extra,
     )
+    text = config.read_text("utf-8")
+    config.write_text(text.replace("wait_seconds: 5", f"wait_seconds: {wait}"))
     return load_settings(config, environ={})
 
 
@@ -168,3 +173,36 @@ def test_a_reader_error_outside_the_gateway_tree_fails_only_that_file(
     assert sorted(c["innsenderReferanse"] for c in sandbox.admin.cases()) == sorted(
         ["IB-2025-000127", "IB-2025-000311"]
     )
+
+
+def test_redrop_after_a_case_failed_for_a_missing_pdf_sends_that_case(
+    tmp_path: Path, sandbox: Any, credentials: Any
+) -> None:
+    """Same bytes dropped again once the PDF is there: the failed case is sent, the other not."""
+    from utlegg_gateway.runner import run_once
+
+    settings = _settings(tmp_path, sandbox, credentials, wait=0)
+    inbox = _inbox(tmp_path, "csv-krav")
+    drop_attachments("csv-krav", inbox)
+    late = inbox / "TR-2024-4411_dom.pdf"
+    pdf = late.read_bytes()
+    late.unlink()
+    drop_renamed(FORMATS["csv-krav"], inbox)
+    assert run_once(settings).exit_code == 1
+    assert [c["innsenderReferanse"] for c in sandbox.admin.cases()] == ["IB-2025-000127"]
+
+    late.write_bytes(pdf)
+    again = drop_renamed(FORMATS["csv-krav"], inbox, "utlegg_20251001_020000_igjen.csv")
+    report = run_once(settings)
+
+    assert report.exit_code == 0
+    got = json.loads((tmp_path / "outbox" / f"{again.name}.kvittering.json").read_text("utf-8"))
+    assert got["file"]["duplicateOf"] is None
+    assert {c["innsenderReferanse"]: c["status"] for c in got["cases"]} == {
+        "IB-2025-000127": "duplicate",
+        "IB-2025-000311": "accepted",
+    }
+    assert sorted(c["innsenderReferanse"] for c in sandbox.admin.cases()) == [
+        "IB-2025-000127",
+        "IB-2025-000311",
+    ]

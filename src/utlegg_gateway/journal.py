@@ -11,7 +11,9 @@ start (`files_in_states(*FILE_RESUMABLE)`, `cases_in_states(*CASE_RESUMABLE)`).
 
 Duplicates: a file whose SHA-256 equals one already registered (and not `failed`, so a
 fixed configuration can re-read a re-dropped file) is registered with `duplicate_of`
-set; the pipeline answers it with a duplicate receipt and marks it `duplicate`.
+set; the pipeline answers it with a duplicate receipt and marks it `duplicate`. A copy
+with a case that ended `failed` is read again too (its accepted cases are then caught
+per case by `accepted_case`).
 Journal rows are never purged with the archive, so duplicates are caught for ever.
 """
 
@@ -287,14 +289,20 @@ class Journal:
     ) -> FileRecord:
         """Record a freshly claimed file (state `claimed`).
 
-        `duplicate_of` is set when a file with the same content was registered before
-        and did not end `failed`; the caller then answers it as a duplicate.
+        `duplicate_of` is set when a file with the same content was registered before,
+        did not end `failed` and has no case that ended `failed`; the caller then answers
+        it as a duplicate.
         """
         now = self._now()
         with self._tx() as conn:
+            # A copy whose cases partly ended `failed` (a PDF that never came, ELAN down
+            # past the retries) is no answer: the re-drop is how a person retries it, and
+            # its accepted cases are still caught per case (`accepted_case`).
             prior = conn.execute(
-                "SELECT id FROM files WHERE sha256 = ? AND state NOT IN (?, ?) ORDER BY id LIMIT 1",
-                (sha256, F.FAILED.value, F.DUPLICATE.value),
+                "SELECT id FROM files AS f WHERE sha256 = ? AND state NOT IN (?, ?)"
+                " AND NOT EXISTS (SELECT 1 FROM cases AS c WHERE c.file_id = f.id AND c.state = ?)"
+                " ORDER BY id LIMIT 1",
+                (sha256, F.FAILED.value, F.DUPLICATE.value, C.FAILED.value),
             ).fetchone()
             duplicate_of = None if prior is None else int(prior["id"])
             cur = conn.execute(
