@@ -290,19 +290,21 @@ class Journal:
         """Record a freshly claimed file (state `claimed`).
 
         `duplicate_of` is set when a file with the same content was registered before,
-        did not end `failed` and has no case that ended `failed`; the caller then answers
-        it as a duplicate.
+        did not end `failed` and did not end `done` with a case `failed`; the caller then
+        answers it as a duplicate.
         """
         now = self._now()
         with self._tx() as conn:
-            # A copy whose cases partly ended `failed` (a PDF that never came, ELAN down
-            # past the retries) is no answer: the re-drop is how a person retries it, and
-            # its accepted cases are still caught per case (`accepted_case`).
+            # A finished copy with a case that ended `failed` (a PDF that never came, ELAN
+            # down past the retries) is no answer: the re-drop is how a person retries it,
+            # and its accepted cases are still caught per case (`accepted_case`). A copy
+            # still at work is a duplicate: its cases may yet be accepted.
             prior = conn.execute(
                 "SELECT id FROM files AS f WHERE sha256 = ? AND state NOT IN (?, ?)"
-                " AND NOT EXISTS (SELECT 1 FROM cases AS c WHERE c.file_id = f.id AND c.state = ?)"
+                " AND NOT (state = ? AND EXISTS"
+                " (SELECT 1 FROM cases AS c WHERE c.file_id = f.id AND c.state = ?))"
                 " ORDER BY id LIMIT 1",
-                (sha256, F.FAILED.value, F.DUPLICATE.value, C.FAILED.value),
+                (sha256, F.FAILED.value, F.DUPLICATE.value, F.DONE.value, C.FAILED.value),
             ).fetchone()
             duplicate_of = None if prior is None else int(prior["id"])
             cur = conn.execute(
