@@ -79,13 +79,13 @@ def inputs() -> Iterator[tuple[str, Any, ProvingContext]]:
             if case.previous:
                 kw["previous"] = base()
             yield f"case/{n}/{case.rule}/{version}", doc, ctx(**kw)
-    for path in EXAMPLES:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+    for example in EXAMPLES:
+        doc = json.loads(example.read_text(encoding="utf-8"))
         for version in ("1.1", "2.0"):
             for environment in ("test", "prod"):
                 for placeholders in (False, True):
                     yield (
-                        f"example/{path.name}/{version}/{environment}/{placeholders}",
+                        f"example/{example.name}/{version}/{environment}/{placeholders}",
                         doc,
                         ctx(
                             version=version,
@@ -95,11 +95,11 @@ def inputs() -> Iterator[tuple[str, Any, ProvingContext]]:
                     )
     doc = base()
     change = ctx(version="1.1", previous=base(), authenticated_orgnr="1")
-    for i, path in enumerate(_paths(doc)):
-        where = "/".join(map(str, path))
+    for i, spot in enumerate(_paths(doc)):
+        where = "/".join(map(str, spot))
         junk = JUNK[i % len(JUNK)]
-        yield f"damaged/{where}/{i % len(JUNK)}", _damaged(doc, path, junk, delete=False), ctx()
-        yield f"deleted/{where}", _damaged(doc, path, None, delete=True), change
+        yield f"damaged/{where}/{i % len(JUNK)}", _damaged(doc, spot, junk, delete=False), ctx()
+        yield f"deleted/{where}", _damaged(doc, spot, None, delete=True), change
 
 
 def findings() -> dict[str, list[list[str]]]:
