@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from utlegg_gateway.model.pointer import expand, pointer
-from utlegg_gateway.provning._emit import Emitter, arr, as_date, obj, text
+from utlegg_gateway.provning._emit import Emitter, arr, as_date, is_object, is_scalar, obj, text
 
 __all__ = ["check_amounts", "check_claims", "check_grunnlag", "check_vedlegg"]
 
@@ -247,21 +247,22 @@ _RATE_KEYS = frozenset({"avtaltRentesats", "beregnetMedAvtaltRentesats"})
 def check_amounts(doc: Mapping[str, Any], em: Emitter) -> None:
     """Amounts and interest rates: at most two decimals, not negative."""
 
-    def walk(node: Any, path: str) -> None:
-        if isinstance(node, Mapping):
+    # As in check_identifiers: the pointer is built only for a finding.
+    def walk(node: Any, path: tuple[str | int, ...]) -> None:
+        if is_object(node):
             for key, value in node.items():
-                where = f"{path}/{pointer(key)[1:]}"
                 if key in _AMOUNT_KEYS and _bad_decimal(value):
-                    em.add("UGYLDIG_BELOEP", where, beløp=value)
+                    em.add("UGYLDIG_BELOEP", pointer(*path, key), beløp=value)
                 elif key in _RATE_KEYS and _bad_decimal(value):
-                    em.add("UGYLDIG_RENTE", where, rentesats=value)
-                else:
-                    walk(value, where)
+                    em.add("UGYLDIG_RENTE", pointer(*path, key), rentesats=value)
+                elif not is_scalar(value):
+                    walk(value, (*path, key))
         elif isinstance(node, list):
             for i, value in enumerate(node):
-                walk(value, f"{path}/{i}")
+                if not is_scalar(value):
+                    walk(value, (*path, i))
 
-    walk(doc, "")
+    walk(doc, ())
 
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")

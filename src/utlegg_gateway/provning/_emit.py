@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from utlegg_gateway._logging import mask_identifier
 from utlegg_gateway.model._versions import rule_active
@@ -17,11 +17,26 @@ __all__ = [
     "as_date",
     "describe_actor",
     "identity",
+    "is_object",
+    "is_scalar",
     "obj",
     "text",
 ]
 
 _EMPTY: Mapping[str, Any] = {}
+
+# JSON's leaf types: the tree walks skip them without a call or an ABC isinstance check.
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def is_scalar(value: Any) -> bool:
+    """True for a JSON string, number, boolean or null (exact types, not subclasses)."""
+    return type(value) in _SCALARS
+
+
+def is_object(value: Any) -> TypeGuard[Mapping[str, Any]]:
+    """isinstance(value, Mapping), with a fast answer for the common dict."""
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 def obj(value: Any) -> Mapping[str, Any]:

@@ -14,6 +14,8 @@ from utlegg_gateway.provning._emit import (
     arr,
     describe_actor,
     identity,
+    is_object,
+    is_scalar,
     obj,
     text,
 )
@@ -253,20 +255,24 @@ def check_identifiers(doc: Mapping[str, Any], em: Emitter) -> None:
             shown = mask_identifier(number) if len(number) > 4 else number
             em.add("UGYLDIG_IDENTIFIKATOR", where, identifikator=shown)
 
-    def walk(node: Any, path: str) -> None:
-        if isinstance(node, Mapping):
+    # The path stays a tuple until a number is found: a pointer string for every node
+    # of the tree was half the cost of validate().
+    def walk(node: Any, path: tuple[str | int, ...]) -> None:
+        if is_object(node):
             value = node.get("taxIdentificationNumber")
-            where = f"{path}/taxIdentificationNumber"
-            landkode = node.get("landkodeIdentifikator", "NO")
-            if isinstance(value, str) and landkode == "NO" and not em.reported(where):
-                one(value, where)
+            if isinstance(value, str) and node.get("landkodeIdentifikator", "NO") == "NO":
+                where = pointer(*path, "taxIdentificationNumber")
+                if not em.reported(where):
+                    one(value, where)
             for key, child in node.items():
-                walk(child, f"{path}/{pointer(key)[1:]}")
+                if not is_scalar(child):
+                    walk(child, (*path, key))
         elif isinstance(node, list):
             for i, child in enumerate(node):
-                walk(child, f"{path}/{i}")
+                if not is_scalar(child):
+                    walk(child, (*path, i))
 
-    walk(doc, "")
+    walk(doc, ())
 
 
 def check_payment(doc: Mapping[str, Any], em: Emitter) -> None:
