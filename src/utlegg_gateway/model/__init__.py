@@ -2,6 +2,7 @@
 
     parse_begjaering(payload, version) -> Begjaering     raises CaseError when invalid
     check_structure(payload, version) -> list[ModelIssue] never raises
+    check_normalised(data, version) -> list[ModelIssue]  the same, for normalise's output
     normalise(payload) -> dict                           §2.10 alternative spellings
 
 Pydantic's ValidationError is translated here and nowhere else, into `ModelIssue`s
@@ -30,6 +31,7 @@ __all__ = [
     "Begjaering",
     "ModelIssue",
     "VersionSpec",
+    "check_normalised",
     "check_structure",
     "normalise",
     "parse_begjaering",
@@ -82,18 +84,22 @@ ALTERNATIVE_SPELLINGS: dict[str, tuple[str, ...]] = {
 _RENAME = {alt: canon for canon, alts in ALTERNATIVE_SPELLINGS.items() for alt in alts}
 
 
+# JSON's leaf types (exact): returned as they are without a call or an ABC check.
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def normalise(payload: Any) -> Any:
     """A copy with §2.10 alternative spellings renamed to ours (unless ours is present too)."""
-    if isinstance(payload, Mapping):
+    if type(payload) is dict or isinstance(payload, Mapping):
         out: dict[str, Any] = {}
         for key, value in payload.items():
             canon: str = _RENAME.get(key, key) if isinstance(key, str) else str(key)
             if canon != key and canon in payload:
                 canon = key  # both given: keep it, the model reports the unknown one
-            out[canon] = normalise(value)
+            out[canon] = value if type(value) in _SCALARS else normalise(value)
         return out
     if isinstance(payload, list):
-        return [normalise(v) for v in payload]
+        return [v if type(v) in _SCALARS else normalise(v) for v in payload]
     return payload
 
 
@@ -167,7 +173,11 @@ def _validate(payload: Any, version: ModelVersion) -> tuple[Begjaering | None, l
 
 def check_structure(payload: Any, version: ModelVersion) -> list[ModelIssue]:
     """Every structural problem of `payload` under `version`, sorted; never raises."""
-    data = normalise(payload)
+    return check_normalised(normalise(payload), version)
+
+
+def check_normalised(data: Any, version: ModelVersion) -> list[ModelIssue]:
+    """`check_structure` of data `normalise` already returned (validate() needs both)."""
     _, issues = _validate(data, version)
     if isinstance(data, Mapping):
         issues.extend(_version_issues(data, SPECS[version]))

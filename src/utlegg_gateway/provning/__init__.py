@@ -26,7 +26,7 @@ from typing import Any
 
 from utlegg_gateway._logging import get_logger
 from utlegg_gateway.errors import InputFileError
-from utlegg_gateway.model import check_structure, normalise
+from utlegg_gateway.model import check_normalised, normalise
 from utlegg_gateway.model.pointer import sort_key
 from utlegg_gateway.provning._catalog import (
     NOT_DECIDABLE_RULES,
@@ -94,13 +94,11 @@ def _sorted(findings: list[Finding]) -> list[Finding]:
 
 def validate(payload: Mapping[str, Any], ctx: ProvingContext) -> list[Finding]:
     """Check one begjæring; an empty list means it passes everything decidable locally."""
-    findings = [
-        Finding(i.code, i.message, i.location) for i in check_structure(payload, ctx.version)
-    ]
-    raw: object = payload  # typed as a Mapping, but callers pass whatever JSON they read
-    if not isinstance(raw, Mapping):
-        return findings
+    # One normalised copy serves the model check and the rules (it was made twice).
     doc = normalise(payload)
+    findings = [Finding(i.code, i.message, i.location) for i in check_normalised(doc, ctx.version)]
+    if not isinstance(doc, Mapping):  # callers pass whatever JSON they read
+        return findings
     emitter = Emitter(ctx)
     checks: list[Callable[[Mapping[str, Any], Emitter], None]] = list(_CHECKS)
     if ctx.previous is not None:
