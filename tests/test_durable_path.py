@@ -38,7 +38,13 @@ def sandbox(credentials: Any) -> Iterator[Any]:
 
 
 def _settings(
-    tmp_path: Path, sandbox: Any, credentials: Any, *, wait: float = 5, **extra: Any
+    tmp_path: Path,
+    sandbox: Any,
+    credentials: Any,
+    *,
+    wait: float = 5,
+    stable: float = 0.05,
+    **extra: Any,
 ) -> Settings:
     config = write_gateway_config(
         tmp_path,
@@ -46,7 +52,7 @@ def _settings(
         credentials=credentials,
         inboxes={"csv-krav": ["csv-krav"], "xml-sak": ["xml-sak"]},
         mapping_dirs=[MAPPINGS],
-        stable_seconds=0.05,
+        stable_seconds=stable,
         extra=extra,
     )
     text = config.read_text("utf-8")
@@ -91,10 +97,12 @@ async def _process_with(settings: Settings, path: Path, sleep: _BoundedSleep) ->
 
 
 def _retry_settings(tmp_path: Path, sandbox: Any, credentials: Any, retries: int) -> Settings:
+    # No stable window: the injected sleep does not let time pass for the PDFs.
     return _settings(
         tmp_path,
         sandbox,
         credentials,
+        stable=0,
         elan={"base_url": sandbox.elan_base_url, "retry": {"attempts": 1}},
         runner={
             "lock_file": "state/gateway.lock",
@@ -206,3 +214,32 @@ def test_redrop_after_a_case_failed_for_a_missing_pdf_sends_that_case(
         "IB-2025-000127",
         "IB-2025-000311",
     ]
+
+
+def test_pdf_with_an_mtime_ahead_of_our_clock_is_used_not_waited_out(
+    tmp_path: Path, sandbox: Any, credentials: Any
+) -> None:
+    """A PDF whose mtime is an hour ahead (a share's clock) is taken once seen stable."""
+    import os
+    import time
+
+    from utlegg_gateway.runner import run_once
+
+    settings = _settings(tmp_path, sandbox, credentials, wait=5)
+    inbox = _inbox(tmp_path, "csv-krav")
+    drop_attachments("csv-krav", inbox)
+    ahead = time.time() + 3600
+    for pdf in inbox.glob("*.pdf"):
+        os.utime(pdf, (ahead, ahead))
+    drop_renamed(FORMATS["csv-krav"], inbox)
+
+    report = run_once(settings)
+
+    got = json.loads(
+        (tmp_path / "outbox" / f"{FORMATS['csv-krav'].name}.kvittering.json").read_text("utf-8")
+    )
+    assert {c["innsenderReferanse"]: c["status"] for c in got["cases"]} == {
+        "IB-2025-000127": "accepted",
+        "IB-2025-000311": "accepted",
+    }
+    assert report.exit_code == 0

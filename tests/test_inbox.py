@@ -422,3 +422,25 @@ def test_inbox_names_must_be_unique() -> None:
             overrides={"inboxes": [{"name": "a", "path": "/x"}, {"name": "a", "path": "/y"}]},
         )
     assert "unique" in err.value.message
+
+
+def test_attachment_with_an_old_mtime_still_growing_is_not_stable(drop: Path, clock: Clock) -> None:
+    """A PDF copied with its old mtime kept is stable only once scans saw it unchanged."""
+    pdf = drop / "dom.pdf"
+    pdf.write_bytes(b"%PDF-1.4 part")
+    os.utime(pdf, (1_000_000_000, 1_000_000_000))  # 2001: a copy that keeps the mtime
+    scanner = _scanner(drop, clock)
+    scanner.scan()
+    assert not scanner.stable_file(pdf, pdf.stat())  # seen once: proves nothing
+
+    clock.advance(STABLE + 1)
+    with pdf.open("ab") as out:
+        out.write(b" more")
+    os.utime(pdf, (1_000_000_000, 1_000_000_000))
+    assert not scanner.stable_file(pdf, pdf.stat())  # grown since the scan saw it
+
+    scanner.scan()
+    clock.advance(STABLE + 1)
+    scanner.scan()
+    assert scanner.stable_file(pdf, pdf.stat())
+    assert not scanner.stable_file(drop.parent / "dom.pdf", pdf.stat())  # not this inbox

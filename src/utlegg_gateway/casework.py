@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -173,8 +174,13 @@ class CaseWorker:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         health: HealthState | None = None,
         attachment_wait_cap: float | None = None,
+        attachment_stable: Callable[[Path, os.stat_result], bool] | None = None,
     ) -> None:
         self.settings = settings
+        # The inbox scanners' observations (runner): a PDF seen unchanged by the scans
+        # is ready at once. Files they do not watch are observed here, same rule.
+        self._scanned_stable = attachment_stable
+        self._seen: dict[Path, tuple[tuple[int, int], datetime]] = {}
         # `once` (cron) waits for missing attachments at most this long in one run; the
         # case stays `waiting_attachments` and the next run goes on waiting until the
         # inbox's deadline. None (the daemon): wait up to the deadline.
@@ -238,8 +244,10 @@ class CaseWorker:
         deadline = record.registered_at + timedelta(seconds=inbox.attachments_wait_seconds)
         cap = self.attachment_wait_cap
         give_up_run = None if cap is None else self._clock() + timedelta(seconds=cap)
+        grace: datetime | None = None
         while True:
             missing: list[str] = []
+            settling = 0  # present, but not yet seen unchanged for the stable window
             for att in wanted:
                 if att.filnavn in found:
                     continue
@@ -255,6 +263,7 @@ class CaseWorker:
                     return None
                 if hit is None:
                     missing.append(att.filnavn)
+                    settling += self._settling(att.filnavn, folders)
                 else:
                     found[att.filnavn] = hit
             if not missing:
@@ -264,6 +273,12 @@ class CaseWorker:
                     case.id, C.WAITING_ATTACHMENTS, detail={"missing": missing}
                 )
             remaining = (deadline - self._clock()).total_seconds()
+            if remaining <= 0 and settling == len(missing):
+                # All there, only not yet seen stable (a resumed case, first looked at after
+                # its deadline): give them one stable window more, not a failure.
+                if grace is None:
+                    grace = self._clock() + timedelta(seconds=inbox.readiness.stable_seconds + 1.0)
+                remaining = (grace - self._clock()).total_seconds()
             if remaining <= 0:
                 await self.aend(
                     record,
@@ -337,14 +352,33 @@ class CaseWorker:
         for folder in folders:
             candidate = safe_attachment_path(folder, filnavn)
             try:
-                stat = candidate.stat()
+                st = candidate.stat()
             except FileNotFoundError:
                 continue
-            # A PDF still being copied in is not there yet: same stability rule as data files.
-            if time.time() - stat.st_mtime < inbox.readiness.stable_seconds:
+            # A PDF still being copied in is not there yet: the data files' rule, size and
+            # mtime unchanged for stable_seconds of our clock. Not the mtime's age: a share's
+            # clock may run ahead, and a copy may keep an old mtime while it is written.
+            if not self._stable(candidate, st, inbox.readiness.stable_seconds):
                 return None
             return candidate
         return None
+
+    def _settling(self, filnavn: str, folders: Sequence[Path]) -> bool:
+        """True when `filnavn` is present in a folder, only not yet seen stable."""
+        return any((folder / filnavn) in self._seen for folder in folders)
+
+    def _stable(self, path: Path, st: os.stat_result, window: float) -> bool:
+        if window <= 0 or (self._scanned_stable is not None and self._scanned_stable(path, st)):
+            return True
+        now = self._clock()
+        key = (st.st_size, st.st_mtime_ns)
+        seen = self._seen.get(path)
+        if seen is None or seen[0] != key:
+            if len(self._seen) > 10_000:  # a long-running daemon: forget old sightings
+                self._seen.clear()
+            self._seen[path] = (key, now)
+            return False
+        return (now - seen[1]).total_seconds() >= window
 
     async def _retry_or_fail(
         self, record: FileRecord, case: CaseRecord, exc: GatewayError

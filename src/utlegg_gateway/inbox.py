@@ -260,6 +260,18 @@ class InboxScanner:
             return False
         return (self._clock() - seen.since).total_seconds() >= self.policy.stable_seconds
 
+    def stable_file(self, path: Path, st: os.stat_result) -> bool:
+        """True when `path` (stat `st`) is in this inbox and unchanged since the scans saw it
+        for `stable_seconds`; an attachment's readiness, by the data files' rule."""
+        if path.parent != self.path:
+            return False
+        seen = self._seen.get(path.name)
+        return (
+            seen is not None
+            and (seen.size, seen.mtime_ns) == (st.st_size, st.st_mtime_ns)
+            and (self._clock() - seen.since).total_seconds() >= self.policy.stable_seconds
+        )
+
     def claim(self, ready: ReadyFile) -> Path | None:
         """Move a ready file into `work` by one atomic rename; its marker goes along.
 

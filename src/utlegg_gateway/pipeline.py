@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -143,6 +144,7 @@ class Pipeline:
         health: HealthState | None = None,
         progress: ProgressSink | None = None,
         attachment_wait_cap: float | None = None,
+        attachment_stable: Callable[[Path, os.stat_result], bool] | None = None,
     ) -> None:
         self.settings = settings
         self.journal = journal
@@ -161,6 +163,7 @@ class Pipeline:
             sleep=sleep,
             health=health,
             attachment_wait_cap=attachment_wait_cap,
+            attachment_stable=attachment_stable,
         )
 
     # -- mappings ----------------------------------------------------------------------

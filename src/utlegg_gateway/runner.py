@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -93,6 +94,10 @@ class Gateway:
         self.client = client
         self.clock = clock
         self.health = health
+        self.scanners = {
+            inbox.name: InboxScanner(inbox, work=self.work_dir(inbox), clock=clock)
+            for inbox in settings.inboxes
+        }
         self.pipeline = Pipeline(
             settings,
             journal,
@@ -101,11 +106,12 @@ class Gateway:
             health=health,
             progress=progress,
             attachment_wait_cap=attachment_wait_cap,
+            attachment_stable=self._attachment_stable,
         )
-        self.scanners = {
-            inbox.name: InboxScanner(inbox, work=self.work_dir(inbox), clock=clock)
-            for inbox in settings.inboxes
-        }
+
+    def _attachment_stable(self, path: Path, st: os.stat_result) -> bool:
+        """Whether an inbox's scans saw this attachment unchanged for its stable window."""
+        return any(s.stable_file(path, st) for s in self.scanners.values())
 
     def work_dir(self, inbox: InboxSettings) -> Path:
         """Where claimed files of this inbox wait (same file system as the inbox)."""
