@@ -243,3 +243,29 @@ def test_pdf_with_an_mtime_ahead_of_our_clock_is_used_not_waited_out(
         "IB-2025-000311": "accepted",
     }
     assert report.exit_code == 0
+
+
+def test_csv_receipt_uses_the_inbox_encoding_and_delimiter(
+    tmp_path: Path, sandbox: Any, credentials: Any
+) -> None:
+    """An inbox's receipt_csv_encoding and receipt_csv_delimiter shape its CSV receipt."""
+    from utlegg_gateway.runner import run_once
+
+    base = _settings(tmp_path, sandbox, credentials)
+    inbox_settings = base.inboxes[0].model_copy(
+        update={
+            "receipt_formats": ("json", "csv"),
+            "receipt_csv_encoding": "cp1252",
+            "receipt_csv_delimiter": ",",
+        }
+    )
+    settings = base.model_copy(update={"inboxes": (inbox_settings, *base.inboxes[1:])})
+    inbox = _inbox(tmp_path, "csv-krav")
+    drop_attachments("csv-krav", inbox)
+    drop_renamed(FORMATS["csv-krav"], inbox)
+
+    assert run_once(settings).exit_code == 0
+
+    data = (tmp_path / "outbox" / f"{FORMATS['csv-krav'].name}.kvittering.csv").read_bytes()
+    assert not data.startswith(b"\xef\xbb\xbf")
+    assert data.split(b"\r\n")[0].startswith(b"type,file,innsenderReferanse,")

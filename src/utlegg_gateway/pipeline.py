@@ -434,18 +434,13 @@ class Pipeline:
 
     async def _complete(self, record: FileRecord, inbox: InboxSettings) -> FileOutcome:
         """Every case ended: receipt (atomic) → state done → archive the original."""
-        from utlegg_gateway import outbox
 
         cases = self.journal.cases_for_file(record.id)
-        receipt = build_receipt(record, cases)
-        receipts = outbox.write_receipt(
-            self.settings.folders.outbox, record.name, receipt, inbox.receipt_formats
-        )
+        receipts = self._write_receipt(record.name, build_receipt(record, cases), inbox)
         record = self.journal.set_file_state(record.id, F.DONE)
         return await self._finish_moves(record, cases=cases, receipts=list(receipts))
 
     async def _answer_duplicate(self, record: FileRecord, inbox: InboxSettings) -> FileOutcome:
-        from utlegg_gateway import outbox
 
         assert record.duplicate_of is not None
         original = self.journal.file(record.duplicate_of)
@@ -454,9 +449,7 @@ class Pipeline:
             self.journal.cases_for_file(original.id),
             duplicate_of=original,
         )
-        receipts = outbox.write_receipt(
-            self.settings.folders.outbox, record.name, receipt, inbox.receipt_formats
-        )
+        receipts = self._write_receipt(record.name, receipt, inbox)
         record = self.journal.set_file_state(
             record.id, F.DUPLICATE, detail={"duplicate_of": original.id}
         )
@@ -479,15 +472,22 @@ class Pipeline:
         cases = self.journal.cases_for_file(record.id)
         if cases and all(c.state in CASE_END_STATES for c in cases):
             # The file broke after some cases were already sent: say what became of them.
-            from utlegg_gateway import outbox
-
-            receipts = outbox.write_receipt(
-                self.settings.folders.outbox,
-                record.name,
-                build_receipt(record, cases),
-                self.inbox(record.inbox).receipt_formats,
+            receipts = self._write_receipt(
+                record.name, build_receipt(record, cases), self.inbox(record.inbox)
             )
         return await self._finish_moves(record, cases=cases, receipts=receipts)
+
+    def _write_receipt(self, name: str, receipt: Any, inbox: InboxSettings) -> list[Path]:
+        from utlegg_gateway import outbox
+
+        return outbox.write_receipt(
+            self.settings.folders.outbox,
+            name,
+            receipt,
+            inbox.receipt_formats,
+            csv_encoding=inbox.receipt_csv_encoding,
+            csv_delimiter=inbox.receipt_csv_delimiter,
+        )
 
     def _error_report(self, record: FileRecord) -> list[Path]:
         """NAME.feil.json/.txt from the journal's record of the failure (same bytes on re-write)."""
