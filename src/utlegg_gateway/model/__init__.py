@@ -86,10 +86,18 @@ _RENAME = {alt: canon for canon, alts in ALTERNATIVE_SPELLINGS.items() for alt i
 
 # JSON's leaf types (exact): returned as they are without a call or an ABC check.
 _SCALARS = frozenset({str, int, float, bool, type(None)})
+_STR_ONLY = frozenset({str})
 
 
 def normalise(payload: Any) -> Any:
     """A copy with §2.10 alternative spellings renamed to ours (unless ours is present too)."""
+    if (
+        type(payload) is dict
+        and _RENAME.keys().isdisjoint(payload)
+        and set(map(type, payload)) <= _STR_ONLY
+    ):
+        # The usual object: text keys, none to rename (both tests run in C).
+        return {k: v if type(v) in _SCALARS else normalise(v) for k, v in payload.items()}
     if type(payload) is dict or isinstance(payload, Mapping):
         out: dict[str, Any] = {}
         for key, value in payload.items():

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from utlegg_gateway.model.pointer import expand, pointer
-from utlegg_gateway.provning._emit import Emitter, arr, as_date, is_object, is_scalar, obj, text
+from utlegg_gateway.provning._emit import SCALARS, Emitter, arr, as_date, is_object, obj, text
 
 __all__ = ["check_amounts", "check_claims", "check_grunnlag", "check_vedlegg"]
 
@@ -255,11 +255,11 @@ def check_amounts(doc: Mapping[str, Any], em: Emitter) -> None:
                     em.add("UGYLDIG_BELOEP", pointer(*path, key), beløp=value)
                 elif key in _RATE_KEYS and _bad_decimal(value):
                     em.add("UGYLDIG_RENTE", pointer(*path, key), rentesats=value)
-                elif not is_scalar(value):
+                elif type(value) not in SCALARS:
                     walk(value, (*path, key))
         elif isinstance(node, list):
             for i, value in enumerate(node):
-                if not is_scalar(value):
+                if type(value) not in SCALARS:
                     walk(value, (*path, i))
 
     walk(doc, ())

@@ -12,31 +12,28 @@ from utlegg_gateway.provning._catalog import RULES
 from utlegg_gateway.provning._types import Finding, ProvingContext
 
 __all__ = [
+    "SCALARS",
     "Emitter",
     "arr",
     "as_date",
     "describe_actor",
     "identity",
     "is_object",
-    "is_scalar",
     "obj",
     "text",
 ]
 
 _EMPTY: Mapping[str, Any] = {}
 
-# JSON's leaf types: the tree walks skip them without a call or an ABC isinstance check.
-_SCALARS = frozenset({str, int, float, bool, type(None)})
-
-
-def is_scalar(value: Any) -> bool:
-    """True for a JSON string, number, boolean or null (exact types, not subclasses)."""
-    return type(value) in _SCALARS
+# JSON's leaf types (exact, not subclasses): the tree walks test `type(v) in SCALARS`
+# inline and skip them without a call or an ABC isinstance check.
+SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def is_object(value: Any) -> TypeGuard[Mapping[str, Any]]:
-    """isinstance(value, Mapping), with a fast answer for the common dict."""
-    return type(value) is dict or isinstance(value, Mapping)
+    """isinstance(value, Mapping), answered fast for a dict and a list (never a Mapping)."""
+    kind = type(value)
+    return kind is dict or (kind is not list and isinstance(value, Mapping))
 
 
 def obj(value: Any) -> Mapping[str, Any]:

@@ -9,13 +9,13 @@ from utlegg_gateway._logging import mask_identifier
 from utlegg_gateway.model import identifiers as ids
 from utlegg_gateway.model.pointer import pointer
 from utlegg_gateway.provning._emit import (
+    SCALARS,
     Emitter,
     actor_id,
     arr,
     describe_actor,
     identity,
     is_object,
-    is_scalar,
     obj,
     text,
 )
@@ -265,11 +265,11 @@ def check_identifiers(doc: Mapping[str, Any], em: Emitter) -> None:
                 if not em.reported(where):
                     one(value, where)
             for key, child in node.items():
-                if not is_scalar(child):
+                if type(child) not in SCALARS:
                     walk(child, (*path, key))
         elif isinstance(node, list):
             for i, child in enumerate(node):
-                if not is_scalar(child):
+                if type(child) not in SCALARS:
                     walk(child, (*path, i))
 
     walk(doc, ())
