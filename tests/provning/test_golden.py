@@ -100,6 +100,16 @@ def inputs() -> Iterator[tuple[str, Any, ProvingContext]]:
         junk = JUNK[i % len(JUNK)]
         yield f"damaged/{where}/{i % len(JUNK)}", _damaged(doc, spot, junk, delete=False), ctx()
         yield f"deleted/{where}", _damaged(doc, spot, None, delete=True), change
+    # Deep nesting: a faster walk must not spend more stack per level than the old one
+    # did (the old code handled objects ~990 deep, arrays ~490, under the default limit).
+    deep: Any = {"beloep": -1}
+    for _ in range(700):
+        deep = {"a": deep}
+    yield "deep/object/700", {"kravTilInnkreving": deep}, ctx()
+    deep = [{"taxIdentificationNumber": "1"}]
+    for _ in range(300):
+        deep = [deep]
+    yield "deep/array/300", {"vedlegg": deep}, ctx()
 
 
 def findings() -> dict[str, list[list[str]]]:
