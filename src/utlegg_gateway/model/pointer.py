@@ -12,9 +12,36 @@ def _escape(part: str | int) -> str:
     return str(part).replace("~", "~0").replace("/", "~1")
 
 
+# The ABC isinstance checks below are slow in the hot path; these exact JSON types
+# answer them directly (a plain dict, list or leaf is never anything else).
+_LEAVES = frozenset({str, int, float, bool, type(None)})
+
+
+def _is_mapping(node: Any) -> bool:
+    kind = type(node)
+    return kind is dict or (kind is not list and kind not in _LEAVES and isinstance(node, Mapping))
+
+
+def _is_array(node: Any) -> bool:
+    """A Sequence that is not a string."""
+    kind = type(node)
+    if kind is list:
+        return True
+    if kind is dict or kind in _LEAVES:
+        return False
+    return isinstance(node, Sequence) and not isinstance(node, str)
+
+
 def pointer(*parts: str | int) -> str:
     """The JSON pointer of a path: `pointer("a", 0, "b")` -> "/a/0/b"; no parts -> ""."""
-    return "".join("/" + _escape(p) for p in parts)
+    out = []
+    for part in parts:
+        # Fast for the usual parts: a list index, a plain key without "~" or "/".
+        if type(part) is int or (type(part) is str and "~" not in part and "/" not in part):
+            out.append(f"/{part}")
+        else:
+            out.append("/" + _escape(part))
+    return "".join(out)
 
 
 def sort_key(ptr: str) -> tuple[tuple[int, int, str], ...]:
@@ -35,17 +62,17 @@ def expand(doc: Any, pattern: str) -> Iterator[tuple[str, Any, bool]]:
     def walk(node: Any, i: int, path: tuple[str | int, ...]) -> Iterator[tuple[str, Any, bool]]:
         part = parts[i]
         if i == len(parts) - 1:
-            if isinstance(node, Mapping) and part != "*":
+            if part != "*" and _is_mapping(node):
                 yield pointer(*path, part), node, part in node
             elif part == "*" and isinstance(node, list):
                 for j in range(len(node)):
                     yield pointer(*path, j), node, True
             return
         if part == "*":
-            if isinstance(node, Sequence) and not isinstance(node, str):
+            if _is_array(node):
                 for j, child in enumerate(node):
                     yield from walk(child, i + 1, (*path, j))
-        elif isinstance(node, Mapping) and part in node:
+        elif _is_mapping(node) and part in node:
             yield from walk(node[part], i + 1, (*path, part))
 
     yield from walk(doc, 0, ())

@@ -31,14 +31,14 @@ SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def is_object(value: Any) -> TypeGuard[Mapping[str, Any]]:
-    """isinstance(value, Mapping), answered fast for a dict and a list (never a Mapping)."""
+    """isinstance(value, Mapping), answered without the ABC for dicts, lists and leaves."""
     kind = type(value)
-    return kind is dict or (kind is not list and isinstance(value, Mapping))
+    return kind is dict or (kind is not list and kind not in SCALARS and isinstance(value, Mapping))
 
 
 def obj(value: Any) -> Mapping[str, Any]:
     """`value` if it is a JSON object, else an empty one: rules never trip on bad shapes."""
-    return value if isinstance(value, Mapping) else _EMPTY
+    return value if is_object(value) else _EMPTY
 
 
 def arr(value: Any) -> list[Any]:
@@ -63,7 +63,7 @@ def as_date(value: Any) -> dt.date | None:
 
 def _party(actor: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
     for kind in ("virksomhet", "person", "sammenslutning"):
-        if isinstance(actor.get(kind), Mapping):
+        if is_object(actor.get(kind)):
             return kind, actor[kind]
     return "", _EMPTY
 

@@ -60,7 +60,7 @@ def _representatives(doc: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str,
 
 def _kind(actor: Mapping[str, Any]) -> str:
     for kind in ("virksomhet", "person", "sammenslutning"):
-        if isinstance(actor.get(kind), Mapping):
+        if is_object(actor.get(kind)):
             return kind
     return ""
 
