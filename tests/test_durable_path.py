@@ -269,3 +269,74 @@ def test_csv_receipt_uses_the_inbox_encoding_and_delimiter(
     data = (tmp_path / "outbox" / f"{FORMATS['csv-krav'].name}.kvittering.csv").read_bytes()
     assert not data.startswith(b"\xef\xbb\xbf")
     assert data.split(b"\r\n")[0].startswith(b"type,file,innsenderReferanse,")
+
+
+def test_outbox_unwritable_at_the_receipt_keeps_the_file_answerable(
+    tmp_path: Path, sandbox: Any, credentials: Any
+) -> None:
+    """Accepted cases and a broken outbox: not 'failed'; the next run writes the receipt."""
+    from utlegg_gateway.runner import run_once
+
+    settings = _settings(tmp_path, sandbox, credentials)
+    inbox = _inbox(tmp_path, "xml-sak")
+    drop_attachments("xml-sak", inbox)
+    drop_renamed(FORMATS["xml-sak"], inbox)
+    outbox = tmp_path / "outbox"
+    outbox.write_text("not a folder")  # the receipt's folder cannot be made
+
+    first = run_once(settings)
+
+    assert first.exit_code == 1
+    assert sorted(c["innsenderReferanse"] for c in sandbox.admin.cases()) == sorted(
+        ["IB-2025-000127", "IB-2025-000311"]
+    )
+    assert not (tmp_path / "failed").exists()
+    outbox.unlink()
+
+    second = run_once(settings)
+
+    assert second.exit_code == 0
+    name = FORMATS["xml-sak"].name
+    assert sorted(p.name for p in outbox.iterdir()) == [f"{name}.kvittering.json"]
+    got = json.loads((outbox / f"{name}.kvittering.json").read_text("utf-8"))
+    assert {c["status"] for c in got["cases"]} == {"accepted"}
+    assert name in [p.name for p in (tmp_path / "archive").rglob("*")]
+    assert len(sandbox.admin.cases()) == 2
+
+
+def test_daemon_writes_a_receipt_it_could_not_write_before(
+    tmp_path: Path, sandbox: Any, credentials: Any
+) -> None:
+    """`run`: a receipt the outbox refused is written by the sweep once it can; no restart."""
+    from tests.e2e._support import wait_for
+    from tests.e2e.test_gateway_e2e import Daemon
+
+    _settings(tmp_path, sandbox, credentials, runner={"move_retry_seconds": 0.3})
+    config = tmp_path / "config.yaml"
+    inbox = _inbox(tmp_path, "xml-sak")
+    drop_attachments("xml-sak", inbox)
+    outbox = tmp_path / "outbox"
+    outbox.write_text("not a folder")
+    name = FORMATS["xml-sak"].name
+    daemon = Daemon(config, "outbox")
+    try:
+        drop_renamed(FORMATS["xml-sak"], inbox)
+        wait_for(
+            lambda: daemon.assert_alive() and "cannot write the answer" in daemon.log.read_text(),
+            timeout=60,
+            what="refused receipt",
+        )
+        assert len(sandbox.admin.cases()) == 2
+        outbox.unlink()
+        wait_for(
+            lambda: daemon.assert_alive() and (outbox / f"{name}.kvittering.json").exists(),
+            timeout=60,
+            what="receipt",
+        )
+        wait_for(lambda: name in [p.name for p in (tmp_path / "archive").rglob("*")], what="move")
+        assert daemon.stop() == 0
+    finally:
+        if daemon.proc.poll() is None:
+            daemon.kill()
+    assert not (tmp_path / "failed").exists()
+    assert len(sandbox.admin.cases()) == 2

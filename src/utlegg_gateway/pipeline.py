@@ -50,6 +50,7 @@ from utlegg_gateway.errors import (
     InboxError,
     JournalError,
     MappingSpecError,
+    OutboxError,
     SourceError,
 )
 from utlegg_gateway.health import HealthState
@@ -118,11 +119,13 @@ class FileOutcome:
     file: FileRecord
     cases: list[CaseRecord] = field(default_factory=list)
     receipts: list[Path] = field(default_factory=list)
+    # False when the receipt or error report could not be written (tried again later).
+    answered: bool = True
 
     @property
     def ok(self) -> bool:
-        """True when no case was rejected or failed and the file was readable."""
-        if self.file.state is F.FAILED:
+        """True when no case was rejected or failed, the file was readable and answered."""
+        if self.file.state is F.FAILED or not self.answered:
             return False
         # A case still waiting for its attachments (`once`) is not a failure yet.
         return all(
@@ -250,6 +253,18 @@ class Pipeline:
             outcome = await self._process(record)
         except JournalError:
             raise
+        except OutboxError as exc:
+            # The answer could not be written (outbox full, a share gone). What became of
+            # the cases stands: the file keeps its state in work/ and is answered later
+            # (the next start, or the daemon's sweep), never turned into "unreadable".
+            log.error(
+                "cannot write the answer; it is written again later",
+                extra=fields(file=name, error=exc.details()),
+            )
+            current = self.journal.file(record.id)
+            outcome = FileOutcome(
+                file=current, cases=self.journal.cases_for_file(current.id), answered=False
+            )
         except GatewayError as exc:
             current = self.journal.file(record.id)
             if current.state in (F.DONE, F.DUPLICATE):

@@ -118,7 +118,9 @@ class Gateway:
         return (inbox.work or self.settings.folders.work) / inbox.name
 
     def unmoved(self) -> list[FileRecord]:
-        """Files that ended but are still in work/ (their move to archive/ or failed/ failed)."""
+        """Files in work/ the journal knows that no task may be finishing: ended but not
+        moved (archive/ or failed/ refused), or not answered (the outbox refused). The
+        daemon resumes those it is not working on."""
         out: list[FileRecord] = []
         for inbox in self.settings.inboxes:
             folder = self.work_dir(inbox)
@@ -128,7 +130,7 @@ class Gateway:
                 if path.is_dir() or not self.scanners[inbox.name].is_data_file(path.name):
                     continue
                 known = self.journal.file_by_path(path)
-                if known is not None and known.state in FILE_END_STATES:
+                if known is not None:
                     out.append(known)
         return out
 
