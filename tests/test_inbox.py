@@ -444,3 +444,17 @@ def test_attachment_with_an_old_mtime_still_growing_is_not_stable(drop: Path, cl
     scanner.scan()
     assert scanner.stable_file(pdf, pdf.stat())
     assert not scanner.stable_file(drop.parent / "dom.pdf", pdf.stat())  # not this inbox
+
+
+def test_scan_of_a_folder_that_errors_on_every_call_reports_and_does_not_raise(
+    tmp_path: Path, clock: Clock
+) -> None:
+    """An inbox path every stat fails on (EIO from a dead share; here ENAMETOOLONG) is unhealthy."""
+    bad = tmp_path / ("x" * 300)  # longer than NAME_MAX: listing *and* is_dir() raise OSError
+    scanner = _scanner(bad, clock)
+
+    assert scanner.scan() == []
+
+    assert scanner.health.folder_present is False
+    assert scanner.health.consecutive_failures == 1
+    assert scanner.health.last_error

@@ -245,7 +245,7 @@ class InboxScanner:
                 (
                     self.path / f"{name}{suffix}"
                     for suffix in self.policy.marker_suffixes
-                    if (self.path / f"{name}{suffix}").is_file()
+                    if _is_file(self.path / f"{name}{suffix}")
                 ),
                 None,
             )
@@ -326,7 +326,10 @@ class InboxScanner:
         return target
 
     def _unhealthy(self, exc: OSError) -> None:
-        present = self.path.is_dir()
+        try:
+            present = self.path.is_dir()
+        except OSError:  # a dead share (EIO, ESTALE) fails every call, this one too
+            present = False
         message = (
             f"inbox folder {self.path} is missing (unmounted share?)"
             if not present
@@ -346,6 +349,13 @@ class InboxScanner:
         self.health.last_error = None
         self.health.consecutive_failures = 0
         self.health.last_successful_scan = now
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # the share died mid-scan: not there (the next scan says more)
+        return False
 
 
 # -- watcher (an early wake-up, never the truth) ----------------------------------------
