@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from utlegg_gateway.model.pointer import expand, pointer
-from utlegg_gateway.provning._emit import SCALARS, Emitter, arr, as_date, is_object, obj, text
+from utlegg_gateway.provning._emit import Emitter, arr, as_date, obj, text
 
 __all__ = ["check_amounts", "check_claims", "check_grunnlag", "check_vedlegg"]
 
@@ -242,27 +242,20 @@ def _bad_decimal(value: Any) -> bool:
 
 _AMOUNT_KEYS = frozenset({"beloep", "paalydendeBeloep"})
 _RATE_KEYS = frozenset({"avtaltRentesats", "beregnetMedAvtaltRentesats"})
+_DECIMAL_KEYS = _AMOUNT_KEYS | _RATE_KEYS
 
 
 def check_amounts(doc: Mapping[str, Any], em: Emitter) -> None:
     """Amounts and interest rates: at most two decimals, not negative."""
 
-    # As in check_identifiers: the pointer is built only for a finding.
-    def walk(node: Any, path: tuple[str | int, ...]) -> None:
-        if is_object(node):
-            for key, value in node.items():
-                if key in _AMOUNT_KEYS and _bad_decimal(value):
-                    em.add("UGYLDIG_BELOEP", pointer(*path, key), beløp=value)
-                elif key in _RATE_KEYS and _bad_decimal(value):
-                    em.add("UGYLDIG_RENTE", pointer(*path, key), rentesats=value)
-                elif type(value) not in SCALARS:
-                    walk(value, (*path, key))
-        elif isinstance(node, list):
-            for i, value in enumerate(node):
-                if type(value) not in SCALARS:
-                    walk(value, (*path, i))
-
-    walk(doc, ())
+    for path, node in em.objects(doc):
+        if _DECIMAL_KEYS.isdisjoint(node):
+            continue
+        for key, value in node.items():
+            if key in _AMOUNT_KEYS and _bad_decimal(value):
+                em.add("UGYLDIG_BELOEP", pointer(*path, key), beløp=value)
+            elif key in _RATE_KEYS and _bad_decimal(value):
+                em.add("UGYLDIG_RENTE", pointer(*path, key), rentesats=value)
 
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")

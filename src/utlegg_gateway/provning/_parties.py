@@ -9,7 +9,6 @@ from utlegg_gateway._logging import mask_identifier
 from utlegg_gateway.model import identifiers as ids
 from utlegg_gateway.model.pointer import pointer
 from utlegg_gateway.provning._emit import (
-    SCALARS,
     Emitter,
     actor_id,
     arr,
@@ -255,24 +254,12 @@ def check_identifiers(doc: Mapping[str, Any], em: Emitter) -> None:
             shown = mask_identifier(number) if len(number) > 4 else number
             em.add("UGYLDIG_IDENTIFIKATOR", where, identifikator=shown)
 
-    # The path stays a tuple until a number is found: a pointer string for every node
-    # of the tree was half the cost of validate().
-    def walk(node: Any, path: tuple[str | int, ...]) -> None:
-        if is_object(node):
-            value = node.get("taxIdentificationNumber")
-            if isinstance(value, str) and node.get("landkodeIdentifikator", "NO") == "NO":
-                where = pointer(*path, "taxIdentificationNumber")
-                if not em.reported(where):
-                    one(value, where)
-            for key, child in node.items():
-                if type(child) not in SCALARS:
-                    walk(child, (*path, key))
-        elif isinstance(node, list):
-            for i, child in enumerate(node):
-                if type(child) not in SCALARS:
-                    walk(child, (*path, i))
-
-    walk(doc, ())
+    for path, node in em.objects(doc):
+        value = node.get("taxIdentificationNumber")
+        if isinstance(value, str) and node.get("landkodeIdentifikator", "NO") == "NO":
+            where = pointer(*path, "taxIdentificationNumber")
+            if not em.reported(where):
+                one(value, where)
 
 
 def check_payment(doc: Mapping[str, Any], em: Emitter) -> None:
