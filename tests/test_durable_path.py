@@ -340,3 +340,38 @@ def test_daemon_writes_a_receipt_it_could_not_write_before(
             daemon.kill()
     assert not (tmp_path / "failed").exists()
     assert len(sandbox.admin.cases()) == 2
+
+
+def test_work_folder_away_at_start_leaves_the_file_open_not_failed(
+    tmp_path: Path, sandbox: Any, credentials: Any
+) -> None:
+    """A resumed file whose work folder is away (share unmounted) waits; it is not 'failed'."""
+    from utlegg_gateway.runner import run_once
+
+    settings = _settings(tmp_path, sandbox, credentials, wait=3600)
+    inbox = _inbox(tmp_path, "csv-krav")
+    drop_attachments("csv-krav", inbox)
+    late = inbox / "TR-2024-4411_dom.pdf"
+    pdf = late.read_bytes()
+    late.unlink()
+    drop_renamed(FORMATS["csv-krav"], inbox)
+    name = FORMATS["csv-krav"].name
+    assert run_once(settings, max_wait_seconds=0.5).outcomes[0].file.state.value == "processing"
+    work = tmp_path / "work" / "csv-krav"
+    away = work.with_name("csv-krav.unmounted")
+    work.rename(away)
+
+    second = run_once(settings, max_wait_seconds=0.5)
+
+    assert second.exit_code == 1
+    assert [o.file.state.value for o in second.outcomes] == ["processing"]
+    assert not (tmp_path / "outbox" / f"{name}.feil.json").exists()
+    away.rename(work)
+    late.write_bytes(pdf)
+
+    third = run_once(settings, max_wait_seconds=0.5)
+
+    assert third.exit_code == 0
+    got = json.loads((tmp_path / "outbox" / f"{name}.kvittering.json").read_text("utf-8"))
+    assert {c["status"] for c in got["cases"]} == {"accepted"}
+    assert not (tmp_path / "failed").exists()

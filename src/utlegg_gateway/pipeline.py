@@ -290,7 +290,19 @@ class Pipeline:
         path = Path(record.path) if record.path else None
         if record.state in (F.DONE, F.DUPLICATE, F.FAILED):
             return await self._finish_moves(record)
-        if path is None or not path.exists():
+        presence = "gone" if path is None else _presence(path)
+        if presence == "away":
+            # Its folder is not there at all (the inbox's share, which holds work/, is
+            # unmounted): the file waits, open, until the folder is back; failing it would
+            # answer "unreadable" for cases that may have been accepted.
+            log.warning(
+                "the file's work folder is not there (share away?); it waits",
+                extra=fields(file=record.name),
+            )
+            return FileOutcome(
+                file=record, cases=self.journal.cases_for_file(record.id), answered=False
+            )
+        if path is None or presence == "gone":
             raise InboxError("the claimed file is gone from work/", file=record.path or record.name)
         if record.duplicate_of is not None and record.state is F.CLAIMED:
             return await self._answer_duplicate(record, inbox)
@@ -557,7 +569,7 @@ class Pipeline:
         receipts = list(receipts or [])
         path = Path(record.path) if record.path else None
         work_root = self.settings.folders.work.resolve()
-        present = path is not None and (path.exists() or path.is_symlink())
+        present = path is not None and _presence(path) == "present"
         if path is not None and present and _is_within(path, work_root):
             if record.state is F.FAILED:
                 receipts += self._error_report(record)
@@ -601,6 +613,17 @@ class Pipeline:
                         out.append(candidate)
                         break
         return out
+
+
+def _presence(path: Path) -> str:
+    """ "present", "gone" (its folder is there, the file not) or "away" (no folder, or a
+    dead share erroring on every call)."""
+    try:
+        if path.exists() or path.is_symlink():
+            return "present"
+        return "gone" if path.parent.is_dir() else "away"
+    except OSError:
+        return "away"
 
 
 def _is_within(path: Path, root: Path) -> bool:
