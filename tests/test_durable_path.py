@@ -375,3 +375,25 @@ def test_work_folder_away_at_start_leaves_the_file_open_not_failed(
     got = json.loads((tmp_path / "outbox" / f"{name}.kvittering.json").read_text("utf-8"))
     assert {c["status"] for c in got["cases"]} == {"accepted"}
     assert not (tmp_path / "failed").exists()
+
+
+def test_sweep_and_recover_go_on_past_a_work_folder_on_a_dead_share(
+    tmp_path: Path, sandbox: Any, credentials: Any
+) -> None:
+    """Listing work/ on a dead share (EIO; here ENAMETOOLONG) skips that inbox, raises nothing."""
+    from utlegg_gateway.runner import Gateway
+
+    base = _settings(tmp_path, sandbox, credentials)
+    dead = base.inboxes[0].model_copy(update={"work": tmp_path / ("x" * 300)})
+    settings = base.model_copy(update={"inboxes": (dead, *base.inboxes[1:])})
+    live = tmp_path / "work" / "xml-sak"
+    live.mkdir(parents=True)
+    drop_renamed(FORMATS["xml-sak"], live)
+    with Journal.open(settings.journal.path, clock=lambda: datetime.now(UTC)) as journal:
+        gateway = Gateway(settings, journal, client=None)
+
+        recovered = gateway.recover()
+        unmoved = gateway.unmoved()
+
+    assert [r.name for r in recovered] == [FORMATS["xml-sak"].name]
+    assert [r.name for r in unmoved] == [FORMATS["xml-sak"].name]

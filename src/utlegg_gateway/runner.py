@@ -123,16 +123,31 @@ class Gateway:
         daemon resumes those it is not working on."""
         out: list[FileRecord] = []
         for inbox in self.settings.inboxes:
-            folder = self.work_dir(inbox)
-            if not folder.is_dir():
-                continue
-            for path in sorted(folder.iterdir()):
-                if path.is_dir() or not self.scanners[inbox.name].is_data_file(path.name):
-                    continue
+            for path in self._work_files(inbox):
                 known = self.journal.file_by_path(path)
                 if known is not None:
                     out.append(known)
         return out
+
+    def _work_files(self, inbox: InboxSettings) -> list[Path]:
+        """The data files in an inbox's work folder; none while the folder is unreachable."""
+        folder = self.work_dir(inbox)
+        scanner = self.scanners[inbox.name]
+        try:
+            if not folder.is_dir():
+                return []
+            return sorted(
+                path
+                for path in folder.iterdir()
+                if scanner.is_data_file(path.name) and not path.is_dir()
+            )
+        except OSError as exc:
+            # work/ lives on the inbox's share: a dead share must not stop the gateway.
+            log.warning(
+                "cannot list the work folder; its files wait",
+                extra=fields(inbox=inbox.name, error=str(exc)),
+            )
+            return []
 
     def recover(self) -> list[FileRecord]:
         """Files to take up again after a stop or crash (see the module docstring)."""
@@ -145,12 +160,7 @@ class Gateway:
             r.id: r for r in self.journal.files_in_states(*FILE_RESUMABLE)
         }
         for inbox in self.settings.inboxes:
-            folder = self.work_dir(inbox)
-            if not folder.is_dir():
-                continue
-            for path in sorted(folder.iterdir()):
-                if path.is_dir() or not self.scanners[inbox.name].is_data_file(path.name):
-                    continue
+            for path in self._work_files(inbox):
                 known = self.journal.file_by_path(path)
                 if known is None:
                     log.warning(
