@@ -27,6 +27,7 @@ from utlegg_gateway.journal import CASE_END_STATES, CaseRecord, CaseState, FileR
 __all__ = [
     "AttachmentProblem",
     "CaseWorker",
+    "build_error_report",
     "build_receipt",
     "error_entry",
     "fill_attachment_uuids",
@@ -554,4 +555,34 @@ def build_receipt(
         finished_at=max(finished) if finished else record.registered_at,
         cases=tuple(entries),
         duplicate_of=duplicate_of.name if duplicate_of is not None else None,
+    )
+
+
+def build_error_report(record: FileRecord, *, at: datetime, moved_to: str) -> Any:
+    """NAME.feil's content from the journal's record of the failure (same bytes on re-write)."""
+    from utlegg_gateway.outbox import ErrorReport, ReceiptError
+
+    error = record.error or {"code": "gateway-error", "message": "unknown failure"}
+    return ErrorReport(
+        source_name=record.name,
+        code=str(error.get("code", "gateway-error")),
+        message=str(error.get("message", "")),
+        at=at,
+        inbox=record.inbox,
+        sha256=record.sha256,
+        moved_to=moved_to,
+        hint=error.get("hint")
+        or f"fix the cause, then: utlegg-gateway replay {record.name} --config <config>",
+        errors=(
+            ReceiptError(
+                rule=str(error.get("rule") or error.get("kode") or error.get("code")),
+                message=str(error.get("message", "")),
+                origin="local",
+                row=error.get("row"),
+                element=error.get("element"),
+                column=error.get("column"),
+                field=error.get("field"),
+                value=error.get("value"),
+            ),
+        ),
     )

@@ -37,6 +37,7 @@ from utlegg_gateway.casework import (
     AttachmentProblem,
     CaseWorker,
     attachments_of,
+    build_error_report,
     build_receipt,
     error_entry,
     fill_attachment_uuids,
@@ -520,7 +521,6 @@ class Pipeline:
         """NAME.feil.json/.txt from the journal's record of the failure (same bytes on re-write)."""
         from utlegg_gateway import outbox
 
-        error = record.error or {"code": "gateway-error", "message": "unknown failure"}
         at = next(
             (
                 t.at
@@ -529,29 +529,7 @@ class Pipeline:
             ),
             record.updated_at,
         )
-        report = outbox.ErrorReport(
-            source_name=record.name,
-            code=str(error.get("code", "gateway-error")),
-            message=str(error.get("message", "")),
-            at=at,
-            inbox=record.inbox,
-            sha256=record.sha256,
-            moved_to=str(self.settings.folders.failed),
-            hint=error.get("hint")
-            or f"fix the cause, then: utlegg-gateway replay {record.name} --config <config>",
-            errors=(
-                outbox.ReceiptError(
-                    rule=str(error.get("rule") or error.get("kode") or error.get("code")),
-                    message=str(error.get("message", "")),
-                    origin="local",
-                    row=error.get("row"),
-                    element=error.get("element"),
-                    column=error.get("column"),
-                    field=error.get("field"),
-                    value=error.get("value"),
-                ),
-            ),
-        )
+        report = build_error_report(record, at=at, moved_to=str(self.settings.folders.failed))
         return outbox.write_error_report(self.settings.folders.outbox, record.name, report)
 
     async def _finish_moves(
