@@ -397,3 +397,41 @@ def test_sweep_and_recover_go_on_past_a_work_folder_on_a_dead_share(
 
     assert [r.name for r in recovered] == [FORMATS["xml-sak"].name]
     assert [r.name for r in unmoved] == [FORMATS["xml-sak"].name]
+
+
+def test_new_file_in_work_under_an_answered_files_stale_path_is_processed(
+    tmp_path: Path, sandbox: Any, credentials: Any
+) -> None:
+    """Two crashes (after an archive move, after a claim) must not archive a new file unread."""
+    from utlegg_gateway.runner import run_once
+
+    settings = _settings(tmp_path, sandbox, credentials)
+    inbox = _inbox(tmp_path, "xml-sak")
+    drop_attachments("xml-sak", inbox)
+    drop_renamed(FORMATS["xml-sak"], inbox)
+    assert run_once(settings).exit_code == 0
+    name = FORMATS["xml-sak"].name
+    work = tmp_path / "work" / "xml-sak" / name
+    # Crash 1, between the move to archive/ and its journal record: the row still says work/.
+    with Journal.open(settings.journal.path, clock=lambda: datetime.now(UTC)) as journal:
+        [first] = journal.files_in_states(*journal_file_states())
+        journal.set_file_path(first.id, work)
+    # Crash 2, between a later claim of a new file of the same name and its registration.
+    drop_attachments("xml-sak", inbox)
+    (inbox / "IB-2025-000127_betalingsoppfordring.pdf").rename(
+        inbox / "IB-2025-000999_betalingsoppfordring.pdf"
+    )
+    work.write_bytes(FORMATS["xml-sak"].read_bytes().replace(b"IB-2025-000127", b"IB-2025-000999"))
+
+    assert run_once(settings).exit_code == 0
+
+    assert "IB-2025-000999" in [c["innsenderReferanse"] for c in sandbox.admin.cases()]
+    got = json.loads((tmp_path / "outbox" / f"{name}.2.kvittering.json").read_text("utf-8"))
+    assert "IB-2025-000999" in [c["innsenderReferanse"] for c in got["cases"]]
+
+
+def journal_file_states() -> tuple[Any, ...]:
+    """Every file state (to list all files)."""
+    from utlegg_gateway.journal import FileState
+
+    return tuple(FileState)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
 import signal
 from collections.abc import Callable
@@ -162,6 +163,15 @@ class Gateway:
         for inbox in self.settings.inboxes:
             for path in self._work_files(inbox):
                 known = self.journal.file_by_path(path)
+                if (
+                    known is not None
+                    and known.state in FILE_END_STATES
+                    and not _holds_content_of(path, known)
+                ):
+                    # Two crashes: an ended file's row kept its work/ path (killed after the
+                    # archive move), then a new file of that name was claimed and not yet
+                    # registered. It is new: register it, never archive it unread.
+                    known = None
                 if known is None:
                     log.warning(
                         "claimed file unknown to the journal (crash after claim); registering",
@@ -245,6 +255,17 @@ class Gateway:
             )
         except GatewayError as exc:
             log.warning("archive purge failed", extra=fields(error=exc.details()))
+
+
+def _holds_content_of(path: Path, known: FileRecord) -> bool:
+    """Whether `path` still holds the bytes `known` was registered with."""
+    if path.is_symlink():
+        return True  # registered by name and target, never read
+    try:
+        with path.open("rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest() == known.sha256
+    except OSError:
+        return True  # cannot tell: treat it as the file the journal knows, as before
 
 
 def _summary_for_metrics(summary: dict[str, Any]) -> dict[str, Any]:
