@@ -435,3 +435,27 @@ def journal_file_states() -> tuple[Any, ...]:
     from utlegg_gateway.journal import FileState
 
     return tuple(FileState)
+
+
+def test_inbox_with_its_own_work_folder_gets_archived_and_reported(
+    tmp_path: Path, sandbox: Any, credentials: Any
+) -> None:
+    """With `inboxes[].work` set, answered files leave work/ and a broken one gets its report."""
+    from utlegg_gateway.runner import run_once
+
+    base = _settings(tmp_path, sandbox, credentials)
+    own = base.inboxes[1].model_copy(update={"work": tmp_path / "share-work"})
+    settings = base.model_copy(update={"inboxes": (base.inboxes[0], own)})
+    inbox = _inbox(tmp_path, "xml-sak")
+    drop_attachments("xml-sak", inbox)
+    drop_renamed(FORMATS["xml-sak"], inbox)
+    bad = tmp_path / "inkassonett_20251009.xml"
+    bad.write_bytes(b"<?xml version='1.0'?><Utleggsbatch><Sak>")
+    drop_renamed(bad, inbox)
+
+    assert run_once(settings).exit_code == 1
+
+    assert [p.name for p in (tmp_path / "share-work").rglob("*") if p.is_file()] == []
+    assert FORMATS["xml-sak"].name in [p.name for p in (tmp_path / "archive").rglob("*")]
+    assert (tmp_path / "outbox" / f"{bad.name}.feil.json").is_file()
+    assert [p.name for p in (tmp_path / "failed").rglob("*") if p.is_file()] == [bad.name]

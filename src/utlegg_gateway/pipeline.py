@@ -546,9 +546,12 @@ class Pipeline:
             cases = self.journal.cases_for_file(record.id)
         receipts = list(receipts or [])
         path = Path(record.path) if record.path else None
-        work_root = self.settings.folders.work.resolve()
+        # An inbox on a share has its own work folder there (`inboxes[].work`).
+        work_roots = [self.settings.folders.work.resolve()] + [
+            i.work.resolve() for i in self.settings.inboxes if i.work is not None
+        ]
         present = path is not None and _presence(path) == "present"
-        if path is not None and present and _is_within(path, work_root):
+        if path is not None and present and any(_is_within(path, r) for r in work_roots):
             if record.state is F.FAILED:
                 receipts += self._error_report(record)
                 moved = move_to_failed(path, self.settings.folders.failed)
