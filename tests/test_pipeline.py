@@ -240,6 +240,35 @@ def test_unreadable_file_goes_to_failed_with_a_report_and_can_be_replayed(
     assert not [p for p in (tmp_path / "failed").rglob("*") if p.is_file()]
 
 
+def test_xml_broken_after_its_good_cases_sends_nothing_and_answers_every_case(
+    tmp_path: Path, sandbox: Any, credentials: Any
+) -> None:
+    """Two good Sak, then a syntax error at the end: nothing reaches ELAN, both cases answered."""
+    config = _config(tmp_path, sandbox, credentials)
+    inbox = _inbox(tmp_path, "xml-sak")
+    drop_attachments("xml-sak", inbox)
+    text = FORMATS["xml-sak"].read_bytes()
+    # Cut the closing tag of the batch: well-formed up to the last Sak, broken after it.
+    broken = text[: text.rindex(b"</in:Utleggsbatch>")] + b"<in:Sak saksnr='X'>"
+    source = tmp_path / "inkassonett_20251009.xml"
+    source.write_bytes(broken)
+    drop_renamed(source, inbox)
+
+    assert _once(config).exit_code == 1
+
+    assert sandbox.admin.submissions() == []
+    assert sandbox.admin.uploads() == []
+    name = "inkassonett_20251009.xml"
+    assert json.loads((tmp_path / "outbox" / f"{name}.feil.json").read_text())["code"].startswith(
+        "source"
+    )
+    cases = receipt(tmp_path / "outbox", name)["cases"]
+    assert sorted(c["innsenderReferanse"] for c in cases) == sorted(SAMPLE_CASES)
+    assert {c["status"] for c in cases} == {"failed"}
+    assert all("no case of it was sent" in c["errors"][0]["message"] for c in cases)
+    assert [p.name for p in (tmp_path / "failed").rglob("*") if p.is_file()] == [name]
+
+
 def test_journal_records_intent_before_the_submit(
     tmp_path: Path, sandbox: Any, credentials: Any
 ) -> None:

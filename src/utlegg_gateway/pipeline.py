@@ -498,8 +498,26 @@ class Pipeline:
             record = self.journal.set_file_state(record.id, F.FAILED, error=details)
         receipts: list[Path] = []
         cases = self.journal.cases_for_file(record.id)
+        # A file fails before any of its cases is sent (it is read to its end first), so
+        # cases recorded before the break never left: end them as failed, saying so, so
+        # that every case of the file is answered in a receipt and none stays open.
+        for case in cases:
+            if case.state is C.NEW:
+                self.cases.end(
+                    record,
+                    case,
+                    C.FAILED,
+                    errors=[
+                        error_entry(
+                            exc.code,
+                            "the file could not be read to its end; no case of it was sent"
+                            f" ({exc.message})",
+                            case.source,
+                        )
+                    ],
+                )
+        cases = self.journal.cases_for_file(record.id)
         if cases and all(c.state in CASE_END_STATES for c in cases):
-            # The file broke after some cases were already sent: say what became of them.
             receipts = self._write_receipt(
                 record.name, build_receipt(record, cases), self.inbox(record.inbox)
             )
