@@ -116,3 +116,18 @@ def test_empty_file_is_a_file_error(tmp_path: Path) -> None:
     path.write_bytes(b"")
     with pytest.raises(SourceError, match="empty"):
         list(build_file(path, spec))
+
+
+@pytest.mark.parametrize("where", ["header", "record"])
+def test_field_over_the_csv_limit_is_a_file_error(tmp_path: Path, where: str) -> None:
+    """A field over csv's 128 KiB limit fails the file as a SourceError, never a raw csv.Error."""
+    spec = load_mapping(write_mapping(tmp_path, MAPPING))
+    path = tmp_path / "in.csv"
+    huge = '"' + "x" * (200 * 1024) + '"'
+    if where == "header":
+        path.write_text(f"SAK;NAVN;TEKST;D{huge}\n", encoding="utf-8")
+    else:
+        path.write_text(f"SAK;NAVN;TEKST;D\nA;x;{huge};01.01.2025\n", encoding="utf-8")
+    with pytest.raises(SourceError, match="malformed CSV") as info:
+        list(build_file(path, spec))
+    assert info.value.row == (1 if where == "header" else 2)

@@ -75,7 +75,10 @@ def _read_rows(
         reader = csv.reader(fh, **_dialect(source))  # type: ignore[arg-type]  # dialect kwargs
         line = 1
         if source.header:
-            header = next(reader, None)
+            try:
+                header = next(reader, None)
+            except csv.Error as exc:
+                raise SourceError(f"malformed CSV header: {exc}", file=str(path), row=1) from exc
             if header is None:
                 raise SourceError("the file is empty: no header line", file=str(path), row=1)
             names = [name.strip() for name in header]
