@@ -27,6 +27,7 @@ import asyncio
 import hashlib
 import os
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -159,6 +160,11 @@ class Pipeline:
         self.progress: ProgressSink = progress or NullProgress()
         self._slots = asyncio.Semaphore(settings.runner.max_cases_in_flight)
         self._specs: dict[str, Any] = {}
+        # Every source file is read in this one thread: an lxml iterparse advanced from
+        # the pool threads of asyncio.to_thread (a different thread per `next`) corrupted
+        # the heap ("munmap_chunk(): invalid pointer", reproduced in ~1 of 3 runs of 900
+        # XML files). One thread creates, advances and closes each source iterator.
+        self._mapper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="utlegg-mapping")
         self.cases = CaseWorker(
             settings,
             journal,
@@ -363,19 +369,33 @@ class Pipeline:
             version=self.settings.model_version,
             environment=self.settings.environment,
         )
-        results: Iterator[Any] = iter(map_file(path, spec, ctx))
-        found = 0
-        while True:
-            # Mapping is synchronous and may parse megabytes between cases: keep it off
-            # the loop so cases of other files keep talking to ELAN meanwhile.
-            result = await asyncio.to_thread(next, results, None)
-            if result is None:
-                break
-            found += 1
-            self.progress.cases_found(record.name, found)
-            case = self._record_case(record, result)
-            if case.state in CASE_END_STATES:
-                self.progress.case_finished(record.name)
+        loop = asyncio.get_running_loop()
+        # Mapping is synchronous and may parse megabytes between cases: it runs off the
+        # loop, so cases of other files keep talking to ELAN meanwhile.
+        results: Iterator[Any] = await loop.run_in_executor(
+            self._mapper, lambda: iter(map_file(path, spec, ctx))
+        )
+        try:
+            found = 0
+            while True:
+                result = await loop.run_in_executor(self._mapper, next, results, None)
+                if result is None:
+                    break
+                found += 1
+                self.progress.cases_found(record.name, found)
+                case = self._record_case(record, result)
+                if case.state in CASE_END_STATES:
+                    self.progress.case_finished(record.name)
+        finally:
+            # Close (and so free the parser) in the thread that made it.
+            close = getattr(results, "close", None)
+            if close is not None:
+                await loop.run_in_executor(self._mapper, close)
+            del results
+
+    def close(self) -> None:
+        """Stop the mapping thread (idle by then: every file's mapping was awaited)."""
+        self._mapper.shutdown(wait=True)
 
     def _record_case(self, record: FileRecord, result: Any) -> CaseRecord:
         source = source_entry(result.source)

@@ -313,6 +313,7 @@ async def _once(
     journal = Journal.open(
         settings.journal.path, clock=clock, busy_timeout_ms=settings.journal.busy_timeout_ms
     )
+    gateway: Gateway | None = None
     try:
         async with build_client(settings, transport=transport) as client:
             # Files seen but not ready yet (still being written), and attachments not
@@ -351,6 +352,8 @@ async def _once(
                 report.outcomes, report.interrupted = await _finish(tasks, stop, settings)
             gateway.purge()
     finally:
+        if gateway is not None:
+            gateway.pipeline.close()
         journal.close()
     return report
 
@@ -451,6 +454,7 @@ async def _daemon(
     journal = Journal.open(
         settings.journal.path, clock=clock, busy_timeout_ms=settings.journal.busy_timeout_ms
     )
+    gateway: Gateway | None = None
     try:
         async with build_client(settings, transport=transport) as client:
             gateway = Gateway(settings, journal, client, clock=clock, health=health)
@@ -548,6 +552,8 @@ async def _daemon(
             watcher.stop()
         if server is not None:
             server.stop()
+        if gateway is not None:
+            gateway.pipeline.close()
         journal.close()
     log.info("stopped")
     return EXIT_OK
