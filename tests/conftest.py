@@ -29,6 +29,12 @@ def sandbox_credentials(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 @pytest.fixture
+def credentials(sandbox_credentials: Any) -> Any:
+    """The same client, under the short name the gateway tests use."""
+    return sandbox_credentials
+
+
+@pytest.fixture
 def make_sandbox(
     sandbox_credentials: Any,
 ) -> Callable[..., AbstractContextManager[Any]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,23 +24,6 @@ from utlegg_gateway.demo import write_gateway_config
 from utlegg_gateway.journal import CaseState, Journal
 from utlegg_gateway.operations import replay_file
 from utlegg_gateway.runner import run_once
-
-
-@pytest.fixture(scope="module")
-def credentials(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """Client credentials the sandbox trusts (RSA keys are slow: once per module)."""
-    from utlegg_gateway.sandbox import write_credentials
-
-    return write_credentials(tmp_path_factory.mktemp("creds"))
-
-
-@pytest.fixture
-def sandbox(credentials: Any) -> Iterator[Any]:
-    """A fresh sandbox (model 2.0) with attachments ready at once."""
-    from utlegg_gateway.sandbox import SandboxOptions, running_sandbox
-
-    with running_sandbox(SandboxOptions(scanning_seconds=0.0), credentials=[credentials]) as sb:
-        yield sb
 
 
 def _config(tmp_path: Path, sandbox: Any, credentials: Any, **extra: Any) -> Path:

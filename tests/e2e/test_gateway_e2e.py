@@ -6,11 +6,8 @@ import json
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.e2e._support import (
     FORMATS,
@@ -29,23 +26,6 @@ from tests.e2e._support import (
     wait_for,
 )
 from utlegg_gateway.demo import write_gateway_config
-
-
-@pytest.fixture(scope="module")
-def credentials(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """Client credentials the sandbox trusts (RSA keys are slow: once per module)."""
-    from utlegg_gateway.sandbox import write_credentials
-
-    return write_credentials(tmp_path_factory.mktemp("creds"))
-
-
-@pytest.fixture
-def sandbox(credentials: Any) -> Iterator[Any]:
-    """A fresh sandbox (model 2.0) on a free loopback port, attachments ready at once."""
-    from utlegg_gateway.sandbox import SandboxOptions, running_sandbox
-
-    with running_sandbox(SandboxOptions(scanning_seconds=0.0), credentials=[credentials]) as sb:
-        yield sb
 
 
 def _config(tmp_path: Path, sandbox: Any, credentials: Any, **extra: Any) -> Path:
