@@ -217,19 +217,20 @@ def routes(state: DialogportenState, *, authenticate: Authenticate) -> list[Base
             }
         )
 
-    def find_dialog(request: Request, party: str) -> list[Letter] | Response:
+    def find_dialog(request: Request, endpoint: str) -> list[Letter] | Response:
+        """The letters of the dialog in the path, after faults, token and party checks."""
+        if (fault := _fault(state, endpoint)) is not None:
+            return fault
+        party = _caller_party(request, authenticate, scopes=(DIALOGPORTEN_SCOPE,))
+        if isinstance(party, Response):
+            return party
         letters = state.dialogs().get(request.path_params["dialog_id"])
         if not letters or letters[0].party != party:
             return problem(404, "Not Found", "Entity 'DialogEntity' not found.")
         return letters
 
     async def get_dialog(request: Request) -> Response:
-        if (fault := _fault(state, "dialog")) is not None:
-            return fault
-        party = _caller_party(request, authenticate, scopes=(DIALOGPORTEN_SCOPE,))
-        if isinstance(party, Response):
-            return party
-        letters = find_dialog(request, party)
+        letters = find_dialog(request, "dialog")
         if isinstance(letters, Response):
             return letters
         dialog_id = request.path_params["dialog_id"]
@@ -238,12 +239,7 @@ def routes(state: DialogportenState, *, authenticate: Authenticate) -> list[Base
         return JSONResponse(body, headers={"ETag": body["revision"]})
 
     async def list_transmissions(request: Request) -> Response:
-        if (fault := _fault(state, "transmissions")) is not None:
-            return fault
-        party = _caller_party(request, authenticate, scopes=(DIALOGPORTEN_SCOPE,))
-        if isinstance(party, Response):
-            return party
-        letters = find_dialog(request, party)
+        letters = find_dialog(request, "transmissions")
         if isinstance(letters, Response):
             return letters
         if state.options.dialog_per == "letter":
@@ -251,12 +247,7 @@ def routes(state: DialogportenState, *, authenticate: Authenticate) -> list[Base
         return JSONResponse([transmission_json(x, base_of(request)) for x in letters])
 
     async def get_transmission(request: Request) -> Response:
-        if (fault := _fault(state, "transmissions")) is not None:
-            return fault
-        party = _caller_party(request, authenticate, scopes=(DIALOGPORTEN_SCOPE,))
-        if isinstance(party, Response):
-            return party
-        letters = find_dialog(request, party)
+        letters = find_dialog(request, "transmissions")
         if isinstance(letters, Response):
             return letters
         for letter in letters:
