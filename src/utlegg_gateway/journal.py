@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from utlegg_gateway._journal_types import (
     CASE_END_STATES,
@@ -410,14 +410,7 @@ class Journal:
 
     def files_in_states(self, *states: FileState) -> list[FileRecord]:
         """Files in any of `states`, oldest first (FILE_RESUMABLE: what to resume on start)."""
-        if not states:
-            return []
-        marks = ", ".join("?" * len(states))
-        rows = self._query(
-            f"SELECT * FROM files WHERE state IN ({marks}) ORDER BY id",  # noqa: S608 -- only placeholders are interpolated
-            [s.value for s in states],
-        )
-        return [_file(r) for r in rows]
+        return [_file(r) for r in self._in_states("files", states)]
 
     # -- cases -------------------------------------------------------------------------
 
@@ -603,14 +596,18 @@ class Journal:
 
     def cases_in_states(self, *states: CaseState) -> list[CaseRecord]:
         """Cases in any of `states`, oldest first (CASE_RESUMABLE: what to resume on start)."""
+        return [_case(r) for r in self._in_states("cases", states)]
+
+    def _in_states(
+        self, table: Literal["files", "cases"], states: Sequence[FileState | CaseState]
+    ) -> list[sqlite3.Row]:
         if not states:
             return []
         marks = ", ".join("?" * len(states))
-        rows = self._query(
-            f"SELECT * FROM cases WHERE state IN ({marks}) ORDER BY id",  # noqa: S608 -- only placeholders are interpolated
+        return self._query(
+            f"SELECT * FROM {table} WHERE state IN ({marks}) ORDER BY id",  # noqa: S608 -- a fixed table name and placeholders only
             [s.value for s in states],
         )
-        return [_case(r) for r in rows]
 
     def cases_due(self, now: datetime) -> list[CaseRecord]:
         """Cases in `retry_wait` whose next attempt time has come."""
