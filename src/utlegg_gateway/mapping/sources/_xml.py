@@ -3,7 +3,7 @@
 Refused on purpose (`UnsafeSourceError`): any DOCTYPE (so no DTD, no entity declarations,
 no external entities, no billion laughs), and files over the size limit. The parser
 itself resolves no entities, loads no DTD, touches no network and keeps libxml2's size
-limits (`huge_tree=False`). Records are streamed with `iterparse`; each record element is
+limits (`huge_tree=False`). Records are streamed with a pull parser; each record element is
 dropped once its case is built, so memory stays flat however long the file. Elements
 before the first record (the batch header, e.g. `Innsender`) stay in the tree, where an
 absolute XPath from any record finds them.
@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from lxml import etree
 
@@ -26,6 +26,7 @@ from utlegg_gateway.mapping.spec import MappingSpec, XmlSource
 __all__ = ["XmlRecord", "iter_xml_records"]
 
 _PROLOG_BYTES = 64 * 1024
+_CHUNK_BYTES = 64 * 1024
 _DOCTYPE = re.compile(r"<!DOCTYPE|<!ENTITY", re.IGNORECASE)
 _ROOT_START = re.compile(r"<[A-Za-z_]")
 
@@ -80,6 +81,25 @@ def _ancestor_path(element: Any) -> str:
     return "".join(f"/{p}" for p in reversed(parts))
 
 
+def _pull_events(parser: Any, fh: BinaryIO) -> Iterator[tuple[str, Any]]:
+    """Feed the file in chunks and hand out every event parsed before a syntax error.
+
+    `iterparse` gives no guarantee here: with libxml2 2.14 it raised on a small file before
+    yielding any of the records in front of the error, so good cases were lost with the bad.
+    """
+    while chunk := fh.read(_CHUNK_BYTES):
+        try:
+            parser.feed(chunk)
+        except etree.XMLSyntaxError:
+            yield from parser.read_events()
+            raise
+        yield from parser.read_events()
+    # At the end of input libxml2 closes the elements still open and reports their ends
+    # before raising: those records are cut short, so an error here hands out nothing more.
+    parser.close()
+    yield from parser.read_events()
+
+
 def iter_xml_records(path: Path, spec: MappingSpec) -> Iterator[XmlRecord]:
     """Stream the record elements of an XML export; each is cleared when the caller resumes."""
     source = spec.source
@@ -95,21 +115,20 @@ def iter_xml_records(path: Path, spec: MappingSpec) -> Iterator[XmlRecord]:
     _refuse_doctype(path)
     counters: dict[str, int] = {}
     checked = False
+    parser = etree.XMLPullParser(
+        events=("end",),
+        tag=spec.record_tag,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
     try:
         with path.open("rb") as fh:
-            events = etree.iterparse(
-                fh,
-                events=("end",),
-                tag=spec.record_tag,
-                resolve_entities=False,
-                no_network=True,
-                load_dtd=False,
-                dtd_validation=False,
-                huge_tree=False,
-                remove_comments=True,
-                remove_pis=True,
-            )
-            for _event, element in events:
+            for _event, element in _pull_events(parser, fh):
                 if not checked:
                     docinfo = element.getroottree().docinfo
                     if docinfo.doctype or docinfo.internalDTD is not None:
