@@ -25,7 +25,7 @@ import httpx
 from utlegg_gateway.config import Settings
 from utlegg_gateway.elan import Accepted, build_client
 from utlegg_gateway.followup import build_followup
-from utlegg_gateway.journal import CaseState, Journal
+from utlegg_gateway.journal.sqlite import CaseState, Journal
 from utlegg_gateway.sandbox import SandboxOptions, running_sandbox, write_credentials
 
 REFERENCE = Path("/work/shared/reference/model-1.1/begjaering-v1.json")

@@ -14,7 +14,7 @@ from typing import Any
 from tests.e2e._support import FORMATS, MAPPINGS, drop_attachments, drop_renamed
 from utlegg_gateway.config import Settings, load_settings
 from utlegg_gateway.demo import write_gateway_config
-from utlegg_gateway.journal import CaseState, Journal
+from utlegg_gateway.journal.sqlite import CaseState, Journal
 
 
 def _settings(
@@ -67,7 +67,7 @@ def _claim_into_work(tmp_path: Path, fmt: str) -> Path:
 
 async def _process_with(settings: Settings, path: Path, sleep: _BoundedSleep) -> Any:
     from utlegg_gateway.elan import build_client
-    from utlegg_gateway.pipeline import Pipeline
+    from utlegg_gateway.gateway.pipeline import Pipeline
 
     with Journal.open(settings.journal.path, clock=lambda: datetime.now(UTC)) as journal:
         async with build_client(settings) as client:
@@ -139,7 +139,7 @@ def test_a_reader_error_outside_the_gateway_tree_fails_only_that_file(
     tmp_path: Path, sandbox: Any, credentials: Any
 ) -> None:
     """A CSV field beyond the csv module's limit fails that file with a report; others go on."""
-    from utlegg_gateway.runner import run_once
+    from utlegg_gateway.gateway.runner import run_once
 
     settings = _settings(tmp_path, sandbox, credentials)
     csv_inbox, xml_inbox = _inbox(tmp_path, "csv-krav"), _inbox(tmp_path, "xml-sak")
@@ -167,7 +167,7 @@ def test_redrop_after_a_case_failed_for_a_missing_pdf_sends_that_case(
     tmp_path: Path, sandbox: Any, credentials: Any
 ) -> None:
     """Same bytes dropped again once the PDF is there: the failed case is sent, the other not."""
-    from utlegg_gateway.runner import run_once
+    from utlegg_gateway.gateway.runner import run_once
 
     settings = _settings(tmp_path, sandbox, credentials, wait=0)
     inbox = _inbox(tmp_path, "csv-krav")
@@ -203,7 +203,7 @@ def test_pdf_with_an_mtime_ahead_of_our_clock_is_used_not_waited_out(
     import os
     import time
 
-    from utlegg_gateway.runner import run_once
+    from utlegg_gateway.gateway.runner import run_once
 
     settings = _settings(tmp_path, sandbox, credentials, wait=5)
     inbox = _inbox(tmp_path, "csv-krav")
@@ -229,7 +229,7 @@ def test_csv_receipt_uses_the_inbox_encoding_and_delimiter(
     tmp_path: Path, sandbox: Any, credentials: Any
 ) -> None:
     """An inbox's receipt_csv_encoding and receipt_csv_delimiter shape its CSV receipt."""
-    from utlegg_gateway.runner import run_once
+    from utlegg_gateway.gateway.runner import run_once
 
     base = _settings(tmp_path, sandbox, credentials)
     inbox_settings = base.inboxes[0].model_copy(
@@ -255,7 +255,7 @@ def test_outbox_unwritable_at_the_receipt_keeps_the_file_answerable(
     tmp_path: Path, sandbox: Any, credentials: Any
 ) -> None:
     """Accepted cases and a broken outbox: not 'failed'; the next run writes the receipt."""
-    from utlegg_gateway.runner import run_once
+    from utlegg_gateway.gateway.runner import run_once
 
     settings = _settings(tmp_path, sandbox, credentials)
     inbox = _inbox(tmp_path, "xml-sak")
@@ -326,7 +326,7 @@ def test_work_folder_away_at_start_leaves_the_file_open_not_failed(
     tmp_path: Path, sandbox: Any, credentials: Any
 ) -> None:
     """A resumed file whose work folder is away (share unmounted) waits; it is not 'failed'."""
-    from utlegg_gateway.runner import run_once
+    from utlegg_gateway.gateway.runner import run_once
 
     settings = _settings(tmp_path, sandbox, credentials, wait=3600)
     inbox = _inbox(tmp_path, "csv-krav")
@@ -361,7 +361,7 @@ def test_sweep_and_recover_go_on_past_a_work_folder_on_a_dead_share(
     tmp_path: Path, sandbox: Any, credentials: Any
 ) -> None:
     """Listing work/ on a dead share (EIO; here ENAMETOOLONG) skips that inbox, raises nothing."""
-    from utlegg_gateway.runner import Gateway
+    from utlegg_gateway.gateway.runner import Gateway
 
     base = _settings(tmp_path, sandbox, credentials)
     dead = base.inboxes[0].model_copy(update={"work": tmp_path / ("x" * 300)})
@@ -383,7 +383,7 @@ def test_new_file_in_work_under_an_answered_files_stale_path_is_processed(
     tmp_path: Path, sandbox: Any, credentials: Any
 ) -> None:
     """Two crashes (after an archive move, after a claim) must not archive a new file unread."""
-    from utlegg_gateway.runner import run_once
+    from utlegg_gateway.gateway.runner import run_once
 
     settings = _settings(tmp_path, sandbox, credentials)
     inbox = _inbox(tmp_path, "xml-sak")
@@ -412,7 +412,7 @@ def test_new_file_in_work_under_an_answered_files_stale_path_is_processed(
 
 def journal_file_states() -> tuple[Any, ...]:
     """Every file state (to list all files)."""
-    from utlegg_gateway.journal import FileState
+    from utlegg_gateway.journal.sqlite import FileState
 
     return tuple(FileState)
 
@@ -421,7 +421,7 @@ def test_inbox_with_its_own_work_folder_gets_archived_and_reported(
     tmp_path: Path, sandbox: Any, credentials: Any
 ) -> None:
     """With `inboxes[].work` set, answered files leave work/ and a broken one gets its report."""
-    from utlegg_gateway.runner import run_once
+    from utlegg_gateway.gateway.runner import run_once
 
     base = _settings(tmp_path, sandbox, credentials)
     own = base.inboxes[1].model_copy(update={"work": tmp_path / "share-work"})

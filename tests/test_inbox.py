@@ -14,7 +14,7 @@ import pytest
 
 from utlegg_gateway.config import InboxSettings
 from utlegg_gateway.errors import InboxError
-from utlegg_gateway.inbox import (
+from utlegg_gateway.folders.inbox import (
     InboxScanner,
     InboxWatcher,
     ReadinessPolicy,

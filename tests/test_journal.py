@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from utlegg_gateway.errors import JournalError
-from utlegg_gateway.journal import (
+from utlegg_gateway.journal.sqlite import (
     CASE_RESUMABLE,
     FILE_RESUMABLE,
     SCHEMA_VERSION,
@@ -235,7 +235,7 @@ def test_state_survives_a_killed_process(tmp_path: Path) -> None:
         import os
         from datetime import UTC, datetime
         from pathlib import Path
-        from utlegg_gateway.journal import CaseState, Journal
+        from utlegg_gateway.journal.sqlite import CaseState, Journal
         j = Journal.open(Path({str(path)!r}), clock=lambda: datetime.now(UTC))
         f = j.register_file(inbox="krav", name="a.csv", sha256="aa" * 32, size=3)
         c = j.add_case(f.id, key="S1", innsender_referanse="S1", begjaeringsdato="2026-11-20",

@@ -22,8 +22,8 @@ import asyncio, gc, sys
 from datetime import UTC, datetime
 from pathlib import Path
 from utlegg_gateway.config import load_settings
-from utlegg_gateway.journal import Journal
-from utlegg_gateway.pipeline import Pipeline
+from utlegg_gateway.journal.sqlite import Journal
+from utlegg_gateway.gateway.pipeline import Pipeline
 
 root, xml, mappings, rounds = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 

@@ -16,7 +16,7 @@ import pytest
 from lxml import etree
 
 from utlegg_gateway.errors import OutboxError, SourceError
-from utlegg_gateway.outbox import (
+from utlegg_gateway.folders.outbox import (
     CSV_COLUMNS,
     RECEIPT_XML_NAMESPACE,
     CaseReceipt,
@@ -104,7 +104,7 @@ def test_killed_writer_never_leaves_a_partial_target(tmp_path: Path) -> None:
         f"""
         import os
         from pathlib import Path
-        import utlegg_gateway.outbox as ob
+        import utlegg_gateway.folders.outbox as ob
         def die(fd):
             os._exit(7)  # killed after the data is written, before the rename
         ob.os.fsync = die

@@ -21,9 +21,9 @@ from tests.e2e._support import (
 )
 from utlegg_gateway.config import load_settings
 from utlegg_gateway.demo import write_gateway_config
-from utlegg_gateway.journal import CaseState, Journal
+from utlegg_gateway.gateway.runner import run_once
+from utlegg_gateway.journal.sqlite import CaseState, Journal
 from utlegg_gateway.operations import replay_file
-from utlegg_gateway.runner import run_once
 
 
 def _config(tmp_path: Path, sandbox: Any, credentials: Any, **extra: Any) -> Path:
@@ -336,8 +336,8 @@ def test_pdf_still_needed_by_an_unfinished_file_is_not_archived(
     tmp_path: Path, sandbox: Any, credentials: Any
 ) -> None:
     """Archiving a file leaves a PDF that another unfinished file's case still names."""
-    from utlegg_gateway.journal import CaseState as S
-    from utlegg_gateway.pipeline import Pipeline
+    from utlegg_gateway.gateway.pipeline import Pipeline
+    from utlegg_gateway.journal.sqlite import CaseState as S
 
     config = _config(tmp_path, sandbox, credentials)
     settings = load_settings(config, environ={})

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from utlegg_gateway.errors import LockHeldError
+from utlegg_gateway.gateway.runner import RunLock
 from utlegg_gateway.health import HealthServer, HealthState
-from utlegg_gateway.runner import RunLock
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -43,7 +43,7 @@ def test_second_holder_in_another_process_gets_lock_held(tmp_path: Path) -> None
     code = textwrap.dedent(
         f"""
         from pathlib import Path
-        from utlegg_gateway.runner import RunLock
+        from utlegg_gateway.gateway.runner import RunLock
         from utlegg_gateway.errors import LockHeldError
         try:
             RunLock(Path({str(path)!r})).acquire()
@@ -70,7 +70,8 @@ def test_stale_lock_of_a_killed_process_is_taken_over(tmp_path: Path) -> None:
         [
             sys.executable,
             "-c",
-            "import sys,time; from pathlib import Path; from utlegg_gateway.runner import RunLock;"
+            "import sys,time; from pathlib import Path;"
+            "from utlegg_gateway.gateway.runlock import RunLock;"
             f"RunLock(Path({str(path)!r})).acquire(); print('locked', flush=True); time.sleep(60)",
         ],
         stdout=subprocess.PIPE,
@@ -160,7 +161,7 @@ def test_unknown_path_is_404() -> None:
 @pytest.mark.parametrize("name", ["../x.pdf", "/etc/passwd", "a/b.pdf", "..", ""])
 def test_attachment_names_with_path_tricks_are_refused(tmp_path: Path, name: str) -> None:
     """Attachment names that could leave the folder are refused."""
-    from utlegg_gateway.pipeline import AttachmentProblem, safe_attachment_path
+    from utlegg_gateway.gateway.pipeline import AttachmentProblem, safe_attachment_path
 
     with pytest.raises(AttachmentProblem):
         safe_attachment_path(tmp_path, name)
@@ -168,7 +169,7 @@ def test_attachment_names_with_path_tricks_are_refused(tmp_path: Path, name: str
 
 def test_symlinked_attachment_is_refused(tmp_path: Path) -> None:
     """A symlink in the inbox is never followed, even to a harmless file."""
-    from utlegg_gateway.pipeline import AttachmentProblem, safe_attachment_path
+    from utlegg_gateway.gateway.pipeline import AttachmentProblem, safe_attachment_path
 
     (tmp_path / "secret").write_bytes(b"x")
     (tmp_path / "a.pdf").symlink_to(tmp_path / "secret")
@@ -179,7 +180,7 @@ def test_symlinked_attachment_is_refused(tmp_path: Path) -> None:
 
 def test_fill_attachment_uuids_sets_uuid_at_each_pointer() -> None:
     """UUIDs land on the Vedlegg objects named by JSON pointers; the input is not changed."""
-    from utlegg_gateway.pipeline import fill_attachment_uuids
+    from utlegg_gateway.gateway.pipeline import fill_attachment_uuids
 
     payload = {"a": [{"v": {"filnavn": "x.pdf"}}], "b~/c": {"filnavn": "y.pdf"}}
     out = fill_attachment_uuids(payload, {"/a/0/v": "U1", "/b~0~1c": "U2"})

@@ -208,7 +208,7 @@ def run_demo(directory: Path | None = None) -> int:
     from utlegg_gateway._logging import configure_logging
     from utlegg_gateway.config import load_settings
     from utlegg_gateway.followup.demo import collect_followup, print_followup
-    from utlegg_gateway.runner import RichProgress, run_once
+    from utlegg_gateway.gateway.runner import RichProgress, run_once
     from utlegg_gateway.sandbox import SandboxOptions, running_sandbox, write_credentials
 
     console = Console()

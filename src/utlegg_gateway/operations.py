@@ -11,7 +11,7 @@ from typing import Any
 from utlegg_gateway._logging import fields, get_logger
 from utlegg_gateway.config import Settings
 from utlegg_gateway.errors import UsageError
-from utlegg_gateway.journal import FILE_RESUMABLE, FileState, Journal
+from utlegg_gateway.journal.sqlite import FILE_RESUMABLE, FileState, Journal
 
 __all__ = ["journal_status", "render_status", "replay_file"]
 

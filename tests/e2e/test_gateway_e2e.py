@@ -168,7 +168,7 @@ def test_once_exit_codes_for_a_broken_case_and_a_held_lock(
     tmp_path: Path, sandbox: Any, credentials: Any
 ) -> None:
     """A broken case makes `once` exit 1; a second run while the lock is held exits 3."""
-    from utlegg_gateway.runner import RunLock
+    from utlegg_gateway.gateway.runner import RunLock
 
     config = _config(tmp_path, sandbox, credentials)
     inbox = tmp_path / "inbox" / "csv-krav"

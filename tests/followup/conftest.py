@@ -19,7 +19,7 @@ import pytest
 
 from utlegg_gateway.config import Settings
 from utlegg_gateway.elan import Accepted, ElanClient, build_client
-from utlegg_gateway.journal import CaseRecord, CaseState, Journal
+from utlegg_gateway.journal.sqlite import CaseRecord, CaseState, Journal
 
 REFERENCE = Path("/work/shared/reference/model-1.1/begjaering-v1.json")
 ORGNR = "312597772"  # the innsender of the reference begjæring; also our system user's org

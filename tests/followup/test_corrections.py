@@ -11,8 +11,12 @@ from typing import Any
 import pytest
 
 from tests.followup.conftest import Env, begjaering, elan_client, submit_case
-from utlegg_gateway.corrections import CorrectionOutcome, case_receipt, send_correction
-from utlegg_gateway.outbox import Receipt, write_receipt
+from utlegg_gateway.folders.outbox import Receipt, write_receipt
+from utlegg_gateway.gateway.submission.corrections import (
+    CorrectionOutcome,
+    case_receipt,
+    send_correction,
+)
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ DRIVER = textwrap.dedent(
     from utlegg_gateway.config import load_settings
     from utlegg_gateway.elan import build_client
     from utlegg_gateway.followup import build_followup
-    from utlegg_gateway.journal import Journal
+    from utlegg_gateway.journal.sqlite import Journal
 
     config, offset, which = Path(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
 

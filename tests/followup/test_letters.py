@@ -152,7 +152,7 @@ def test_dialogporten_without_a_system_user_is_a_configuration_error(
 def test_restarted_sandbox_shows_the_same_letters(credentials: Any, tmp_path: Path) -> None:
     """Letters derive from the stored cases: after a restart on the state file, same ids."""
     from tests.followup.conftest import Clock, settings_for
-    from utlegg_gateway.journal import Journal
+    from utlegg_gateway.journal.sqlite import Journal
     from utlegg_gateway.sandbox.options import SandboxOptions
     from utlegg_gateway.sandbox.server import running_sandbox
 

@@ -23,8 +23,8 @@ from tests.e2e._support import (
 from utlegg_gateway.config import load_settings
 from utlegg_gateway.demo import write_gateway_config
 from utlegg_gateway.followup import run_followup_once
-from utlegg_gateway.journal import CaseState, Journal
-from utlegg_gateway.runner import run_once
+from utlegg_gateway.gateway.runner import run_once
+from utlegg_gateway.journal.sqlite import CaseState, Journal
 
 CSV = FORMATS["csv-krav"]  # IB-2025-000127 (one debtor) and IB-2025-000311 (two debtors)
 DEBTORS_311 = ("29887847396", "05818004402")

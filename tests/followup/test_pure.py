@@ -7,7 +7,7 @@ from typing import Any
 from utlegg_gateway.config import DialogportenSettings, StatusPollStep
 from utlegg_gateway.followup.letters import case_reference, letter_kind, localized, pick_url
 from utlegg_gateway.followup.status import decisions, interval_for_age, safe_name
-from utlegg_gateway.routing import debtor_identifiers, decide
+from utlegg_gateway.gateway.submission.routing import debtor_identifiers, decide
 
 SCHEDULE = (
     StatusPollStep(until_seconds=3600, every_seconds=60),

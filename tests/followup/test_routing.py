@@ -11,7 +11,12 @@ from typing import Any
 from tests.followup.conftest import PDF, Env, _attachment_refs, begjaering, elan_client
 from utlegg_gateway.config import RoutingSettings
 from utlegg_gateway.elan import Rejected
-from utlegg_gateway.routing import decide, decision_from_rules, route_case, write_elsa
+from utlegg_gateway.gateway.submission.routing import (
+    decide,
+    decision_from_rules,
+    route_case,
+    write_elsa,
+)
 
 OLD_DEBTOR = "44926701751"  # the saksøkt of the reference begjæring
 TODAY = date(2026, 11, 27)

@@ -27,7 +27,7 @@ def once(config_path: Path | None, log_level: str) -> None:
     Exit 0 when every case was accepted, 1 when some case was rejected or failed,
     2 on configuration errors, 3 when another run holds the lock.
     """
-    from utlegg_gateway.runner import RichProgress, run_once
+    from utlegg_gateway.gateway.runner import RichProgress, run_once
 
     settings = load(config_path)
     _logging(log_level)
@@ -45,7 +45,7 @@ def once(config_path: Path | None, log_level: str) -> None:
 @handle_errors
 def run(config_path: Path | None, log_level: str) -> None:
     """Run as a daemon: SIGTERM finishes calls in flight, exits 0; SIGHUP reloads mappings."""
-    from utlegg_gateway.runner import run_daemon
+    from utlegg_gateway.gateway.runner import run_daemon
 
     settings = load(config_path)
     _logging(log_level)

@@ -30,7 +30,7 @@ from utlegg_gateway.elan.dialogporten import DialogportenClient
 from utlegg_gateway.errors import ConfigError, GatewayError
 from utlegg_gateway.followup.letters import LetterFiles, LettersPoller
 from utlegg_gateway.followup.status import StatusChange, StatusPoller
-from utlegg_gateway.journal import Journal
+from utlegg_gateway.journal.sqlite import Journal
 
 __all__ = [
     "Followup",
@@ -209,7 +209,7 @@ def run_followup_once(settings: Settings) -> FollowupReport:
         finally:
             journal.close()
 
-    from utlegg_gateway.runlock import RunLock
+    from utlegg_gateway.gateway.runlock import RunLock
 
     # The same lock as once/run: two pollers would fetch and write the same changes,
     # and the outbox sweep at start relies on being the only writer.

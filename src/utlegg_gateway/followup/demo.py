@@ -21,7 +21,7 @@ from utlegg_gateway.config import Settings, SystembrukerSettings
 from utlegg_gateway.elan import build_client
 from utlegg_gateway.errors import ConfigError
 from utlegg_gateway.followup import FollowupReport, build_followup
-from utlegg_gateway.journal import CaseState, Journal
+from utlegg_gateway.journal.sqlite import CaseState, Journal
 
 __all__ = [
     "ADVANCE_SECONDS",

@@ -39,8 +39,8 @@ from utlegg_gateway.errors import (
     ElanTemporaryError,
     JournalError,
 )
-from utlegg_gateway.journal import CaseRecord, CaseState, Journal
-from utlegg_gateway.outbox import write_atomic
+from utlegg_gateway.folders.outbox import write_atomic
+from utlegg_gateway.journal.sqlite import CaseRecord, CaseState, Journal
 
 __all__ = [
     "StatusChange",

@@ -22,7 +22,13 @@ from utlegg_gateway._logging import fields, get_logger
 from utlegg_gateway.config import InboxSettings, Settings
 from utlegg_gateway.errors import AuthError, ElanError, ElanTemporaryError, GatewayError
 from utlegg_gateway.health import HealthState
-from utlegg_gateway.journal import CASE_END_STATES, CaseRecord, CaseState, FileRecord, Journal
+from utlegg_gateway.journal.sqlite import (
+    CASE_END_STATES,
+    CaseRecord,
+    CaseState,
+    FileRecord,
+    Journal,
+)
 
 __all__ = [
     "AttachmentProblem",
@@ -415,7 +421,7 @@ class CaseWorker:
         self, record: FileRecord, case: CaseRecord, payload: dict[str, Any]
     ) -> CaseRecord:
         from utlegg_gateway.elan import Accepted, FailedPermanently, Rejected
-        from utlegg_gateway.submission import submit_case
+        from utlegg_gateway.gateway.submission import submit_case
 
         meldingsid = case.meldingsid or str(uuid.uuid4())
         if case.state is not C.SUBMITTING:
@@ -506,7 +512,7 @@ _ORIGIN: dict[CaseState, str] = {C.REJECTED: "server", C.REJECTED_LOCAL: "local"
 
 
 def _receipt_error(entry: Mapping[str, Any], origin: str) -> Any:
-    from utlegg_gateway.outbox import ReceiptError
+    from utlegg_gateway.folders.outbox import ReceiptError
 
     source = entry.get("source") or {}
     return ReceiptError(
@@ -526,7 +532,7 @@ def build_receipt(
     record: FileRecord, cases: Sequence[CaseRecord], *, duplicate_of: FileRecord | None = None
 ) -> Any:
     """The receipt of a file from journal data only (a re-write after a crash is byte-equal)."""
-    from utlegg_gateway.outbox import CaseReceipt, Receipt
+    from utlegg_gateway.folders.outbox import CaseReceipt, Receipt
 
     entries = []
     for case in cases:
@@ -560,7 +566,7 @@ def build_receipt(
 
 def build_error_report(record: FileRecord, *, at: datetime, moved_to: str) -> Any:
     """NAME.feil's content from the journal's record of the failure (same bytes on re-write)."""
-    from utlegg_gateway.outbox import ErrorReport, ReceiptError
+    from utlegg_gateway.folders.outbox import ErrorReport, ReceiptError
 
     error = record.error or {"code": "gateway-error", "message": "unknown failure"}
     return ErrorReport(

@@ -21,15 +21,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from utlegg_gateway._logging import fields, get_logger
-from utlegg_gateway.corrections import send_correction
 from utlegg_gateway.elan.results import Accepted, Rejected, RuleViolation, SubmitResult
-from utlegg_gateway.journal import CaseRecord, CaseState, FileRecord
-from utlegg_gateway.routing import (
+from utlegg_gateway.gateway.submission.corrections import send_correction
+from utlegg_gateway.gateway.submission.routing import (
     RoutingDecision,
     decision_from_rules,
     route_case,
     write_elsa,
 )
+from utlegg_gateway.journal.sqlite import CaseRecord, CaseState, FileRecord
 
 __all__ = ["is_correction", "submit_case"]
 

@@ -31,8 +31,8 @@ from utlegg_gateway.elan.results import (
     RuleViolation,
     SubmitResult,
 )
-from utlegg_gateway.journal import CaseRecord, Journal
-from utlegg_gateway.outbox import CaseReceipt, CaseStatus, ReceiptError
+from utlegg_gateway.folders.outbox import CaseReceipt, CaseStatus, ReceiptError
+from utlegg_gateway.journal.sqlite import CaseRecord, Journal
 
 __all__ = [
     "PENDING_RULE",

@@ -28,7 +28,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from utlegg_gateway._journal_types import (
+from utlegg_gateway.errors import JournalError
+from utlegg_gateway.journal.states import (
     CASE_END_STATES,
     CASE_RESUMABLE,
     CASE_TRANSITIONS,
@@ -42,10 +43,9 @@ from utlegg_gateway._journal_types import (
     Intent,
     Transition,
 )
-from utlegg_gateway._journal_types import case_from_row as _case
-from utlegg_gateway._journal_types import file_from_row as _file
-from utlegg_gateway._journal_types import parse_time as _dt
-from utlegg_gateway.errors import JournalError
+from utlegg_gateway.journal.states import case_from_row as _case
+from utlegg_gateway.journal.states import file_from_row as _file
+from utlegg_gateway.journal.states import parse_time as _dt
 
 __all__ = [
     "CASE_END_STATES",

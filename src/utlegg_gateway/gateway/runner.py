@@ -38,12 +38,12 @@ from utlegg_gateway.errors import (
     GatewayError,
     MappingSpecError,
 )
+from utlegg_gateway.folders.outbox import sweep_temp_files
+from utlegg_gateway.gateway.pipeline import FileOutcome, NullProgress, Pipeline, ProgressSink
+from utlegg_gateway.gateway.progress import RichProgress
+from utlegg_gateway.gateway.runlock import RunLock
 from utlegg_gateway.health import HealthServer, HealthState
-from utlegg_gateway.journal import FILE_END_STATES, FILE_RESUMABLE, FileRecord, Journal
-from utlegg_gateway.outbox import sweep_temp_files
-from utlegg_gateway.pipeline import FileOutcome, NullProgress, Pipeline, ProgressSink
-from utlegg_gateway.progress import RichProgress
-from utlegg_gateway.runlock import RunLock
+from utlegg_gateway.journal.sqlite import FILE_END_STATES, FILE_RESUMABLE, FileRecord, Journal
 
 __all__ = ["RichProgress", "RunLock", "RunReport", "run_daemon", "run_once"]
 
@@ -88,7 +88,7 @@ class Gateway:
         progress: ProgressSink | None = None,
         attachment_wait_cap: float | None = None,
     ) -> None:
-        from utlegg_gateway.inbox import InboxScanner
+        from utlegg_gateway.folders.inbox import InboxScanner
 
         self.settings = settings
         self.journal = journal
@@ -245,7 +245,7 @@ class Gateway:
 
     def purge(self) -> None:
         """Apply the archive retention."""
-        from utlegg_gateway.inbox import purge_archive
+        from utlegg_gateway.folders.inbox import purge_archive
 
         try:
             purge_archive(
@@ -442,8 +442,8 @@ async def _daemon(
     ready: Callable[[HealthServer | None], None] | None,
 ) -> int:
     from utlegg_gateway.elan import build_client
+    from utlegg_gateway.folders.inbox import InboxWatcher
     from utlegg_gateway.followup import start_followup
-    from utlegg_gateway.inbox import InboxWatcher
 
     stop = asyncio.Event()
     wake = asyncio.Event()

@@ -30,9 +30,9 @@ from typing import Any, Literal
 
 from lxml import etree
 
-from utlegg_gateway._fs import fsync_dir
 from utlegg_gateway._logging import mask
 from utlegg_gateway.errors import GatewayError, OutboxError
+from utlegg_gateway.folders._fs import fsync_dir
 
 __all__ = [
     "CSV_COLUMNS",

@@ -34,7 +34,16 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from utlegg_gateway._logging import fields, get_logger
-from utlegg_gateway.casework import (
+from utlegg_gateway.config import InboxSettings, Settings
+from utlegg_gateway.errors import (
+    GatewayError,
+    InboxError,
+    JournalError,
+    MappingSpecError,
+    OutboxError,
+    SourceError,
+)
+from utlegg_gateway.gateway.casework import (
     AttachmentProblem,
     CaseWorker,
     attachments_of,
@@ -46,17 +55,9 @@ from utlegg_gateway.casework import (
     safe_attachment_path,
     source_entry,
 )
-from utlegg_gateway.config import InboxSettings, Settings
-from utlegg_gateway.errors import (
-    GatewayError,
-    InboxError,
-    JournalError,
-    MappingSpecError,
-    OutboxError,
-    SourceError,
-)
+from utlegg_gateway.gateway.submission import is_correction
 from utlegg_gateway.health import HealthState
-from utlegg_gateway.journal import (
+from utlegg_gateway.journal.sqlite import (
     CASE_END_STATES,
     CASE_RESUMABLE,
     CaseRecord,
@@ -65,7 +66,6 @@ from utlegg_gateway.journal import (
     FileState,
     Journal,
 )
-from utlegg_gateway.submission import is_correction
 
 __all__ = [
     "AttachmentProblem",
@@ -544,7 +544,7 @@ class Pipeline:
         return await self._finish_moves(record, cases=cases, receipts=receipts)
 
     def _write_receipt(self, name: str, receipt: Any, inbox: InboxSettings) -> list[Path]:
-        from utlegg_gateway import outbox
+        from utlegg_gateway.folders import outbox
 
         return outbox.write_receipt(
             self.settings.folders.outbox,
@@ -557,7 +557,7 @@ class Pipeline:
 
     def _error_report(self, record: FileRecord) -> list[Path]:
         """NAME.feil.json/.txt from the journal's record of the failure (same bytes on re-write)."""
-        from utlegg_gateway import outbox
+        from utlegg_gateway.folders import outbox
 
         at = next(
             (
@@ -578,7 +578,7 @@ class Pipeline:
         receipts: list[Path] | None = None,
     ) -> FileOutcome:
         """Move an ended file out of work/ (archive or failed); idempotent after a crash."""
-        from utlegg_gateway.inbox import archive_file, move_to_failed
+        from utlegg_gateway.folders.inbox import archive_file, move_to_failed
 
         if cases is None:
             cases = self.journal.cases_for_file(record.id)

@@ -38,9 +38,9 @@ from pathlib import Path
 from typing import Any
 
 from utlegg_gateway._logging import fields, get_logger
-from utlegg_gateway.archive import archive_file, move_file, move_to_failed, purge_archive
 from utlegg_gateway.config import InboxSettings, ReadinessSettings
 from utlegg_gateway.errors import InboxError
+from utlegg_gateway.folders.archive import archive_file, move_file, move_to_failed, purge_archive
 
 __all__ = [
     "AttachmentCheck",

@@ -25,8 +25,8 @@ from typing import Any, Literal, Protocol
 
 from utlegg_gateway._logging import fields, get_logger, mask_identifier
 from utlegg_gateway.config import Settings
+from utlegg_gateway.folders.outbox import write_atomic
 from utlegg_gateway.followup.status import safe_name
-from utlegg_gateway.outbox import write_atomic
 
 __all__ = [
     "OLD_RULES_RULE",

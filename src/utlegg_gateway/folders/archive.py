@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from utlegg_gateway._fs import fsync_dir, fsync_file
 from utlegg_gateway._logging import fields, get_logger
 from utlegg_gateway.errors import InboxError
+from utlegg_gateway.folders._fs import fsync_dir, fsync_file
 
 __all__ = ["archive_file", "move_file", "move_to_failed", "purge_archive"]
 

@@ -1,0 +1,1 @@
+"""Everything on disk: inboxes, attachments, the archive, the outbox."""

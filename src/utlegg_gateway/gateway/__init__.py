@@ -1,0 +1,1 @@
+"""Orchestration: the run lifecycle, one file's pipeline, one case's work."""

@@ -1,0 +1,1 @@
+"""Durable state: the journal of files and cases, and their state machines."""
