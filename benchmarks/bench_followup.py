@@ -28,7 +28,13 @@ from utlegg_gateway.followup import build_followup
 from utlegg_gateway.journal.sqlite import CaseState, Journal
 from utlegg_gateway.sandbox import SandboxOptions, running_sandbox, write_credentials
 
-REFERENCE = Path("/work/shared/reference/model-1.1/begjaering-v1.json")
+REFERENCE = (
+    Path(__file__).resolve().parents[1]
+    / "tests"
+    / "model"
+    / "data"
+    / "model-1.1-begjaering-v1.json"
+)
 ORGNR = "312597772"
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 

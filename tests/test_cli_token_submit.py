@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-REFERENCE = Path("/work/shared/reference/model-1.1/begjaering-v1.json")
+from tests._data import REFERENCE
+
 PDF = b"%PDF-1.4\n%%EOF\n"
 
 

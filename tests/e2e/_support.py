@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-SAMPLES = Path("/work/shared/samples")
+from tests._data import SAMPLES
+
 REPO = Path(__file__).resolve().parents[2]
 MAPPINGS = REPO / "mappings"
 FORMATS = {

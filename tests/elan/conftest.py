@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 
+from tests._data import REFERENCE
 from utlegg_gateway.config import Settings
 
-REFERENCE = Path("/work/shared/reference/model-1.1/begjaering-v1.json")
 ORGNR = "312597772"  # the innsender of the reference begjæring
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 def reference_begjaering() -> dict[str, Any]:
-    """The official model 1.1 example (shared/reference), a fresh copy each time."""
+    """The official model 1.1 example (tests/model/data), a fresh copy each time."""
     data: dict[str, Any] = json.loads(REFERENCE.read_text(encoding="utf-8"))
     return copy.deepcopy(data)
 

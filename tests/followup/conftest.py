@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
+from tests._data import REFERENCE
 from utlegg_gateway.config import Settings
 from utlegg_gateway.elan import Accepted, ElanClient, build_client
 from utlegg_gateway.journal.sqlite import CaseRecord, CaseState, Journal
 
-REFERENCE = Path("/work/shared/reference/model-1.1/begjaering-v1.json")
 ORGNR = "312597772"  # the innsender of the reference begjæring; also our system user's org
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 

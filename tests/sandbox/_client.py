@@ -5,14 +5,13 @@ from __future__ import annotations
 import copy
 import json
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
 
+from tests._data import REFERENCE
 from utlegg_gateway.sandbox import build_grant
 
-REFERENCE = Path("/work/shared/reference/model-1.1/begjaering-v1.json")
 # One client for the whole test process: building an httpx.Client costs ~150 ms (it loads
 # the CA bundle), which would dominate these loopback tests. Plain HTTP only, so no TLS.
 HTTP = httpx.Client(timeout=10.0, verify=False)
