@@ -43,12 +43,12 @@ from utlegg_gateway.errors import (
     OutboxError,
     SourceError,
 )
+from utlegg_gateway.folders.archive import archive_file, move_to_failed
+from utlegg_gateway.folders.outbox.receipts import build_error_report, build_receipt
 from utlegg_gateway.gateway.casework import (
     AttachmentProblem,
     CaseWorker,
     attachments_of,
-    build_error_report,
-    build_receipt,
     error_entry,
     fill_attachment_uuids,
     issue_entry,
@@ -73,7 +73,6 @@ __all__ = [
     "NullProgress",
     "Pipeline",
     "ProgressSink",
-    "build_receipt",
     "fill_attachment_uuids",
     "safe_attachment_path",
 ]
@@ -421,7 +420,7 @@ class Pipeline:
             )
             return self.cases.end(record, case, C.REJECTED_LOCAL, errors=errors)
         prior = self.journal.accepted_case(case.innsender_referanse, case.begjaeringsdato)
-        # issue 7: in a corrections inbox the accepted original is the point, not a duplicate
+        # In a corrections inbox the accepted original is the point, not a duplicate
         if prior is not None and prior.id != case.id and not is_correction(self.settings, record):
             prior_file = self.journal.file(prior.file_id)
             return self.cases.end(
@@ -578,8 +577,6 @@ class Pipeline:
         receipts: list[Path] | None = None,
     ) -> FileOutcome:
         """Move an ended file out of work/ (archive or failed); idempotent after a crash."""
-        from utlegg_gateway.folders.inbox import archive_file, move_to_failed
-
         if cases is None:
             cases = self.journal.cases_for_file(record.id)
         receipts = list(receipts or [])
