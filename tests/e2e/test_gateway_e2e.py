@@ -196,8 +196,8 @@ def test_once_exit_codes_for_a_broken_case_and_a_held_lock(
     assert got["IB-2025-000127"]["status"] == "accepted"
     bad = next(c for ref, c in got.items() if ref != "IB-2025-000127")
     assert bad["status"] == "rejected"
-    assert bad["errors"][0]["source"]["row"] >= 2
-    assert bad["errors"][0]["rule"]
+    assert bad["errors"][0]["source"]["row"] == 5
+    assert bad["errors"][0]["rule"] == "invalid-date"
     assert held_cases(sandbox) == ["IB-2025-000127"]
 
 
