@@ -191,7 +191,7 @@ class FolderSettings(_Section):
     archive_retention_days: int = Field(default=90, ge=1)
 
 
-# --- maskinporten + elan (issue 5) -------------------------------------------------
+# --- maskinporten + elan ----------------------------------------------------------
 
 MASKINPORTEN_ISSUERS: dict[str, str] = {
     "test": "https://test.maskinporten.no/",
@@ -328,7 +328,7 @@ class ElanSettings(_Section):
         return url.rstrip("/")
 
 
-# --- runner + health (issue 6, second half) ----------------------------------------
+# --- runner + health ---------------------------------------------------------------
 
 
 class RunnerSettings(_Section):
@@ -366,7 +366,7 @@ class HealthSettings(_Section):
     token_check_seconds: float = Field(default=300.0, gt=0)
 
 
-# --- follow-up, Dialogporten, routing (issue 7) ---------------------------------------
+# --- follow-up, Dialogporten, routing -----------------------------------------------
 
 
 class StatusPollStep(_Section):

@@ -243,7 +243,7 @@ def run_demo(directory: Path | None = None) -> int:
         else:
             report = run_once(settings)
         held = len(sandbox.admin.submissions())
-        followup = collect_followup(settings, sandbox)  # issue 7: statuses + a rettebrev
+        followup = collect_followup(settings, sandbox)  # statuses + a rettebrev
     table = Table(title="What the gateway did")
     for column in ("file", "case", "status", "eksternSaksreferanse / rule"):
         table.add_column(column)

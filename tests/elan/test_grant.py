@@ -81,7 +81,7 @@ def test_pkcs12_grant_has_x5c_leaf_and_verifies(tmp_path: Path) -> None:
     assert set(header) == {"alg", "x5c"}
     assert header["alg"] == "RS256"
     cert = x509.load_der_x509_certificate(base64.b64decode(header["x5c"][0]))
-    decoded = jwt.decode(token, cert.public_key(), algorithms=["RS256"], audience=ISSUER)  # type: ignore[arg-type]
+    decoded = jwt.decode(token, cert.public_key(), algorithms=["RS256"], audience=ISSUER)  # type: ignore[arg-type]  # the test cert is RSA; pyjwt's stub wants its key union
     assert decoded["iss"] == "c"
     assert creds.certificate_not_after is not None
 

@@ -30,7 +30,7 @@ def test_cases_move_through_statuses_with_exactly_one_file_per_change(env: Env) 
                 "history": LIFE,
                 "final": True,
             }
-            assert poller.last_status(b.id)["final"] is True  # type: ignore[index]
+            assert poller.last_status(b.id)["final"] is True  # type: ignore[index]  # Optional: the assert fails first if None
             assert poller.due_cases() == []  # final: no more polling
             return seen
 

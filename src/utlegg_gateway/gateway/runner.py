@@ -484,7 +484,7 @@ async def _daemon(
                     watcher.start()
                     watchers.append(watcher)
             with _signals(stop, on_hup=reload):
-                # issue 7: Status på sak + Dialogporten polling until `stop` (docs/followup.md)
+                # Status på sak + Dialogporten polling until `stop` (docs/followup.md)
                 follow = start_followup(settings, journal, client, clock=clock, stop=stop)
                 tasks: set[asyncio.Task[FileOutcome]] = set()
                 working: dict[asyncio.Task[FileOutcome], int] = {}
@@ -564,4 +564,4 @@ def _reap(tasks: set[asyncio.Task[FileOutcome]]) -> None:
     for task in [t for t in tasks if t.done()]:
         tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            raise task.exception()  # type: ignore[misc]
+            raise task.exception()  # type: ignore[misc]  # not None: checked just above

@@ -199,7 +199,9 @@ class Journal:
                         file=str(path),
                         hint="put journal.path on a local disk",
                     )
-                # FULL: a committed intent survives a power cut, which invariant 2 relies on.
+                # FULL: a committed intent survives a power cut, which at-most-once
+                # submission relies on: an intent without an outcome means the call may
+                # have reached ELAN.
                 conn.execute("PRAGMA synchronous=FULL")
                 conn.execute("PRAGMA foreign_keys=ON")
                 conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")

@@ -1,7 +1,7 @@
 """The sandbox as one ASGI app: Maskinporten + ELAN + admin routes (+ later Dialogporten).
 
 Route lists are composed here only; another module adds its own list through
-`extra_routes` (Dialogporten, issue 7) without touching the others.
+`extra_routes` (Dialogporten) without touching the others.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def create_app(sandbox: Sandbox, extra_routes: Sequence[BaseRoute] = ()) -> Star
         *token_routes(sandbox),
         *elan_routes(sandbox),
         *admin_routes(sandbox),
-        *dialogporten_routes(sandbox),  # issue 7: /dialogporten/… + /_sandbox/dialogporten/…
+        *dialogporten_routes(sandbox),  # /dialogporten/… + /_sandbox/dialogporten/…
         *extra_routes,
     ]
     app = Starlette(

@@ -293,7 +293,7 @@ def receipt_xml(receipt: Receipt) -> bytes:
     """`NAME.kvittering.xml`: one `sak` per case with its `feil` children (UTF-8)."""
     ns = RECEIPT_XML_NAMESPACE
     # lxml-stubs type nsmap keys as str; None (the default namespace) is what lxml wants.
-    root = etree.Element(f"{{{ns}}}kvittering", nsmap={None: ns})  # type: ignore[dict-item]
+    root = etree.Element(f"{{{ns}}}kvittering", nsmap={None: ns})  # type: ignore[dict-item]  # lxml-stubs reject the None (default) prefix
     root.set("versjon", str(RECEIPT_FORMAT_VERSION))
     _set(root, "fil", receipt.source_name)
     _set(root, "innboks", receipt.inbox)

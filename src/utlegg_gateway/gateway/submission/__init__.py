@@ -1,4 +1,4 @@
-"""The pipeline's submit step with issue 7's two decisions: corrections and routing.
+"""The pipeline's submit step with its two decisions: corrections and routing.
 
 `casework.CaseWorker._submit` calls `submit_case(self, record, case, meldingsid,
 now=self._clock())` where it used to call `client.submit(...)`. The answer is either a
