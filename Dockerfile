@@ -10,6 +10,7 @@
 # The journal (/data/state) must be a LOCAL volume: SQLite WAL does not work over NFS/SMB.
 # work/ must be on the inbox's file system (claims are renames): keep it inside /data/inbox
 # (inboxes[].work) or on the same mount. See docs/operations.md.
+# The wheel is installed without the [sandbox] extra: no test servers in the production image.
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./

@@ -7,7 +7,8 @@ attributes, not only text, so receipts and the journal can store them as data.
 
     GatewayError
     ├── UsageError                 bad arguments or an unreadable input file   (exit 2)
-    │   └── InputFileError         the file given on the command line cannot be read
+    │   ├── InputFileError         the file given on the command line cannot be read
+    │   └── SandboxNotInstalledError  the `[sandbox]` extra is missing
     ├── ConfigError                the configuration is invalid                (exit 2)
     ├── MappingSpecError           a YAML mapping file is invalid (line/column) (exit 2)
     ├── SourceError                a source file cannot be parsed at all       (exit 2)
@@ -53,6 +54,7 @@ __all__ = [
     "LockHeldError",
     "MappingSpecError",
     "OutboxError",
+    "SandboxNotInstalledError",
     "SourceError",
     "UnsafeSourceError",
     "UsageError",
@@ -155,6 +157,12 @@ class UsageError(GatewayError):
 
     code = "usage"
     exit_code = EXIT_CANNOT_RUN
+
+
+class SandboxNotInstalledError(UsageError):
+    """The sandbox's server dependencies (the `[sandbox]` extra) are not installed."""
+
+    code = "sandbox-not-installed"
 
 
 class InputFileError(UsageError):

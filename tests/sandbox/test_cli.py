@@ -113,3 +113,50 @@ def test_serve_until_sigterm(initialised: Path, tmp_path: Path) -> None:
         _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert state.exists()
+
+
+# Without the `[sandbox]` extra: a fresh venv per test would cost a minute, so the
+# subprocess hides the libraries instead (sys.modules[name] = None makes import fail).
+_HIDE = "import sys; sys.modules['starlette'] = None; sys.modules['uvicorn'] = None;"
+
+
+@pytest.mark.parametrize("command", ["sandbox", "demo"])
+def test_without_the_sandbox_extra_the_commands_say_how_to_install_it(
+    command: str, tmp_path: Path
+) -> None:
+    """`sandbox` and `demo` exit 2 with the pip command, no traceback, and leave nothing."""
+    done = subprocess.run(
+        [sys.executable, "-c", _HIDE + f"from utlegg_gateway.cli import main; main([{command!r}])"],
+        cwd=tmp_path,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "[sandbox-not-installed]" in done.stderr
+    assert "pip install 'utlegg-gateway[sandbox]'" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_gateway_itself_needs_no_sandbox_libraries() -> None:
+    """Every module outside sandbox/ imports with starlette and uvicorn absent."""
+    import utlegg_gateway
+
+    root = Path(utlegg_gateway.__file__).parent
+    modules = sorted(
+        "utlegg_gateway." + ".".join(p.relative_to(root).with_suffix("").parts)
+        for p in root.rglob("*.py")
+        if "sandbox" not in p.relative_to(root).parts and p.name != "__main__.py"
+    )
+    code = (
+        _HIDE
+        + "import importlib;"
+        + "".join(f"importlib.import_module({m.removesuffix('.__init__')!r});" for m in modules)
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(modules) > 40

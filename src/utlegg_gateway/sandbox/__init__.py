@@ -8,6 +8,7 @@ with running_sandbox(SandboxOptions(model_version="1.1")) as sb:
 
 from __future__ import annotations
 
+from utlegg_gateway.sandbox import _requires  # noqa: F401  # refuses early, with the fix
 from utlegg_gateway.sandbox.admin import SandboxAdmin
 from utlegg_gateway.sandbox.certs import Credentials, write_credentials
 from utlegg_gateway.sandbox.core import Sandbox
