@@ -168,7 +168,9 @@ def test_claim_is_an_atomic_rename_into_work(drop: Path, clock: Clock) -> None:
     source = drop / "a.csv"
     source.write_bytes(b"SAKSNR\r\n1\r\n")
     inode = source.stat().st_ino
-    (ready,) = (scanner.scan(), clock.advance(STABLE + 1), scanner.scan())[2]
+    scanner.scan()
+    clock.advance(STABLE + 1)
+    (ready,) = scanner.scan()
     claimed = scanner.claim(ready)
     assert claimed == drop.parent / "work" / "krav" / "a.csv"
     assert claimed.stat().st_ino == inode
@@ -191,7 +193,9 @@ def test_file_changed_between_scan_and_claim(drop: Path, clock: Clock) -> None:
     """A file that grew after the scan is left for later scans."""
     scanner = _scanner(drop, clock)
     (drop / "a.csv").write_bytes(b"data")
-    (ready,) = (scanner.scan(), clock.advance(STABLE + 1), scanner.scan())[2]
+    scanner.scan()
+    clock.advance(STABLE + 1)
+    (ready,) = scanner.scan()
     with (drop / "a.csv").open("ab") as out:
         out.write(b"more")
     assert scanner.claim(ready) is None
@@ -202,11 +206,15 @@ def test_same_name_still_in_work_waits(drop: Path, clock: Clock) -> None:
     """A second file of a name still being processed stays in the inbox, nothing overwritten."""
     scanner = _scanner(drop, clock)
     (drop / "a.csv").write_bytes(b"first")
-    (first,) = (scanner.scan(), clock.advance(STABLE + 1), scanner.scan())[2]
+    scanner.scan()
+    clock.advance(STABLE + 1)
+    (first,) = scanner.scan()
     claimed = scanner.claim(first)
     assert claimed is not None
     (drop / "a.csv").write_bytes(b"second")
-    (second,) = (scanner.scan(), clock.advance(STABLE + 1), scanner.scan())[2]
+    scanner.scan()
+    clock.advance(STABLE + 1)
+    (second,) = scanner.scan()
     assert scanner.claim(second) is None
     assert claimed.read_bytes() == b"first"
     assert (drop / "a.csv").read_bytes() == b"second"

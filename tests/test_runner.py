@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -182,7 +183,7 @@ def test_fill_attachment_uuids_sets_uuid_at_each_pointer() -> None:
     """UUIDs land on the Vedlegg objects named by JSON pointers; the input is not changed."""
     from utlegg_gateway.gateway.pipeline import fill_attachment_uuids
 
-    payload = {"a": [{"v": {"filnavn": "x.pdf"}}], "b~/c": {"filnavn": "y.pdf"}}
+    payload: dict[str, Any] = {"a": [{"v": {"filnavn": "x.pdf"}}], "b~/c": {"filnavn": "y.pdf"}}
     out = fill_attachment_uuids(payload, {"/a/0/v": "U1", "/b~0~1c": "U2"})
     assert out == {
         "a": [{"v": {"filnavn": "x.pdf", "uuid": "U1"}}],

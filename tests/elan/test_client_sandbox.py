@@ -231,7 +231,9 @@ def test_concurrency_limit_per_organisation(sandbox: Any, credentials: Any, tmp_
 
     async def run() -> list[Any]:
         async with build_client(settings) as elan:
-            return await asyncio.gather(*(elan.status("TEST_SAK_FORELAGT") for _ in range(12)))
+            return list(
+                await asyncio.gather(*(elan.status("TEST_SAK_FORELAGT") for _ in range(12)))
+            )
 
     results = asyncio.run(run())
     stats = sandbox.admin.stats()

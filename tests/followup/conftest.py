@@ -120,9 +120,8 @@ def sandbox(credentials: Any, sandbox_options: dict[str, Any]) -> Iterator[Any]:
     from utlegg_gateway.sandbox.options import SandboxOptions
     from utlegg_gateway.sandbox.server import running_sandbox
 
-    options = SandboxOptions(
-        **({"model_version": "1.1", "scanning_seconds": 0.0} | sandbox_options)
-    )
+    defaults: dict[str, Any] = {"model_version": "1.1", "scanning_seconds": 0.0}
+    options = SandboxOptions(**(defaults | sandbox_options))
     with running_sandbox(options, credentials=[credentials]) as running:
         yield running
 

@@ -54,7 +54,8 @@ def test_rettebrev_appears_with_its_pdf_and_our_reference(env: Env) -> None:
     case = env.journal.accepted_case("IB-LETTER-17", str(letter["begjaeringsdato"]))
     assert case is not None and letter["eksternSaksreferanse"] == case.ekstern_saksreferanse
     assert "MANGLER_OPPLYSNINGER_OM_SAKSOEKT" in str(letter["sammendrag"])
-    (attachment,) = letter["vedlegg"]  # type: ignore[misc]  # the letter is a JSON dict: its value type is object
+    attachments: Any = letter["vedlegg"]
+    (attachment,) = attachments
     pdf = (folder / attachment["fil"]).read_bytes()
     assert pdf.startswith(b"%PDF-") and len(pdf) == attachment["bytes"]
     assert str(letter["_file"]).startswith("IB-LETTER-17.rettebrev.")
@@ -123,7 +124,8 @@ def test_one_dialog_per_letter_mode_reads_the_dialog_and_its_attachments(
     assert name.startswith("IB-DIALOG-7.rettebrev.")  # the kind from extendedStatus
     (letter,) = _letters(env.outbox / "meldinger").values()
     assert letter["innsenderReferanse"] == "IB-DIALOG-7"
-    (attachment,) = letter["vedlegg"]  # type: ignore[misc]  # the letter is a JSON dict: its value type is object
+    attachments: Any = letter["vedlegg"]
+    (attachment,) = attachments
     assert (env.outbox / "meldinger" / attachment["fil"]).read_bytes().startswith(b"%PDF-")
     seen = httpx.get(env.sandbox.url + "/_sandbox/dialogporten/seenlog").json()
     assert list(seen.values()) == [1]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from utlegg_gateway.sandbox.faults import FaultBook, parse_action, validate_plan
@@ -81,6 +83,7 @@ def test_message_fills_placeholders() -> None:
 def test_fault_plans_are_checked() -> None:
     """Unknown endpoints, actions and probabilities outside 0..1 are refused."""
     assert parse_action("delay:2.5") == ("delay", 2.5)
+    bad: dict[str, Any]
     for bad in (
         {"nowhere": {"sequence": ["500"]}},
         {"submit": {"sequence": ["boom"]}},

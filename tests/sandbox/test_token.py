@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import jwt
@@ -42,7 +42,7 @@ def test_well_known_names_issuer_and_token_endpoint(sandbox: Any) -> None:
 
 @pytest.mark.parametrize("use", ["x5c", "kid"])
 def test_valid_grant_gets_token_for_consumer(
-    sandbox: Any, sandbox_credentials: Any, use: str
+    sandbox: Any, sandbox_credentials: Any, use: Literal["x5c", "kid"]
 ) -> None:
     """A grant signed with the certificate (x5c) or the registered key (kid) gets a token."""
     response = post_grant(sandbox, build_grant(sandbox_credentials, sandbox.issuer, use=use))
