@@ -65,14 +65,20 @@ def _claim_into_work(tmp_path: Path, fmt: str) -> Path:
     return drop_renamed(FORMATS[fmt], work)
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 async def _process_with(settings: Settings, path: Path, sleep: _BoundedSleep) -> Any:
     from utlegg_gateway.elan import build_client
+    from utlegg_gateway.folders.work import Inbox
     from utlegg_gateway.gateway.pipeline import Pipeline
 
     with Journal.open(settings.journal.path, clock=lambda: datetime.now(UTC)) as journal:
         async with build_client(settings) as client:
             pipeline = Pipeline(settings, journal, client, sleep=sleep)
-            record = pipeline.register(settings.inboxes[0], path)
+            inbox = Inbox(settings.inboxes[0], work=path.parent, journal=journal, clock=_now)
+            record = inbox.register(path)
             return await pipeline.process(record)
 
 
@@ -129,7 +135,7 @@ def test_upload_that_keeps_failing_temporarily_ends_failed_after_case_retries(
     assert {c.state for c in outcome.cases} == {CaseState.FAILED}
     for case in outcome.cases:
         [error] = case.errors
-        assert error["code"] != "internal-error", error
+        assert error.code != "internal-error", error
     # One first try and `case_retries` retries per case, each one upload call (attempts: 1).
     assert sleep.calls == 2 * len(outcome.cases)
     assert sandbox.admin.cases() == []
@@ -361,6 +367,7 @@ def test_sweep_and_recover_go_on_past_a_work_folder_on_a_dead_share(
     tmp_path: Path, sandbox: Any, credentials: Any
 ) -> None:
     """Listing work/ on a dead share (EIO; here ENAMETOOLONG) skips that inbox, raises nothing."""
+    from utlegg_gateway.elan import build_client
     from utlegg_gateway.gateway.runner import Gateway
 
     base = _settings(tmp_path, sandbox, credentials)
@@ -369,14 +376,19 @@ def test_sweep_and_recover_go_on_past_a_work_folder_on_a_dead_share(
     live = tmp_path / "work" / "xml-sak"
     live.mkdir(parents=True)
     drop_renamed(FORMATS["xml-sak"], live)
-    with Journal.open(settings.journal.path, clock=lambda: datetime.now(UTC)) as journal:
-        gateway = Gateway(settings, journal, client=None)
 
-        recovered = gateway.recover()
-        unmoved = gateway.unmoved()
+    async def recover_and_sweep() -> tuple[list[Any], list[Any]]:
+        with Journal.open(settings.journal.path, clock=_now) as journal:
+            async with build_client(settings) as client:
+                gateway = Gateway(settings, journal, client)
+                return gateway.recover(), gateway.unmoved()
+
+    recovered, unmoved = asyncio.run(recover_and_sweep())
 
     assert [r.name for r in recovered] == [FORMATS["xml-sak"].name]
     assert [r.name for r in unmoved] == [FORMATS["xml-sak"].name]
+    # Recovery only registers: nothing reached ELAN.
+    assert sandbox.admin.uploads() == [] and sandbox.admin.submissions() == []
 
 
 def test_new_file_in_work_under_an_answered_files_stale_path_is_processed(

@@ -19,7 +19,6 @@ from utlegg_gateway.folders.inbox import (
     InboxWatcher,
     ReadinessPolicy,
     archive_file,
-    find_attachments,
     move_file,
     move_to_failed,
     purge_archive,
@@ -333,26 +332,6 @@ def test_watcher_survives_the_folder_vanishing(drop: Path, woke: threading.Event
         assert woke.wait(timeout=20)
     finally:
         watcher.stop()
-
-
-def test_find_attachments(tmp_path: Path) -> None:
-    """Attachments are found in folder order; missing, symlinks and path tricks are told apart."""
-    work, drop = tmp_path / "work", tmp_path / "inbox"
-    work.mkdir()
-    drop.mkdir()
-    (work / "a.pdf").write_bytes(b"work copy")
-    (drop / "a.pdf").write_bytes(b"inbox copy")
-    (drop / "b.pdf").write_bytes(b"b")
-    (drop / "c.pdf").symlink_to(drop / "b.pdf")
-    check = find_attachments(
-        ["a.pdf", "b.pdf", "c.pdf", "d.pdf", "../x.pdf", ".hidden.pdf", "a.pdf"], [work, drop]
-    )
-    assert check.present == {"a.pdf": work / "a.pdf", "b.pdf": drop / "b.pdf"}
-    assert check.missing == ("c.pdf", "d.pdf")
-    assert check.unsafe == ("../x.pdf", ".hidden.pdf")
-    assert not check.complete
-    held = find_attachments(["b.pdf"], [drop], is_ready=lambda p: False)
-    assert held.missing == ("b.pdf",)
 
 
 def test_archive_moves_original_attachments_and_marker(tmp_path: Path) -> None:

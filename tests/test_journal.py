@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from utlegg_gateway.errors import JournalError
+from utlegg_gateway.errors import ErrorEntry, JournalError
 from utlegg_gateway.journal.sqlite import (
     CASE_RESUMABLE,
     FILE_RESUMABLE,
@@ -100,7 +100,9 @@ def test_same_content_is_a_duplicate(journal: Journal) -> None:
 def test_content_of_a_failed_file_is_not_a_duplicate(journal: Journal) -> None:
     """Re-dropping a file that failed (e.g. bad config since fixed) is read again."""
     first = journal.register_file(inbox="krav", name="a.csv", sha256="ab" * 32, size=10)
-    journal.set_file_state(first.id, FileState.FAILED, error={"code": "source-unreadable"})
+    journal.set_file_state(
+        first.id, FileState.FAILED, error=ErrorEntry("source-unreadable", "cannot read")
+    )
     again = journal.register_file(inbox="krav", name="a.csv", sha256="ab" * 32, size=10)
     assert again.duplicate_of is None
 
@@ -172,7 +174,7 @@ def test_case_lifecycle_sets_times_attempts_and_reference(journal: Journal, cloc
         cid,
         CaseState.RETRY_WAIT,
         next_attempt_at=clock.now + timedelta(seconds=60),
-        errors=[{"code": "elan-temporary", "message": "503"}],
+        errors=[ErrorEntry("elan-temporary", "503")],
     )
     assert journal.cases_due(clock.now) == []
     clock.advance(61)
@@ -187,7 +189,7 @@ def test_case_lifecycle_sets_times_attempts_and_reference(journal: Journal, cloc
     assert done.finished_at == clock.now
     assert done.next_attempt_at is None
     assert done.ekstern_saksreferanse == "UB-1"
-    assert done.errors == []
+    assert done.errors == ()
     assert journal.file_finished(f.id)
 
 
@@ -218,12 +220,14 @@ def test_reopen_resumes_intermediate_states(tmp_path: Path, clock: Clock) -> Non
         c2 = _case(j, busy.id, "S2")
         j.set_case_state(c1, CaseState.UPLOADING)
         j.set_case_state(c1, CaseState.SUBMITTING)
-        j.set_case_state(c2, CaseState.REJECTED_LOCAL, errors=[{"rule": "MANGLER_KRAV"}])
+        j.set_case_state(
+            c2, CaseState.REJECTED_LOCAL, errors=[ErrorEntry("MANGLER_KRAV", "mangler krav")]
+        )
     with Journal.open(path, clock=clock) as j:
         assert [f.id for f in j.files_in_states(*FILE_RESUMABLE)] == [busy.id]
         resumed = j.cases_in_states(*CASE_RESUMABLE)
         assert [(c.id, c.state) for c in resumed] == [(c1, CaseState.SUBMITTING)]
-        assert j.case(c2).errors == [{"rule": "MANGLER_KRAV"}]
+        assert j.case(c2).errors == (ErrorEntry("MANGLER_KRAV", "mangler krav"),)
         assert not j.file_finished(busy.id)
 
 
@@ -279,7 +283,7 @@ def test_summary_counts_and_oldest_open_age(journal: Journal, clock: Clock) -> N
     a = journal.register_file(inbox="krav", name="a.csv", sha256="01" * 32, size=1)
     clock.advance(100)
     b = journal.register_file(inbox="krav", name="b.csv", sha256="02" * 32, size=1)
-    journal.set_file_state(b.id, FileState.FAILED, error={"code": "x"})
+    journal.set_file_state(b.id, FileState.FAILED, error=ErrorEntry("x", "failed"))
     _case(journal, a.id)
     clock.advance(20)
     s = journal.summary()

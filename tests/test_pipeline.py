@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -336,6 +337,7 @@ def test_pdf_still_needed_by_an_unfinished_file_is_not_archived(
     tmp_path: Path, sandbox: Any, credentials: Any
 ) -> None:
     """Archiving a file leaves a PDF that another unfinished file's case still names."""
+    from utlegg_gateway.elan import build_client
     from utlegg_gateway.gateway.pipeline import Pipeline
     from utlegg_gateway.journal.sqlite import CaseState as S
 
@@ -345,33 +347,38 @@ def test_pdf_still_needed_by_an_unfinished_file_is_not_archived(
     for name in ("shared.pdf", "own.pdf"):
         (inbox / name).write_bytes(b"%PDF-1.4\n%%EOF\n")
     src = {"attachments": [{"filnavn": "shared.pdf"}, {"filnavn": "own.pdf"}]}
-    with Journal.open(settings.journal.path, clock=lambda: datetime.now(UTC)) as journal:
-        pipeline = Pipeline(settings, journal, client=None)
-        done = journal.register_file(
-            inbox="csv-krav", name="a.csv", sha256="a", size=1, path=inbox / "a.csv"
-        )
-        waiting = journal.register_file(
-            inbox="csv-krav", name="b.csv", sha256="b", size=1, path=inbox / "b.csv"
-        )
-        first = journal.add_case(
-            done.id,
-            key="A",
-            innsender_referanse="A",
-            begjaeringsdato="2025-01-01",
-            payload={},
-            source=src,
-        )
-        journal.set_case_state(first.id, S.REJECTED_LOCAL)
-        journal.add_case(
-            waiting.id,
-            key="B",
-            innsender_referanse="B",
-            begjaeringsdato="2025-01-01",
-            payload={},
-            source={"attachments": [{"filnavn": "shared.pdf"}]},
-        )
 
-        moved = pipeline._attachment_files(journal.file(done.id), journal.cases_for_file(done.id))
+    async def files_to_archive() -> list[Path]:
+        with Journal.open(settings.journal.path, clock=lambda: datetime.now(UTC)) as journal:
+            async with build_client(settings) as client:
+                pipeline = Pipeline(settings, journal, client)
+                done = journal.register_file(
+                    inbox="csv-krav", name="a.csv", sha256="a", size=1, path=inbox / "a.csv"
+                )
+                waiting = journal.register_file(
+                    inbox="csv-krav", name="b.csv", sha256="b", size=1, path=inbox / "b.csv"
+                )
+                first = journal.add_case(
+                    done.id,
+                    key="A",
+                    innsender_referanse="A",
+                    begjaeringsdato="2025-01-01",
+                    payload={},
+                    source=src,
+                )
+                journal.set_case_state(first.id, S.REJECTED_LOCAL)
+                journal.add_case(
+                    waiting.id,
+                    key="B",
+                    innsender_referanse="B",
+                    begjaeringsdato="2025-01-01",
+                    payload={},
+                    source={"attachments": [{"filnavn": "shared.pdf"}]},
+                )
+                record = journal.file(done.id)
+                return pipeline._attachment_files(record, journal.cases_for_file(done.id))
+
+    moved = asyncio.run(files_to_archive())
 
     assert [p.name for p in moved] == ["own.pdf"]
 

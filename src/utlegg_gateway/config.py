@@ -164,6 +164,9 @@ class InboxSettings(_Section):
     scan_interval_seconds: float = Field(default=30.0, gt=0)
     # How long a file waits for the attachments it names before the case is reported.
     attachments_wait_seconds: float = Field(default=3600.0, ge=0)
+    # An attachment larger than this is refused before it is read (ELAN publishes no
+    # limit; 50 MiB is far above any real enclosure and far below what would hurt memory).
+    attachments_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
     receipt_formats: tuple[ReceiptFormat, ...] = ("json",)
     # CSV receipts: UTF-8 with BOM, so Excel and Windows tools detect the encoding.
     receipt_csv_encoding: str = "utf-8-sig"

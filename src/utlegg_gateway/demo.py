@@ -249,12 +249,12 @@ def run_demo(directory: Path | None = None) -> int:
         table.add_column(column)
     for outcome in sorted(report.outcomes, key=lambda o: o.file.name):
         if not outcome.cases:
-            error = (outcome.file.error or {}).get("message", "")
+            error = outcome.file.error.message if outcome.file.error else ""
             table.add_row(outcome.file.name, "-", outcome.file.state.value, str(error))
         for case in outcome.cases:
             detail = case.ekstern_saksreferanse or "; ".join(
-                f"{e.get('rule') or e.get('code')}: {e.get('message', '')}"
-                + (f" (line {e['source']['row']})" if e.get("source", {}).get("row") else "")
+                f"{e.rule}: {e.message}"
+                + (f" (line {e.place.row})" if e.place and e.place.row else "")
                 for e in case.errors
             )
             shown = _STATUS_SHOWN.get(case.state.value, case.state.value)

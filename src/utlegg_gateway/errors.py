@@ -14,6 +14,7 @@ attributes, not only text, so receipts and the journal can store them as data.
     ├── SourceError                a source file cannot be parsed at all       (exit 2)
     │   └── UnsafeSourceError      DTD/entities/oversize: refused on purpose
     ├── CaseError                  one case cannot be built (transform failed) (exit 1)
+    │   └── AttachmentError        a named attachment may not be read (name, link, size)
     ├── AuthError                  Maskinporten refused or could not be reached (exit 1)
     ├── ElanError                  an ELAN call failed                         (exit 1)
     │   ├── ElanTemporaryError     may succeed later: 429, 5xx, network, timeout
@@ -25,20 +26,28 @@ attributes, not only text, so receipts and the journal can store them as data.
     └── LockHeldError              another run holds the lock                  (exit 3)
 
 Errors from httpx, sqlite3, lxml and pydantic are translated into this tree in exactly
-one place each: `elan/_http.py`, `journal.py`, `mapping/sources/_xml.py` and
+one place each: `elan/_http.py`, `journal/sqlite.py`, `mapping/sources/_xml.py` and
 `model/__init__.py` / `mapping/spec.py`.
+
+`ErrorEntry` is the other half: the one record of a *reported* error (a case's broken
+rule, a failed transform, a refused attachment, a file that could not be read). Mapping,
+prøving, the case worker and submission produce it, the journal stores it, and the
+outbox writes it; nothing passes error dicts between modules.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
 
 __all__ = [
     "EXIT_CANNOT_RUN",
     "EXIT_CASE_ERRORS",
     "EXIT_LOCKED",
     "EXIT_OK",
+    "AttachmentError",
     "AuthError",
     "CaseError",
     "ConfigError",
@@ -47,6 +56,7 @@ __all__ = [
     "ElanRejectedError",
     "ElanTemporaryError",
     "ElanUnknownOutcomeError",
+    "ErrorEntry",
     "GatewayError",
     "InboxError",
     "InputFileError",
@@ -54,6 +64,7 @@ __all__ = [
     "LockHeldError",
     "MappingSpecError",
     "OutboxError",
+    "Place",
     "SandboxNotInstalledError",
     "SourceError",
     "UnsafeSourceError",
@@ -204,6 +215,12 @@ class CaseError(GatewayError):
     code = "case-invalid"
 
 
+class AttachmentError(CaseError):
+    """A case's attachment is refused: unsafe name, link, not a regular file, too large."""
+
+    code = "attachment-refused"
+
+
 class AuthError(GatewayError):
     """Maskinporten refused the grant or could not be reached."""
 
@@ -288,3 +305,180 @@ class LockHeldError(GatewayError):
 
     code = "run-locked"
     exit_code = EXIT_LOCKED
+
+
+# -- reported errors -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where in a source file something was found: CSV line numbers or an XML element."""
+
+    file: str | None = None
+    rows: tuple[int, ...] = ()
+    element: str | None = None
+    line: int | None = None
+
+    @property
+    def row(self) -> int | None:
+        """The first physical line of the record (CSV), if known."""
+        return self.rows[0] if self.rows else None
+
+    def to_json(self) -> dict[str, Any]:
+        """The journal's `source` object (`row` repeats the first of `rows`)."""
+        out: dict[str, Any] = {}
+        if self.rows:
+            out["rows"] = list(self.rows)
+            out["row"] = self.rows[0]
+        for name in ("element", "line", "file"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Place:
+        """Read a `source` object; older rows may carry only `row`."""
+        rows = data.get("rows") or ([data["row"]] if data.get("row") is not None else [])
+        return cls(
+            file=data.get("file"),
+            rows=tuple(int(r) for r in rows),
+            element=data.get("element"),
+            line=data.get("line"),
+        )
+
+    @classmethod
+    def of(cls, source: _Located | None) -> Place | None:
+        """A Place from a mapping SourceLocation (None stays None)."""
+        if source is None:
+            return None
+        return cls(
+            file=source.file,
+            rows=tuple(source.rows or ()),
+            element=source.element,
+            line=source.line,
+        )
+
+
+class _Located(Protocol):
+    """What mapping's SourceLocation offers (kept as a Protocol: errors.py imports nothing)."""
+
+    @property
+    def file(self) -> str: ...
+    @property
+    def rows(self) -> tuple[int, ...] | None: ...
+    @property
+    def element(self) -> str | None: ...
+    @property
+    def line(self) -> int | None: ...
+
+
+class _Issue(Protocol):
+    """What mapping's CaseIssue offers."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def location(self) -> str | None: ...
+    @property
+    def field(self) -> str | None: ...
+    @property
+    def column(self) -> str | None: ...
+    @property
+    def value(self) -> str | None: ...
+    @property
+    def source(self) -> _Located | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorEntry:
+    """One reported error of a case or a file.
+
+    `code` is ours (kebab-case) or the server's kode; `rule` is the server's rule name
+    where one applies and otherwise equals `code`. `location` is a JSON pointer into the
+    begjæring; `place` is where in the source file; `value` is already masked.
+    """
+
+    code: str
+    message: str
+    rule: str = ""
+    location: str | None = None
+    field: str | None = None
+    column: str | None = None
+    value: str | None = None
+    place: Place | None = None
+    korrelasjonsid: str | None = None
+    hint: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.rule:
+            object.__setattr__(self, "rule", self.code)  # frozen: set once, here
+
+    @classmethod
+    def from_error(cls, exc: GatewayError, place: Place | None = None) -> ErrorEntry:
+        """The entry of a GatewayError: its detail attributes, the server's kode as rule."""
+        if exc.row is not None or exc.element is not None:
+            place = Place(
+                file=exc.file if place is None else place.file,
+                rows=(exc.row,) if exc.row is not None else (),
+                element=exc.element,
+            )
+        return cls(
+            code=exc.code,
+            message=exc.message,
+            rule=exc.rule or exc.kode or exc.code,
+            field=exc.field,
+            column=exc.column,
+            value=exc.value,
+            place=place,
+            korrelasjonsid=exc.korrelasjonsid,
+            hint=exc.hint,
+        )
+
+    @classmethod
+    def from_issue(cls, issue: _Issue, place: Place | None = None) -> ErrorEntry:
+        """The entry of a mapping/prøving CaseIssue; `place` (the case's) where it has none."""
+        return cls(
+            code=issue.code,
+            message=issue.message,
+            rule=getattr(issue, "rule", None) or issue.code,
+            location=issue.location,
+            field=issue.field,
+            column=issue.column,
+            value=issue.value,
+            place=Place.of(issue.source) or place,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The journal's JSON object (absent details left out)."""
+        out: dict[str, Any] = {"code": self.code, "rule": self.rule, "message": self.message}
+        for name in ("location", "field", "column", "value", "korrelasjonsid", "hint"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        source = self.place.to_json() if self.place is not None else {}
+        if source:
+            out["source"] = source
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ErrorEntry:
+        """Read a journal object; rows written before this type (flat `row`, `kode`) too."""
+        source = data.get("source") or {
+            k: data[k] for k in ("row", "rows", "element", "line", "file") if k in data
+        }
+        code = str(data.get("code") or data.get("kode") or data.get("rule") or "gateway-error")
+        return cls(
+            code=code,
+            message=str(data.get("message", "")),
+            rule=str(data.get("rule") or data.get("kode") or code),
+            location=data.get("location"),
+            field=data.get("field"),
+            column=data.get("column"),
+            value=data.get("value"),
+            place=Place.from_json(source) if source else None,
+            korrelasjonsid=data.get("korrelasjonsid"),
+            hint=data.get("hint"),
+        )

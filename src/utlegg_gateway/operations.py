@@ -35,7 +35,7 @@ def journal_status(settings: Settings, *, clock: Clock = _utcnow) -> dict[str, A
                 "name": r.name,
                 "inbox": r.inbox,
                 "path": r.path,
-                "error": (r.error or {}).get("message"),
+                "error": r.error.message if r.error else None,
             }
             for r in journal.files_in_states(FileState.FAILED)
         ]

@@ -4,7 +4,8 @@ Used by `utlegg-gateway submit FILE.json --attachments DIR` (and `token` for the
 report). An attachment is a JSON object with `filnavn` and `uuid` anywhere in the
 begjæring; its file is found in DIR by that name (`vedlegg` matches `vedlegg` or
 `vedlegg.pdf`). Each distinct file is uploaded once; every object naming it gets the
-new uuid. Names with path parts, and symlinks leading out of DIR, are refused.
+new uuid. Names with path parts, links and anything but a regular file are refused
+(`folders/attachments.py` decides).
 """
 
 from __future__ import annotations
@@ -29,10 +30,10 @@ from utlegg_gateway.elan.results import (
     SubmitResult,
 )
 from utlegg_gateway.errors import CaseError, InputFileError
+from utlegg_gateway.folders import attachments
 
 __all__ = [
     "SubmitReceipt",
-    "find_attachment",
     "read_begjaering",
     "submit_begjaering",
     "submit_file",
@@ -114,25 +115,6 @@ def _attachment_objects(node: Any) -> Iterator[dict[str, Any]]:
             yield from _attachment_objects(value)
 
 
-def find_attachment(directory: Path, filnavn: str) -> Path:
-    """The file in `directory` for `filnavn`: exact name, else the one file with that stem."""
-    if not filnavn or Path(filnavn).name != filnavn or filnavn in {".", ".."}:
-        raise CaseError(f"attachment name {filnavn!r} is not a plain file name", field="filnavn")
-    root = directory.resolve()
-    candidates = [directory / filnavn] if (directory / filnavn).is_file() else []
-    if not candidates:
-        candidates = sorted(p for p in directory.iterdir() if p.is_file() and p.stem == filnavn)
-    if not candidates:
-        raise CaseError(f"attachment {filnavn!r} not found in {directory}", field="filnavn")
-    if len(candidates) > 1:
-        names = ", ".join(p.name for p in candidates)
-        raise CaseError(f"attachment {filnavn!r} is ambiguous in {directory}: {names}")
-    found = candidates[0]
-    if found.resolve().parent != root:
-        raise CaseError(f"attachment {filnavn!r} leads outside {directory} (symlink)")
-    return found
-
-
 async def submit_begjaering(
     settings: Settings,
     begjaering: dict[str, Any],
@@ -149,13 +131,12 @@ async def submit_begjaering(
     files: dict[str, Path] = {}
     for obj in objects:
         assert attachments_dir is not None
-        files.setdefault(obj["filnavn"], find_attachment(attachments_dir, obj["filnavn"]))
+        files.setdefault(obj["filnavn"], attachments.find_by_stem(attachments_dir, obj["filnavn"]))
     async with build_client(settings, transport=transport) as elan:
         uploaded: dict[str, str] = {}
         for filnavn, path in files.items():
-            uploaded[filnavn] = await elan.upload_attachment(
-                path.read_bytes(), path.name, ref or ""
-            )
+            content = await asyncio.to_thread(attachments.read, path)
+            uploaded[filnavn] = await elan.upload_attachment(content.data, path.name, ref or "")
         states = await asyncio.gather(*(elan.wait_until_ready(u) for u in uploaded.values()))
         bad = {
             name: state for name, state in zip(uploaded, states, strict=True) if state != "ready"

@@ -31,8 +31,8 @@ import fnmatch
 import os
 import stat
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -43,14 +43,12 @@ from utlegg_gateway.errors import InboxError
 from utlegg_gateway.folders.archive import archive_file, move_file, move_to_failed, purge_archive
 
 __all__ = [
-    "AttachmentCheck",
     "InboxHealth",
     "InboxScanner",
     "InboxWatcher",
     "ReadinessPolicy",
     "ReadyFile",
     "archive_file",
-    "find_attachments",
     "matches_any",
     "move_file",
     "move_to_failed",
@@ -164,7 +162,7 @@ class InboxScanner:
         """Data files the last scan saw that are not ready yet."""
         return self.health.waiting
 
-    def scan(self, limit: int | None = None) -> list[ReadyFile]:
+    def scan(self) -> list[ReadyFile]:
         """Files ready to claim, oldest mtime first; never raises for folder trouble."""
         now = self._clock()
         try:
@@ -194,7 +192,7 @@ class InboxScanner:
                 continue
             if not stat.S_ISREG(st.st_mode):
                 continue
-            # Attachments are observed too, so `stable()` can answer for them later.
+            # Attachments are observed too, so `stable_file()` can answer for them later.
             stable = self._observe(entry_name, st, now)
             if not data:
                 continue
@@ -208,7 +206,7 @@ class InboxScanner:
         self.health.waiting = waiting
         self._healthy(now)
         ready.sort(key=lambda r: (r.mtime_ns, r.name))
-        return ready if limit is None else ready[:limit]
+        return ready
 
     def _list(self) -> list[tuple[str, os.stat_result]]:
         out: list[tuple[str, os.stat_result]] = []
@@ -252,13 +250,6 @@ class InboxScanner:
             if marker is None:
                 return None
         return ReadyFile(self.name, self.path / name, st.st_size, st.st_mtime_ns, marker=marker)
-
-    def stable(self, name: str) -> bool:
-        """True when a (non-data) file such as an attachment was seen stable by the scans."""
-        seen = self._seen.get(name)
-        if seen is None:
-            return False
-        return (self._clock() - seen.since).total_seconds() >= self.policy.stable_seconds
 
     def stable_file(self, path: Path, st: os.stat_result) -> bool:
         """True when `path` (stat `st`) is in this inbox and unchanged since the scans saw it
@@ -450,67 +441,3 @@ class InboxWatcher:
         with contextlib.suppress(Exception):  # a dead emitter may raise on stop; it is gone
             observer.stop()
             observer.join(timeout=5)
-
-
-# -- attachments -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class AttachmentCheck:
-    """Which named attachments were found where, which are missing or unsafe names."""
-
-    present: dict[str, Path] = field(default_factory=dict)
-    missing: tuple[str, ...] = ()
-    unsafe: tuple[str, ...] = ()
-
-    @property
-    def complete(self) -> bool:
-        """Every attachment is present and every name was safe."""
-        return not self.missing and not self.unsafe
-
-
-def _plain_name(name: str) -> bool:
-    return (
-        bool(name)
-        and name not in {".", ".."}
-        and "/" not in name
-        and "\\" not in name
-        and "\x00" not in name
-        and not name.startswith(".")
-    )
-
-
-def find_attachments(
-    names: Iterable[str],
-    folders: Sequence[Path],
-    *,
-    is_ready: Callable[[Path], bool] | None = None,
-) -> AttachmentCheck:
-    """Look up attachment file names in `folders` (first hit wins, e.g. work then inbox).
-
-    A name with a folder part, a leading dot or a NUL is `unsafe` (path tricks); a
-    symbolic link or a non-regular file counts as missing. `is_ready` (e.g. a scanner's
-    `stable` on the name) can hold back a file still being written.
-    """
-    present: dict[str, Path] = {}
-    missing: list[str] = []
-    unsafe: list[str] = []
-    for name in dict.fromkeys(names):
-        if not _plain_name(name):
-            unsafe.append(name)
-            continue
-        hit = None
-        for folder in folders:
-            candidate = folder / name
-            try:
-                st = candidate.lstat()
-            except OSError:
-                continue
-            if stat.S_ISREG(st.st_mode) and (is_ready is None or is_ready(candidate)):
-                hit = candidate
-                break
-        if hit is None:
-            missing.append(name)
-        else:
-            present[name] = hit
-    return AttachmentCheck(present, tuple(missing), tuple(unsafe))

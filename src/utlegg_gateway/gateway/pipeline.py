@@ -24,37 +24,33 @@ ends in a state. Cases that fail local prøving are never sent.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import os
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from fnmatch import fnmatch
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from utlegg_gateway._logging import fields, get_logger
 from utlegg_gateway.config import InboxSettings, Settings
+from utlegg_gateway.elan.client import ElanClient
 from utlegg_gateway.errors import (
+    AttachmentError,
+    ErrorEntry,
     GatewayError,
     InboxError,
     JournalError,
     MappingSpecError,
     OutboxError,
+    Place,
     SourceError,
 )
+from utlegg_gateway.folders import attachments, outbox
 from utlegg_gateway.folders.archive import archive_file, move_to_failed
+from utlegg_gateway.folders.outbox import Receipt
 from utlegg_gateway.folders.outbox.receipts import build_error_report, build_receipt
-from utlegg_gateway.gateway.casework import (
-    AttachmentProblem,
-    CaseWorker,
-    attachments_of,
-    error_entry,
-    fill_attachment_uuids,
-    issue_entry,
-    safe_attachment_path,
-    source_entry,
-)
+from utlegg_gateway.gateway.casework import CaseWorker
 from utlegg_gateway.gateway.submission import is_correction
 from utlegg_gateway.health import HealthState
 from utlegg_gateway.journal.sqlite import (
@@ -66,16 +62,12 @@ from utlegg_gateway.journal.sqlite import (
     FileState,
     Journal,
 )
+from utlegg_gateway.mapping import map_file, resolve_mapping
+from utlegg_gateway.mapping.results import CaseResult
+from utlegg_gateway.mapping.spec import MappingSpec
+from utlegg_gateway.provning import ProvingContext
 
-__all__ = [
-    "AttachmentProblem",
-    "FileOutcome",
-    "NullProgress",
-    "Pipeline",
-    "ProgressSink",
-    "fill_attachment_uuids",
-    "safe_attachment_path",
-]
+__all__ = ["FileOutcome", "NullProgress", "Pipeline", "ProgressSink"]
 
 log = get_logger(__name__)
 
@@ -141,14 +133,14 @@ class Pipeline:
         self,
         settings: Settings,
         journal: Journal,
-        client: Any,
+        client: ElanClient,
         *,
         clock: Callable[[], datetime] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         health: HealthState | None = None,
         progress: ProgressSink | None = None,
         attachment_wait_cap: float | None = None,
-        attachment_stable: Callable[[Path, os.stat_result], bool] | None = None,
+        sightings: attachments.Sightings | None = None,
     ) -> None:
         self.settings = settings
         self.journal = journal
@@ -158,7 +150,7 @@ class Pipeline:
         self._health = health
         self.progress: ProgressSink = progress or NullProgress()
         self._slots = asyncio.Semaphore(settings.runner.max_cases_in_flight)
-        self._specs: dict[str, Any] = {}
+        self._specs: dict[str, MappingSpec] = {}
         # Every source file is read in this one thread: an lxml iterparse advanced from
         # the pool threads of asyncio.to_thread (a different thread per `next`) corrupted
         # the heap ("munmap_chunk(): invalid pointer", reproduced in ~1 of 3 runs of 900
@@ -172,7 +164,7 @@ class Pipeline:
             sleep=sleep,
             health=health,
             attachment_wait_cap=attachment_wait_cap,
-            attachment_stable=attachment_stable,
+            sightings=sightings,
         )
 
     # -- mappings ----------------------------------------------------------------------
@@ -183,9 +175,7 @@ class Pipeline:
         A mapping that fails to load keeps the old ones in force and raises
         MappingSpecError, so a typo in a live edit never stops the daemon.
         """
-        from utlegg_gateway.mapping import resolve_mapping
-
-        fresh: dict[str, Any] = {}
+        fresh: dict[str, MappingSpec] = {}
         for inbox in self.settings.inboxes:
             for name in inbox.mappings:
                 if name not in fresh:
@@ -194,11 +184,7 @@ class Pipeline:
                     )
         self._specs = fresh
 
-    def _mapping_for(self, inbox: InboxSettings, path: Path) -> Any:
-        from fnmatch import fnmatch
-
-        from utlegg_gateway.mapping import resolve_mapping
-
+    def _mapping_for(self, inbox: InboxSettings, path: Path) -> MappingSpec:
         dirs = self.settings.runner.mapping_dirs
         names = list(inbox.mappings)
         if len(names) == 1:
@@ -221,35 +207,6 @@ class Pipeline:
             if inbox.name == name:
                 return inbox
         raise InboxError(f"inbox {name!r} is not configured (any more)", field="inboxes")
-
-    def register(
-        self, inbox: InboxSettings, path: Path, *, problem: str | None = None
-    ) -> FileRecord:
-        """Record a freshly claimed file in the journal (hashing its bytes).
-
-        A file with a `problem` (a symbolic link: never followed, never read) is recorded
-        as failed at once; `process` then reports it and moves it to failed/.
-        """
-        if problem is not None or path.is_symlink():
-            target = str(path.readlink()) if path.is_symlink() else ""
-            record = self.journal.register_file(
-                inbox=inbox.name,
-                name=path.name,
-                sha256=hashlib.sha256(f"refused:{path.name}:{target}".encode()).hexdigest(),
-                size=0,
-                path=path,
-            )
-            error = InboxError(problem or "a symbolic link is never followed", file=path.name)
-            return self.journal.set_file_state(record.id, F.FAILED, error=error.details())
-        digest = hashlib.sha256()
-        size = 0
-        with path.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-                size += len(chunk)
-        return self.journal.register_file(
-            inbox=inbox.name, name=path.name, sha256=digest.hexdigest(), size=size, path=path
-        )
 
     async def process(self, record: FileRecord) -> FileOutcome:
         """Take one registered file (fresh or resumed) to its end state."""
@@ -359,9 +316,6 @@ class Pipeline:
         report, instead of half of it reaching ELAN. Memory stays bounded because each
         case goes to the journal as it is built.
         """
-        from utlegg_gateway.mapping import map_file
-        from utlegg_gateway.provning import ProvingContext
-
         spec = self._mapping_for(self.inbox(record.inbox), path)
         ctx = ProvingContext(
             today=self._clock().date(),
@@ -371,7 +325,7 @@ class Pipeline:
         loop = asyncio.get_running_loop()
         # Mapping is synchronous and may parse megabytes between cases: it runs off the
         # loop, so cases of other files keep talking to ELAN meanwhile.
-        results: Iterator[Any] = await loop.run_in_executor(
+        results: Iterator[CaseResult] = await loop.run_in_executor(
             self._mapper, lambda: iter(map_file(path, spec, ctx))
         )
         try:
@@ -396,8 +350,9 @@ class Pipeline:
         """Stop the mapping thread (idle by then: every file's mapping was awaited)."""
         self._mapper.shutdown(wait=True)
 
-    def _record_case(self, record: FileRecord, result: Any) -> CaseRecord:
-        source = source_entry(result.source)
+    def _record_case(self, record: FileRecord, result: CaseResult) -> CaseRecord:
+        place = Place.of(result.source)
+        source = place.to_json() if place is not None else {}
         source["attachments"] = [
             {"filnavn": a.filnavn, "type": a.type, "pointers": list(a.pointers)}
             for a in result.attachments
@@ -413,29 +368,28 @@ class Pipeline:
         if case.state is not C.NEW:
             return case
         if not result.ok:
-            errors = [issue_entry(i, source) for i in result.errors]
+            errors = [ErrorEntry.from_issue(i, case.place) for i in result.errors]
             log.info(
                 "case rejected by local prøving",
-                extra=fields(file=record.name, case=result.key, rules=[e["code"] for e in errors]),
+                extra=fields(file=record.name, case=result.key, rules=[e.code for e in errors]),
             )
-            return self.cases.end(record, case, C.REJECTED_LOCAL, errors=errors)
+            return self.cases.end(case, C.REJECTED_LOCAL, errors=errors)
         prior = self.journal.accepted_case(case.innsender_referanse, case.begjaeringsdato)
         # In a corrections inbox the accepted original is the point, not a duplicate
         if prior is not None and prior.id != case.id and not is_correction(self.settings, record):
             prior_file = self.journal.file(prior.file_id)
             return self.cases.end(
-                record,
                 case,
                 C.DUPLICATE,
                 duplicate_of=prior.id,
                 ekstern_saksreferanse=prior.ekstern_saksreferanse,
                 errors=[
-                    error_entry(
+                    ErrorEntry(
                         "already-submitted",
                         f"innsenderReferanse {case.innsender_referanse} with begjaeringsdato "
                         f"{case.begjaeringsdato} was already accepted (file {prior_file.name}); "
                         "not sent again",
-                        source,
+                        place=case.place,
                     )
                 ],
             )
@@ -460,19 +414,9 @@ class Pipeline:
             log.exception("case failed unexpectedly", extra=fields(file=record.name, case=case.key))
             current = self.journal.case(case.id)
             if current.state not in CASE_END_STATES:
-                detail = exc.details() if isinstance(exc, GatewayError) else {}
-                self.cases.end(
-                    record,
-                    current,
-                    C.FAILED,
-                    errors=[
-                        error_entry(
-                            detail.get("code", "internal-error"),
-                            str(exc) or type(exc).__name__,
-                            current.source,
-                        )
-                    ],
-                )
+                code = exc.code if isinstance(exc, GatewayError) else "internal-error"
+                entry = ErrorEntry(code, str(exc) or type(exc).__name__, place=current.place)
+                self.cases.end(current, C.FAILED, errors=[entry])
         finally:
             self._slots.release()
             self.progress.case_finished(record.name)
@@ -508,13 +452,13 @@ class Pipeline:
 
     async def _fail_file(self, record: FileRecord, exc: GatewayError) -> FileOutcome:
         """Record the file as failed (with the error), then report and move it."""
-        details = exc.details()
-        details.setdefault("file", record.name)
         log.warning(
-            "file unreadable; moved to failed/", extra=fields(file=record.name, error=details)
+            "file unreadable; moved to failed/",
+            extra=fields(file=record.name, error=exc.details()),
         )
         if record.state is not F.FAILED:
-            record = self.journal.set_file_state(record.id, F.FAILED, error=details)
+            entry = ErrorEntry.from_error(exc, Place(file=record.name))
+            record = self.journal.set_file_state(record.id, F.FAILED, error=entry)
         receipts: list[Path] = []
         cases = self.journal.cases_for_file(record.id)
         # A file fails before any of its cases is sent (it is read to its end first), so
@@ -522,19 +466,13 @@ class Pipeline:
         # that every case of the file is answered in a receipt and none stays open.
         for case in cases:
             if case.state is C.NEW:
-                self.cases.end(
-                    record,
-                    case,
-                    C.FAILED,
-                    errors=[
-                        error_entry(
-                            exc.code,
-                            "the file could not be read to its end; no case of it was sent"
-                            f" ({exc.message})",
-                            case.source,
-                        )
-                    ],
+                entry = ErrorEntry(
+                    exc.code,
+                    "the file could not be read to its end; no case of it was sent"
+                    f" ({exc.message})",
+                    place=case.place,
                 )
+                self.cases.end(case, C.FAILED, errors=[entry])
         cases = self.journal.cases_for_file(record.id)
         if cases and all(c.state in CASE_END_STATES for c in cases):
             receipts = self._write_receipt(
@@ -542,9 +480,7 @@ class Pipeline:
             )
         return await self._finish_moves(record, cases=cases, receipts=receipts)
 
-    def _write_receipt(self, name: str, receipt: Any, inbox: InboxSettings) -> list[Path]:
-        from utlegg_gateway.folders import outbox
-
+    def _write_receipt(self, name: str, receipt: Receipt, inbox: InboxSettings) -> list[Path]:
         return outbox.write_receipt(
             self.settings.folders.outbox,
             name,
@@ -556,8 +492,6 @@ class Pipeline:
 
     def _error_report(self, record: FileRecord) -> list[Path]:
         """NAME.feil.json/.txt from the journal's record of the failure (same bytes on re-write)."""
-        from utlegg_gateway.folders import outbox
-
         at = next(
             (
                 t.at
@@ -591,9 +525,11 @@ class Pipeline:
                 receipts += self._error_report(record)
                 moved = move_to_failed(path, self.settings.folders.failed)
             else:
-                attachments = self._attachment_files(record, cases)
                 moved = archive_file(
-                    path, self.settings.folders.archive, now=self._clock(), attachments=attachments
+                    path,
+                    self.settings.folders.archive,
+                    now=self._clock(),
+                    attachments=self._attachment_files(record, cases),
                 )
             self.journal.set_file_path(record.id, moved)
             record = self.journal.file(record.id)
@@ -611,23 +547,19 @@ class Pipeline:
             att.filnavn
             for other in self.journal.cases_in_states(*CASE_RESUMABLE)
             if other.file_id != record.id
-            for att in attachments_of(other.source)
+            for att in attachments.attachments_of(other.source)
         }
         out: list[Path] = []
         for case in cases:
-            for att in attachments_of(case.source):
+            for att in attachments.attachments_of(case.source):
                 if att.filnavn in still_needed:
                     continue
-                for folder in folders:
-                    if folder is None:
-                        continue
-                    try:
-                        candidate = safe_attachment_path(folder, att.filnavn)
-                    except AttachmentProblem:
-                        continue
-                    if candidate.is_file() and candidate not in out:
-                        out.append(candidate)
-                        break
+                try:
+                    hit = attachments.locate(att.filnavn, [f for f in folders if f is not None])
+                except AttachmentError:
+                    continue  # refused when the case ran; never moved either
+                if hit is not None and hit[0] not in out:
+                    out.append(hit[0])
         return out
 
 

@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,21 +30,27 @@ from typing import Any
 import httpx
 
 from utlegg_gateway._logging import fields, get_logger
-from utlegg_gateway.config import InboxSettings, Settings
+from utlegg_gateway.config import Settings
+from utlegg_gateway.elan.client import ElanClient, build_client
 from utlegg_gateway.errors import (
     EXIT_CASE_ERRORS,
     EXIT_OK,
     GatewayError,
     MappingSpecError,
 )
+from utlegg_gateway.folders.archive import purge_archive
+from utlegg_gateway.folders.attachments import Sightings
+from utlegg_gateway.folders.inbox import InboxWatcher
 from utlegg_gateway.folders.outbox import sweep_temp_files
+from utlegg_gateway.folders.work import Inbox
+from utlegg_gateway.followup import start_followup
 from utlegg_gateway.gateway.pipeline import FileOutcome, NullProgress, Pipeline, ProgressSink
 from utlegg_gateway.gateway.progress import RichProgress
 from utlegg_gateway.gateway.runlock import RunLock
 from utlegg_gateway.health import HealthServer, HealthState
 from utlegg_gateway.journal.sqlite import FILE_END_STATES, FILE_RESUMABLE, FileRecord, Journal
 
-__all__ = ["RichProgress", "RunLock", "RunReport", "run_daemon", "run_once"]
+__all__ = ["Daemon", "Gateway", "RichProgress", "RunLock", "RunReport", "run_daemon", "run_once"]
 
 log = get_logger(__name__)
 
@@ -75,28 +80,31 @@ class RunReport:
 
 
 class Gateway:
-    """The parts of one gateway process wired together: scanners, pipeline, health."""
+    """The parts of one gateway process wired together: inboxes, pipeline, health."""
 
     def __init__(
         self,
         settings: Settings,
         journal: Journal,
-        client: Any,
+        client: ElanClient,
         *,
         clock: Clock = _utcnow,
         health: HealthState | None = None,
         progress: ProgressSink | None = None,
         attachment_wait_cap: float | None = None,
     ) -> None:
-        from utlegg_gateway.folders.inbox import InboxScanner
-
         self.settings = settings
         self.journal = journal
         self.client = client
         self.clock = clock
         self.health = health
-        self.scanners = {
-            inbox.name: InboxScanner(inbox, work=self.work_dir(inbox), clock=clock)
+        self.inboxes = {
+            inbox.name: Inbox(
+                inbox,
+                work=(inbox.work or settings.folders.work) / inbox.name,
+                journal=journal,
+                clock=clock,
+            )
             for inbox in settings.inboxes
         }
         self.pipeline = Pipeline(
@@ -107,48 +115,16 @@ class Gateway:
             health=health,
             progress=progress,
             attachment_wait_cap=attachment_wait_cap,
-            attachment_stable=self._attachment_stable,
+            sightings=Sightings(clock, scanned=self._attachment_stable),
         )
 
     def _attachment_stable(self, path: Path, st: os.stat_result) -> bool:
         """Whether an inbox's scans saw this attachment unchanged for its stable window."""
-        return any(s.stable_file(path, st) for s in self.scanners.values())
-
-    def work_dir(self, inbox: InboxSettings) -> Path:
-        """Where claimed files of this inbox wait (same file system as the inbox)."""
-        return (inbox.work or self.settings.folders.work) / inbox.name
+        return any(i.scanner.stable_file(path, st) for i in self.inboxes.values())
 
     def unmoved(self) -> list[FileRecord]:
-        """Files in work/ the journal knows that no task may be finishing: ended but not
-        moved (archive/ or failed/ refused), or not answered (the outbox refused). The
-        daemon resumes those it is not working on."""
-        out: list[FileRecord] = []
-        for inbox in self.settings.inboxes:
-            for path in self._work_files(inbox):
-                known = self.journal.file_by_path(path)
-                if known is not None:
-                    out.append(known)
-        return out
-
-    def _work_files(self, inbox: InboxSettings) -> list[Path]:
-        """The data files in an inbox's work folder; none while the folder is unreachable."""
-        folder = self.work_dir(inbox)
-        scanner = self.scanners[inbox.name]
-        try:
-            if not folder.is_dir():
-                return []
-            return sorted(
-                path
-                for path in folder.iterdir()
-                if scanner.is_data_file(path.name) and not path.is_dir()
-            )
-        except OSError as exc:
-            # work/ lives on the inbox's share: a dead share must not stop the gateway.
-            log.warning(
-                "cannot list the work folder; its files wait",
-                extra=fields(inbox=inbox.name, error=str(exc)),
-            )
-            return []
+        """Answered files whose move out of work/ did not finish, in every inbox."""
+        return [record for inbox in self.inboxes.values() for record in inbox.unmoved()]
 
     def recover(self) -> list[FileRecord]:
         """Files to take up again after a stop or crash (see the module docstring)."""
@@ -160,24 +136,8 @@ class Gateway:
         records: dict[int, FileRecord] = {
             r.id: r for r in self.journal.files_in_states(*FILE_RESUMABLE)
         }
-        for inbox in self.settings.inboxes:
-            for path in self._work_files(inbox):
-                known = self.journal.file_by_path(path)
-                if (
-                    known is not None
-                    and known.state in FILE_END_STATES
-                    and not _holds_content_of(path, known)
-                ):
-                    # Two crashes: an ended file's row kept its work/ path (killed after the
-                    # archive move), then a new file of that name was claimed and not yet
-                    # registered. It is new: register it, never archive it unread.
-                    known = None
-                if known is None:
-                    log.warning(
-                        "claimed file unknown to the journal (crash after claim); registering",
-                        extra=fields(file=path.name, inbox=inbox.name),
-                    )
-                    known = self.pipeline.register(inbox, path)
+        for inbox in self.inboxes.values():
+            for known in inbox.recover():
                 if known.state in FILE_END_STATES or known.id not in records:
                     records[known.id] = known
         if records:
@@ -191,12 +151,12 @@ class Gateway:
         claimed: list[FileRecord] = []
         pending = 0
         budget = self.settings.runner.max_files_per_scan
-        for inbox in self.settings.inboxes:
-            scanner = self.scanners[inbox.name]
-            ready = scanner.scan()
-            pending += scanner.pending_count()
+        for inbox in self.inboxes.values():
+            records, waiting = inbox.claim_ready(budget - len(claimed))
+            claimed += records
+            pending += waiting
             if self.health is not None:
-                h = scanner.health
+                h = inbox.scanner.health
                 self.health.set_inbox(
                     inbox.name,
                     last_successful_scan=h.last_successful_scan,
@@ -206,16 +166,6 @@ class Gateway:
                 self.health.metrics.scans.labels(
                     inbox.name, "ok" if h.last_error is None else "error"
                 ).inc()
-            for item in ready:
-                if budget <= 0:
-                    pending += 1
-                    continue
-                path = scanner.claim(item)
-                if path is None:
-                    continue
-                budget -= 1
-                claimed.append(self.pipeline.register(inbox, path, problem=item.problem))
-                log.info("file claimed", extra=fields(file=path.name, inbox=inbox.name))
         return claimed, pending
 
     def refresh_health(self) -> None:
@@ -233,10 +183,8 @@ class Gateway:
         """Can a token still be had? (health) — and when does the certificate expire."""
         if self.health is None:
             return
-        tokens = getattr(self.client, "tokens", None)
-        if tokens is None:
-            return
-        self.health.set_certificate_expiry(getattr(tokens, "certificate_expiry", None))
+        tokens = self.client.tokens
+        self.health.set_certificate_expiry(tokens.certificate_expiry)
         try:
             token = await tokens.get()
             self.health.set_check("token", True, expires_at=token.expires_at.isoformat())
@@ -245,8 +193,6 @@ class Gateway:
 
     def purge(self) -> None:
         """Apply the archive retention."""
-        from utlegg_gateway.folders.inbox import purge_archive
-
         try:
             purge_archive(
                 self.settings.folders.archive,
@@ -257,21 +203,45 @@ class Gateway:
             log.warning("archive purge failed", extra=fields(error=exc.details()))
 
 
-def _holds_content_of(path: Path, known: FileRecord) -> bool:
-    """Whether `path` still holds the bytes `known` was registered with."""
-    if path.is_symlink():
-        return True  # registered by name and target, never read
-    try:
-        with path.open("rb") as fh:
-            return hashlib.file_digest(fh, "sha256").hexdigest() == known.sha256
-    except OSError:
-        return True  # cannot tell: treat it as the file the journal knows, as before
-
-
 def _summary_for_metrics(summary: dict[str, Any]) -> dict[str, Any]:
     out = dict(summary)
     out["oldest_waiting_seconds"] = summary.get("oldest_open_file_age_seconds")
     return out
+
+
+@contextlib.asynccontextmanager
+async def _started(
+    settings: Settings,
+    *,
+    transport: httpx.AsyncBaseTransport | None,
+    clock: Clock,
+    health: HealthState | None = None,
+    progress: ProgressSink | None = None,
+    attachment_wait_cap: float | None = None,
+) -> AsyncIterator[Gateway]:
+    """The set-up `once` and `run` share: journal, ELAN client, gateway, every mapping loaded
+    (a broken one raises MappingSpecError before anything moves); closed in reverse."""
+    journal = Journal.open(
+        settings.journal.path, clock=clock, busy_timeout_ms=settings.journal.busy_timeout_ms
+    )
+    gateway: Gateway | None = None
+    try:
+        async with build_client(settings, transport=transport) as client:
+            gateway = Gateway(
+                settings,
+                journal,
+                client,
+                clock=clock,
+                health=health,
+                progress=progress,
+                attachment_wait_cap=attachment_wait_cap,
+            )
+            gateway.pipeline.reload_mappings()
+            yield gateway
+    finally:
+        if gateway is not None:
+            gateway.pipeline.close()
+        journal.close()
 
 
 # --- once -------------------------------------------------------------------------------
@@ -306,55 +276,37 @@ async def _once(
     clock: Clock,
     max_wait: float | None,
 ) -> RunReport:
-    from utlegg_gateway.elan import build_client
-
     stop = asyncio.Event()
     report = RunReport()
-    journal = Journal.open(
-        settings.journal.path, clock=clock, busy_timeout_ms=settings.journal.busy_timeout_ms
-    )
-    gateway: Gateway | None = None
-    try:
-        async with build_client(settings, transport=transport) as client:
-            # Files seen but not ready yet (still being written), and attachments not
-            # there yet, are waited for within the longest readiness window plus a
-            # margin: `once` is not a daemon; the next run goes on from the journal.
-            windows = [
-                i.readiness.stable_seconds + i.readiness.min_age_seconds for i in settings.inboxes
-            ]
-            limit = max_wait if max_wait is not None else 2 * max(windows, default=0) + 5
-            gateway = Gateway(
-                settings,
-                journal,
-                client,
-                clock=clock,
-                progress=progress or NullProgress(),
-                attachment_wait_cap=limit,
-            )
-            gateway.pipeline.reload_mappings()
-            with _signals(stop, on_hup=None):
-                tasks = [
-                    asyncio.create_task(gateway.pipeline.process(r)) for r in gateway.recover()
-                ]
-                deadline = asyncio.get_running_loop().time() + limit
-                while not stop.is_set():
-                    claimed, pending = gateway.scan()
-                    tasks += [asyncio.create_task(gateway.pipeline.process(r)) for r in claimed]
-                    if not pending and not claimed:
-                        break
-                    if asyncio.get_running_loop().time() > deadline:
-                        log.warning(
-                            "files still not ready; left for the next run",
-                            extra=fields(pending=pending),
-                        )
-                        break
-                    await _wait(stop, 0.2 if pending else 0.0)
-                report.outcomes, report.interrupted = await _finish(tasks, stop, settings)
-            gateway.purge()
-    finally:
-        if gateway is not None:
-            gateway.pipeline.close()
-        journal.close()
+    # Files seen but not ready yet (still being written), and attachments not there yet,
+    # are waited for within the longest readiness window plus a margin: `once` is not a
+    # daemon; the next run goes on from the journal.
+    windows = [i.readiness.stable_seconds + i.readiness.min_age_seconds for i in settings.inboxes]
+    limit = max_wait if max_wait is not None else 2 * max(windows, default=0) + 5
+    async with _started(
+        settings,
+        transport=transport,
+        clock=clock,
+        progress=progress or NullProgress(),
+        attachment_wait_cap=limit,
+    ) as gateway:
+        with _signals(stop, on_hup=None):
+            tasks = [asyncio.create_task(gateway.pipeline.process(r)) for r in gateway.recover()]
+            deadline = asyncio.get_running_loop().time() + limit
+            while not stop.is_set():
+                claimed, pending = gateway.scan()
+                tasks += [asyncio.create_task(gateway.pipeline.process(r)) for r in claimed]
+                if not pending and not claimed:
+                    break
+                if asyncio.get_running_loop().time() > deadline:
+                    log.warning(
+                        "files still not ready; left for the next run",
+                        extra=fields(pending=pending),
+                    )
+                    break
+                await _wait(stop, 0.2 if pending else 0.0)
+            report.outcomes, report.interrupted = await _finish(tasks, stop, settings)
+        gateway.purge()
     return report
 
 
@@ -398,7 +350,7 @@ async def _finish(
 
 
 @contextlib.contextmanager
-def _signals(stop: asyncio.Event, *, on_hup: Callable[[], None] | None) -> Any:
+def _signals(stop: asyncio.Event, *, on_hup: Callable[[], None] | None) -> Iterator[None]:
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []
 
@@ -441,122 +393,150 @@ async def _daemon(
     clock: Clock,
     ready: Callable[[HealthServer | None], None] | None,
 ) -> int:
-    from utlegg_gateway.elan import build_client
-    from utlegg_gateway.folders.inbox import InboxWatcher
-    from utlegg_gateway.followup import start_followup
-
-    stop = asyncio.Event()
-    wake = asyncio.Event()
-    loop = asyncio.get_running_loop()
     health = HealthState(clock=clock)
-    server: HealthServer | None = None
-    watchers: list[Any] = []
-    journal = Journal.open(
-        settings.journal.path, clock=clock, busy_timeout_ms=settings.journal.busy_timeout_ms
-    )
-    gateway: Gateway | None = None
-    try:
-        async with build_client(settings, transport=transport) as client:
-            gateway = Gateway(settings, journal, client, clock=clock, health=health)
-            gateway.pipeline.reload_mappings()
-
-            def reload() -> None:
-                try:
-                    gateway.pipeline.reload_mappings()
-                    log.info("mappings reloaded (SIGHUP)")
-                except MappingSpecError as exc:
-                    log.error(
-                        "mapping reload failed; keeping the old ones",
-                        extra=fields(error=exc.details()),
-                    )
-
-            if settings.health.enabled:
-                server = HealthServer(
-                    health, host=settings.health.host, port=settings.health.port
-                ).start()
-            for inbox in settings.inboxes:
-                if inbox.observer != "none":
-                    watcher = InboxWatcher(
-                        inbox.path,
-                        on_event=lambda: loop.call_soon_threadsafe(wake.set),
-                        polling=inbox.observer == "polling",
-                    )
-                    watcher.start()
-                    watchers.append(watcher)
-            with _signals(stop, on_hup=reload):
-                # Status på sak + Dialogporten polling until `stop` (docs/followup.md)
-                follow = start_followup(settings, journal, client, clock=clock, stop=stop)
-                tasks: set[asyncio.Task[FileOutcome]] = set()
-                working: dict[asyncio.Task[FileOutcome], int] = {}
-
-                def spawn(record: FileRecord) -> None:
-                    task = asyncio.create_task(gateway.pipeline.process(record))
-                    tasks.add(task)
-                    working[task] = record.id
-
-                for record in gateway.recover():
-                    spawn(record)
-                gateway.refresh_health()
-                await gateway.check_token()
-                if ready is not None:
-                    ready(server)
-                interval = min((i.scan_interval_seconds for i in settings.inboxes), default=30.0)
-                next_token = loop.time() + settings.health.token_check_seconds
-                next_purge = loop.time()
-                next_sweep = loop.time() + settings.runner.move_retry_seconds
-                while not stop.is_set():
-                    wake.clear()
-                    for watcher in watchers:
-                        # A share that vanished and came back needs a fresh observer.
-                        watcher.ensure()
-                    claimed, pending = gateway.scan()
-                    for record in claimed:
-                        spawn(record)
-                    _reap(tasks)
-                    for task in [t for t in working if t not in tasks]:
-                        del working[task]
-                    gateway.refresh_health()
-                    if loop.time() >= next_token:
-                        await gateway.check_token()
-                        next_token = loop.time() + settings.health.token_check_seconds
-                    if loop.time() >= next_purge:
-                        gateway.purge()
-                        next_purge = loop.time() + 86400
-                    if loop.time() >= next_sweep:
-                        # Answered files whose move out of work/ failed (disk full, a
-                        # read-only share) are moved again, without waiting for a restart.
-                        busy = set(working.values())
-                        for record in gateway.unmoved():
-                            if record.id not in busy:
-                                spawn(record)
-                        next_sweep = loop.time() + settings.runner.move_retry_seconds
-                    # A file seen but not yet stable is looked at again soon, not after
-                    # a full interval; an OS event wakes the scan at once.
-                    timeout = min(interval, 1.0) if pending else interval
-                    waiter = asyncio.create_task(wake.wait())
-                    stopper = asyncio.create_task(stop.wait())
-                    await asyncio.wait(
-                        {waiter, stopper},
-                        timeout=min(timeout, settings.runner.refresh_seconds),
-                        return_when=asyncio.FIRST_COMPLETED,
-                    )
-                    waiter.cancel()
-                    stopper.cancel()
-                stop.set()
-                await _finish(list(tasks), stop, settings)
-                if follow is not None:
-                    await follow
-                gateway.refresh_health()
-    finally:
-        for watcher in watchers:
-            watcher.stop()
-        if server is not None:
-            server.stop()
-        if gateway is not None:
-            gateway.pipeline.close()
-        journal.close()
+    async with _started(settings, transport=transport, clock=clock, health=health) as gateway:
+        await Daemon(gateway, health, ready=ready).run()
     log.info("stopped")
     return EXIT_OK
+
+
+class Daemon:
+    """`run`: scan, claim and process until SIGTERM/SIGINT, with the housekeeping between.
+
+    Each loop round scans every inbox (an OS event only wakes it early), reaps finished
+    file tasks, refreshes /healthz, checks the token, purges the archive once a day, and
+    re-takes answered files whose move out of work/ failed.
+    """
+
+    # Archive retention is counted in days: looking once a day is enough.
+    PURGE_EVERY_SECONDS = 86_400.0
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        health: HealthState,
+        *,
+        ready: Callable[[HealthServer | None], None] | None = None,
+    ) -> None:
+        self.gateway = gateway
+        self.settings = gateway.settings
+        self.health = health
+        self._ready = ready
+        self.stop = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[FileOutcome]] = set()
+        self._working: dict[asyncio.Task[FileOutcome], int] = {}
+        self._watchers: list[InboxWatcher] = []
+        self._server: HealthServer | None = None
+
+    async def run(self) -> None:
+        """Run until a stop signal; then let calls in flight finish (the grace) and return."""
+        loop = asyncio.get_running_loop()
+        try:
+            if self.settings.health.enabled:
+                self._server = HealthServer(
+                    self.health, host=self.settings.health.host, port=self.settings.health.port
+                ).start()
+            self._start_watchers(loop)
+            with _signals(self.stop, on_hup=self.reload):
+                # Status på sak + Dialogporten polling until `stop` (docs/followup.md)
+                follow = start_followup(
+                    self.settings,
+                    self.gateway.journal,
+                    self.gateway.client,
+                    clock=self.gateway.clock,
+                    stop=self.stop,
+                )
+                for record in self.gateway.recover():
+                    self._spawn(record)
+                self.gateway.refresh_health()
+                await self.gateway.check_token()
+                if self._ready is not None:
+                    self._ready(self._server)
+                await self._loop(loop)
+                self.stop.set()
+                await _finish(list(self._tasks), self.stop, self.settings)
+                if follow is not None:
+                    await follow
+                self.gateway.refresh_health()
+        finally:
+            for watcher in self._watchers:
+                watcher.stop()
+            if self._server is not None:
+                self._server.stop()
+
+    def reload(self) -> None:
+        """SIGHUP: load the mappings again; a broken edit is logged and the old ones stay."""
+        try:
+            self.gateway.pipeline.reload_mappings()
+            log.info("mappings reloaded (SIGHUP)")
+        except MappingSpecError as exc:
+            log.error(
+                "mapping reload failed; keeping the old ones", extra=fields(error=exc.details())
+            )
+
+    def _start_watchers(self, loop: asyncio.AbstractEventLoop) -> None:
+        for inbox in self.settings.inboxes:
+            if inbox.observer != "none":
+                watcher = InboxWatcher(
+                    inbox.path,
+                    on_event=lambda: loop.call_soon_threadsafe(self._wake.set),
+                    polling=inbox.observer == "polling",
+                )
+                watcher.start()
+                self._watchers.append(watcher)
+
+    def _spawn(self, record: FileRecord) -> None:
+        task = asyncio.create_task(self.gateway.pipeline.process(record))
+        self._tasks.add(task)
+        self._working[task] = record.id
+
+    async def _loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        interval = min((i.scan_interval_seconds for i in self.settings.inboxes), default=30.0)
+        next_token = loop.time() + self.settings.health.token_check_seconds
+        next_purge = loop.time()
+        next_sweep = loop.time() + self.settings.runner.move_retry_seconds
+        while not self.stop.is_set():
+            self._wake.clear()
+            for watcher in self._watchers:
+                # A share that vanished and came back needs a fresh observer.
+                watcher.ensure()
+            claimed, pending = self.gateway.scan()
+            for record in claimed:
+                self._spawn(record)
+            _reap(self._tasks)
+            for task in [t for t in self._working if t not in self._tasks]:
+                del self._working[task]
+            self.gateway.refresh_health()
+            if loop.time() >= next_token:
+                await self.gateway.check_token()
+                next_token = loop.time() + self.settings.health.token_check_seconds
+            if loop.time() >= next_purge:
+                self.gateway.purge()
+                next_purge = loop.time() + self.PURGE_EVERY_SECONDS
+            if loop.time() >= next_sweep:
+                self._sweep_unmoved()
+                next_sweep = loop.time() + self.settings.runner.move_retry_seconds
+            # A file seen but not yet stable is looked at again soon, not after a full
+            # interval; an OS event wakes the scan at once.
+            timeout = min(interval, 1.0) if pending else interval
+            await self._sleep(min(timeout, self.settings.runner.refresh_seconds))
+
+    def _sweep_unmoved(self) -> None:
+        """Answered files whose move out of work/ failed (disk full, a read-only share)
+        are moved again, without waiting for a restart."""
+        busy = set(self._working.values())
+        for record in self.gateway.unmoved():
+            if record.id not in busy:
+                self._spawn(record)
+
+    async def _sleep(self, timeout: float) -> None:
+        """Until the timeout, an inbox event or a stop signal, whichever comes first."""
+        waiter = asyncio.create_task(self._wake.wait())
+        stopper = asyncio.create_task(self.stop.wait())
+        await asyncio.wait({waiter, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        stopper.cancel()
 
 
 def _reap(tasks: set[asyncio.Task[FileOutcome]]) -> None:

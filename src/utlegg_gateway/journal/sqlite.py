@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from utlegg_gateway.errors import JournalError
+from utlegg_gateway.errors import ErrorEntry, JournalError
 from utlegg_gateway.journal.states import (
     CASE_END_STATES,
     CASE_RESUMABLE,
@@ -362,7 +362,7 @@ class Journal:
         state: FileState,
         *,
         path: Path | str | None = None,
-        error: Mapping[str, Any] | None = None,
+        error: ErrorEntry | None = None,
         detail: Mapping[str, Any] | None = None,
     ) -> FileRecord:
         """Move a file to `state` (checked against FILE_TRANSITIONS); `path` = new location."""
@@ -384,13 +384,13 @@ class Journal:
                 args.append(str(path))
             if error is not None:
                 sets.append("error = ?")
-                args.append(_dump(dict(error)))
+                args.append(_dump(error.to_json()))
             conn.execute(f"UPDATE files SET {', '.join(sets)} WHERE id = ?", (*args, file_id))  # noqa: S608 -- column names are literals above, values are bound
             info = dict(detail or {})
             if path is not None:
                 info["path"] = str(path)
             if error is not None:
-                info["error"] = dict(error)
+                info["error"] = error.to_json()
             self._transition(
                 conn,
                 "file",
@@ -483,7 +483,7 @@ class Journal:
         ekstern_saksreferanse: str | None = None,
         korrelasjonsid: str | None = None,
         meldingsid: str | None = None,
-        errors: Sequence[Mapping[str, Any]] | None = None,
+        errors: Sequence[ErrorEntry] | None = None,
         next_attempt_at: datetime | None = None,
         duplicate_of: int | None = None,
         payload: Mapping[str, Any] | None = None,
@@ -530,8 +530,9 @@ class Journal:
                     info[column] = value
             if errors is not None:
                 sets.append("errors = ?")
-                args.append(_dump([dict(e) for e in errors]))
-                info["errors"] = [dict(e) for e in errors]
+                stored = [e.to_json() for e in errors]
+                args.append(_dump(stored))
+                info["errors"] = stored
             if payload is not None:
                 sets.append("payload = ?")
                 args.append(_dump(dict(payload)))

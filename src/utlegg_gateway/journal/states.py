@@ -35,6 +35,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from utlegg_gateway.errors import ErrorEntry, Place
+
 __all__ = [
     "CASE_END_STATES",
     "CASE_RESUMABLE",
@@ -122,7 +124,7 @@ class FileRecord:
     path: str | None
     state: FileState
     duplicate_of: int | None
-    error: dict[str, Any] | None
+    error: ErrorEntry | None
     registered_at: datetime
     updated_at: datetime
 
@@ -142,7 +144,7 @@ class CaseRecord:
     ekstern_saksreferanse: str | None
     korrelasjonsid: str | None
     meldingsid: str | None
-    errors: list[dict[str, Any]]
+    errors: tuple[ErrorEntry, ...]
     duplicate_of: int | None
     attempts: int
     next_attempt_at: datetime | None
@@ -150,6 +152,11 @@ class CaseRecord:
     finished_at: datetime | None
     created_at: datetime
     updated_at: datetime
+
+    @property
+    def place(self) -> Place:
+        """Where in its file the case came from (for error entries of the case)."""
+        return Place.from_json(self.source)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +205,7 @@ def file_from_row(row: RowLike) -> FileRecord:
         path=row["path"],
         state=FileState(row["state"]),
         duplicate_of=row["duplicate_of"],
-        error=None if row["error"] is None else json.loads(row["error"]),
+        error=None if row["error"] is None else ErrorEntry.from_json(json.loads(row["error"])),
         registered_at=registered,
         updated_at=updated,
     )
@@ -220,7 +227,7 @@ def case_from_row(row: RowLike) -> CaseRecord:
         ekstern_saksreferanse=row["ekstern_saksreferanse"],
         korrelasjonsid=row["korrelasjonsid"],
         meldingsid=row["meldingsid"],
-        errors=json.loads(row["errors"]),
+        errors=tuple(ErrorEntry.from_json(e) for e in json.loads(row["errors"])),
         duplicate_of=row["duplicate_of"],
         attempts=row["attempts"],
         next_attempt_at=parse_time(row["next_attempt_at"]),

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
+from utlegg_gateway.errors import ErrorEntry, Place
 from utlegg_gateway.folders.outbox import (
     CaseReceipt,
     CaseStatus,
@@ -15,7 +16,7 @@ from utlegg_gateway.folders.outbox import (
 )
 from utlegg_gateway.journal.states import CaseRecord, CaseState, FileRecord
 
-__all__ = ["build_error_report", "build_receipt"]
+__all__ = ["Origin", "build_error_report", "build_receipt", "receipt_error"]
 
 Origin = Literal["local", "server", "gateway"]
 
@@ -29,18 +30,19 @@ _RECEIPT_STATUS: dict[CaseState, CaseStatus] = {
 _ORIGIN: dict[CaseState, Origin] = {CaseState.REJECTED: "server", CaseState.REJECTED_LOCAL: "local"}
 
 
-def _receipt_error(entry: Mapping[str, Any], origin: Origin) -> ReceiptError:
-    source = entry.get("source") or {}
+def receipt_error(entry: ErrorEntry, origin: Origin) -> ReceiptError:
+    """The receipt's view of a journal error entry."""
+    place = entry.place or Place()
     return ReceiptError(
-        rule=str(entry.get("rule") or entry.get("code") or "error"),
-        message=str(entry.get("message", "")),
+        rule=entry.rule,
+        message=entry.message,
         origin=origin,
-        location=entry.get("location"),
-        row=source.get("row"),
-        element=source.get("element"),
-        column=entry.get("column"),
-        field=entry.get("field"),
-        value=entry.get("value"),
+        location=entry.location,
+        row=place.row,
+        element=place.element,
+        column=entry.column,
+        field=entry.field,
+        value=entry.value,
     )
 
 
@@ -64,7 +66,7 @@ def build_receipt(
                 korrelasjonsid=case.korrelasjonsid,
                 submitted_at=case.submitted_at,
                 finished_at=case.finished_at,
-                errors=tuple(_receipt_error(e, origin) for e in case.errors)
+                errors=tuple(receipt_error(e, origin) for e in case.errors)
                 if duplicate_of is None
                 else (),
             )
@@ -84,27 +86,16 @@ def build_receipt(
 def build_error_report(record: FileRecord, *, at: datetime, moved_to: str) -> ErrorReport:
     """NAME.feil's content from the journal's record of the failure (same bytes on re-write)."""
 
-    error = record.error or {"code": "gateway-error", "message": "unknown failure"}
+    error = record.error or ErrorEntry("gateway-error", "unknown failure")
     return ErrorReport(
         source_name=record.name,
-        code=str(error.get("code", "gateway-error")),
-        message=str(error.get("message", "")),
+        code=error.code,
+        message=error.message,
         at=at,
         inbox=record.inbox,
         sha256=record.sha256,
         moved_to=moved_to,
-        hint=error.get("hint")
+        hint=error.hint
         or f"fix the cause, then: utlegg-gateway replay {record.name} --config <config>",
-        errors=(
-            ReceiptError(
-                rule=str(error.get("rule") or error.get("kode") or error.get("code")),
-                message=str(error.get("message", "")),
-                origin="local",
-                row=error.get("row"),
-                element=error.get("element"),
-                column=error.get("column"),
-                field=error.get("field"),
-                value=error.get("value"),
-            ),
-        ),
+        errors=(receipt_error(error, "local"),),
     )

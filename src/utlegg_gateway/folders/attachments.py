@@ -1,0 +1,216 @@
+"""Attachments: the one place that decides whether a named PDF may be read, and reads it.
+
+A case names its attachments (`filnavn`); the file lies beside the data file in the work
+folder or still in the inbox. Everything about such a name is decided here:
+
+- `check_name`: a plain file name, nothing that could leave the folder;
+- `locate`: the first folder holding it as a regular file that is not a link (a FIFO,
+  a folder or a symlink is refused, never opened);
+- `Sightings`: readiness by the data files' rule (size and mtime unchanged for
+  `stable_seconds` of our clock);
+- `read`: opened without following links and without blocking, checked again on the
+  open descriptor, read in chunks up to a size limit, hashed on the way.
+
+The pipeline (archiving), the case worker (upload) and `utlegg-gateway submit` call it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from utlegg_gateway.errors import AttachmentError
+from utlegg_gateway.mapping.results import AttachmentRef
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "AttachmentContent",
+    "Sightings",
+    "attachments_of",
+    "check_name",
+    "find_by_stem",
+    "locate",
+    "read",
+]
+
+# No limit is published for ELAN's vedlegg; a PDF above this is far more likely a wrong
+# file than a real enclosure. Configurable per inbox (`attachments_max_bytes`).
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentContent:
+    """The bytes of one attachment and their SHA-256 (the journal keys uploads on it)."""
+
+    data: bytes
+    sha256: str
+
+
+def attachments_of(source: Mapping[str, Any]) -> list[AttachmentRef]:
+    """The attachments a case's journal `source` names."""
+    return [
+        AttachmentRef(a["filnavn"], a.get("type", ""), tuple(a.get("pointers", ())))
+        for a in source.get("attachments", ())
+    ]
+
+
+def check_name(filnavn: str) -> None:
+    """Refuse (AttachmentError) any name that is not a plain file name in its folder.
+
+    Refused: empty, `.`/`..`, separators of either system, NUL, absolute paths.
+    """
+    if (
+        not filnavn
+        or filnavn in {".", ".."}
+        or "/" in filnavn
+        or "\\" in filnavn
+        or "\x00" in filnavn
+        or Path(filnavn).is_absolute()
+    ):
+        raise AttachmentError(
+            f"attachment name {filnavn!r} is not a plain file name", field="filnavn", value=filnavn
+        )
+
+
+def _regular(path: Path, filnavn: str) -> os.stat_result | None:
+    """lstat of `path` if it is a regular file; None if absent; refused if anything else."""
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(st.st_mode):
+        raise AttachmentError(
+            f"attachment {filnavn!r} is a symbolic link (it could lead outside its folder)",
+            field="filnavn",
+            value=filnavn,
+        )
+    if not stat.S_ISREG(st.st_mode):
+        raise AttachmentError(
+            f"attachment {filnavn!r} is not a regular file; refused",
+            field="filnavn",
+            value=filnavn,
+        )
+    return st
+
+
+def locate(filnavn: str, folders: Iterable[Path]) -> tuple[Path, os.stat_result] | None:
+    """The first of `folders` holding `filnavn` as a regular file, with its stat; None if none.
+
+    Raises AttachmentError for an unsafe name, or a link, folder, FIFO … under that name.
+    """
+    check_name(filnavn)
+    for folder in folders:
+        candidate = folder / filnavn
+        st = _regular(candidate, filnavn)
+        if st is not None:
+            return candidate, st
+    return None
+
+
+def find_by_stem(directory: Path, filnavn: str) -> Path:
+    """`filnavn` in `directory`: the exact name, else the one regular file with that stem.
+
+    For `utlegg-gateway submit`, where a begjæring may name `stevning` for `stevning.pdf`.
+    """
+    hit = locate(filnavn, [directory])
+    if hit is not None:
+        return hit[0]
+    candidates = sorted(
+        p for p in directory.iterdir() if p.stem == filnavn and _regular(p, p.name) is not None
+    )
+    if not candidates:
+        raise AttachmentError(
+            f"attachment {filnavn!r} not found in {directory}", field="filnavn", value=filnavn
+        )
+    if len(candidates) > 1:
+        names = ", ".join(p.name for p in candidates)
+        raise AttachmentError(
+            f"attachment {filnavn!r} is ambiguous in {directory}: {names}", field="filnavn"
+        )
+    return candidates[0]
+
+
+def read(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> AttachmentContent:
+    """Read an attachment safely: no link followed, no blocking open, size-limited.
+
+    The checks are repeated on the open descriptor, so a file swapped for a FIFO or a
+    link between `locate` and here is still refused. Call it off the event loop.
+    """
+    name = path.name
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise AttachmentError(
+            f"attachment {name!r} cannot be opened: {exc.strerror or exc}", field="filnavn"
+        ) from exc
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise AttachmentError(f"attachment {name!r} is not a regular file; refused")
+        if st.st_size > max_bytes:
+            raise AttachmentError(
+                f"attachment {name!r} has {st.st_size} bytes, more than the limit of {max_bytes}",
+                field="filnavn",
+                value=str(st.st_size),
+            )
+        digest = hashlib.sha256()
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := os.read(fd, _CHUNK):
+            size += len(chunk)
+            if size > max_bytes:  # it grew while being read
+                raise AttachmentError(
+                    f"attachment {name!r} grew beyond the limit of {max_bytes} bytes"
+                )
+            digest.update(chunk)
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return AttachmentContent(b"".join(chunks), digest.hexdigest())
+
+
+class Sightings:
+    """Readiness of attachments: seen unchanged for the stable window of our clock.
+
+    Not the mtime's age: a share's clock may run ahead, and a copy may keep an old mtime
+    while it is written. `scanned` is the inbox scanners' own observation (a PDF in an
+    inbox they list is ready once they saw it unchanged); files elsewhere are watched here.
+    """
+
+    # A long-running daemon forgets old sightings rather than grow without bound.
+    _MAX_SEEN = 10_000
+
+    def __init__(
+        self,
+        clock: Callable[[], datetime],
+        scanned: Callable[[Path, os.stat_result], bool] | None = None,
+    ) -> None:
+        self._clock = clock
+        self._scanned = scanned
+        self._seen: dict[Path, tuple[tuple[int, int], datetime]] = {}
+
+    def stable(self, path: Path, st: os.stat_result, window: float) -> bool:
+        """True when `path` has kept size and mtime for `window` seconds (0: at once)."""
+        if window <= 0 or (self._scanned is not None and self._scanned(path, st)):
+            return True
+        now = self._clock()
+        key = (st.st_size, st.st_mtime_ns)
+        seen = self._seen.get(path)
+        if seen is None or seen[0] != key:
+            if len(self._seen) > self._MAX_SEEN:
+                self._seen.clear()
+            self._seen[path] = (key, now)
+            return False
+        return (now - seen[1]).total_seconds() >= window
+
+    def settling(self, filnavn: str, folders: Sequence[Path]) -> bool:
+        """True when `filnavn` was seen in one of `folders`, only not yet stable."""
+        return any((folder / filnavn) in self._seen for folder in folders)

@@ -1,0 +1,160 @@
+"""One configured inbox and its work folder: claim, register, recover.
+
+An `Inbox` owns what happens between a drop and the pipeline: its scanner decides
+readiness and claims by atomic rename into the work folder; `register` hashes the
+claimed file and records it in the journal; `recover` (at start, under the run lock)
+finds what a stop or crash left in the work folder; `unmoved` lists answered files whose
+move out of it did not finish. The runner only composes inboxes; it reads no folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from utlegg_gateway._logging import fields, get_logger
+from utlegg_gateway.config import InboxSettings
+from utlegg_gateway.errors import ErrorEntry, InboxError, Place
+from utlegg_gateway.folders._fs import hash_file
+from utlegg_gateway.folders.inbox import InboxScanner
+from utlegg_gateway.journal.sqlite import FILE_END_STATES, FileRecord, FileState, Journal
+
+__all__ = ["Inbox"]
+
+log = get_logger(__name__)
+
+
+class Inbox:
+    """One configured inbox: its scanner, its work folder and its files in the journal."""
+
+    def __init__(
+        self,
+        settings: InboxSettings,
+        *,
+        work: Path,
+        journal: Journal,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.settings = settings
+        self.work = work
+        self.journal = journal
+        self.scanner = InboxScanner(settings, work=work, clock=clock)
+
+    @property
+    def name(self) -> str:
+        """The inbox's configured name (it keys journal rows and the work folder)."""
+        return self.settings.name
+
+    def claim_ready(self, budget: int) -> tuple[list[FileRecord], int]:
+        """Scan, claim and register up to `budget` ready files: (records, files still waiting).
+
+        Ready files over the budget count as waiting: the next scan takes them.
+        """
+        claimed: list[FileRecord] = []
+        ready = self.scanner.scan()
+        pending = self.scanner.pending_count()
+        for item in ready:
+            if len(claimed) >= budget:
+                pending += 1
+                continue
+            path = self.scanner.claim(item)
+            if path is None:
+                continue
+            claimed.append(self.register(path, problem=item.problem))
+            log.info("file claimed", extra=fields(file=path.name, inbox=self.name))
+        return claimed, pending
+
+    def register(self, path: Path, *, problem: str | None = None) -> FileRecord:
+        """Record a freshly claimed file in the journal (hashing its bytes).
+
+        A file with a `problem` (a symbolic link: never followed, never read) is recorded
+        as failed at once; the pipeline then reports it and moves it to failed/.
+        """
+        if problem is not None or path.is_symlink():
+            target = str(path.readlink()) if path.is_symlink() else ""
+            record = self.journal.register_file(
+                inbox=self.name,
+                name=path.name,
+                sha256=_refused_digest(path.name, target),
+                size=0,
+                path=path,
+            )
+            error = InboxError(problem or "a symbolic link is never followed", file=path.name)
+            return self.journal.set_file_state(
+                record.id, FileState.FAILED, error=ErrorEntry.from_error(error, Place(path.name))
+            )
+        sha256, size = hash_file(path)
+        return self.journal.register_file(
+            inbox=self.name, name=path.name, sha256=sha256, size=size, path=path
+        )
+
+    def work_files(self) -> list[Path]:
+        """The data files in the work folder; none while the folder is unreachable."""
+        try:
+            if not self.work.is_dir():
+                return []
+            return sorted(
+                path
+                for path in self.work.iterdir()
+                if self.scanner.is_data_file(path.name) and not path.is_dir()
+            )
+        except OSError as exc:
+            # work/ lives on the inbox's share: a dead share must not stop the gateway.
+            log.warning(
+                "cannot list the work folder; its files wait",
+                extra=fields(inbox=self.name, error=str(exc)),
+            )
+            return []
+
+    def recover(self) -> list[FileRecord]:
+        """Every file in the work folder as a journal record; unknown ones registered.
+
+        Unknown: the process died between the claim (rename) and the journal record.
+        """
+        out: list[FileRecord] = []
+        for path in self.work_files():
+            known = self.journal.file_by_path(path)
+            if (
+                known is not None
+                and known.state in FILE_END_STATES
+                and not _holds_content_of(path, known)
+            ):
+                # Two crashes: an ended file's row kept its work/ path (killed after the
+                # archive move), then a new file of that name was claimed and not yet
+                # registered. It is new: register it, never archive it unread.
+                known = None
+            if known is None:
+                log.warning(
+                    "claimed file unknown to the journal (crash after claim); registering",
+                    extra=fields(file=path.name, inbox=self.name),
+                )
+                known = self.register(path)
+            out.append(known)
+        return out
+
+    def unmoved(self) -> list[FileRecord]:
+        """Files in the work folder the journal knows: ended but not moved (archive/ or
+        failed/ refused), or not answered (the outbox refused)."""
+        out: list[FileRecord] = []
+        for path in self.work_files():
+            known = self.journal.file_by_path(path)
+            if known is not None:
+                out.append(known)
+        return out
+
+
+def _refused_digest(name: str, target: str) -> str:
+    """A stand-in hash for a refused (never read) file: stable per name and link target."""
+    return hashlib.sha256(f"refused:{name}:{target}".encode()).hexdigest()
+
+
+def _holds_content_of(path: Path, known: FileRecord) -> bool:
+    """Whether `path` still holds the bytes `known` was registered with."""
+    if path.is_symlink():
+        return True  # registered by name and target, never read
+    try:
+        return hash_file(path)[0] == known.sha256
+    except OSError:
+        return True  # cannot tell: treat it as the file the journal knows, as before
