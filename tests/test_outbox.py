@@ -104,7 +104,7 @@ def test_killed_writer_never_leaves_a_partial_target(tmp_path: Path) -> None:
         f"""
         import os
         from pathlib import Path
-        import utlegg_gateway.folders.outbox as ob
+        import utlegg_gateway.folders.outbox.writer as ob
         def die(fd):
             os._exit(7)  # killed after the data is written, before the rename
         ob.os.fsync = die

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from tests.followup.conftest import Env, begjaering, elan_client, submit_case
-from utlegg_gateway.folders.outbox import Receipt, write_receipt
-from utlegg_gateway.gateway.submission.corrections import (
-    CorrectionOutcome,
-    case_receipt,
-    send_correction,
-)
+from utlegg_gateway.errors import Place
+from utlegg_gateway.gateway.submission import Accept, Reject, from_correction
+from utlegg_gateway.gateway.submission.corrections import CorrectionOutcome, send_correction
+
+NOW = datetime(2026, 11, 27, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -74,12 +72,8 @@ def test_correction_during_uavklart_status_is_retried_then_accepted_and_receipte
     changes = _changes(env)
     assert [c["status"] for c in changes] == [422, 200]
     assert all(c["eksternSaksreferanse"] == ref for c in changes)
-    line = case_receipt("IB-ENDRING-1", str(corrected["begjaeringsdato"]), second)
-    now = datetime(2026, 11, 27, tzinfo=UTC)
-    receipt = Receipt("IB-ENDRING-1.json", "endring", "sha", now, now, cases=(line,))
-    (path,) = write_receipt(env.outbox, "IB-ENDRING-1.json", receipt)
-    (case,) = json.loads(path.read_bytes())["cases"]
-    assert (case["status"], case["eksternSaksreferanse"]) == ("accepted", ref)
+    decision = from_correction(second, Place(), NOW)
+    assert isinstance(decision, Accept) and decision.ekstern_saksreferanse == ref
 
 
 def test_illegal_change_and_locked_case_are_reported_not_retried(env: Env) -> None:
@@ -101,8 +95,8 @@ def test_illegal_change_and_locked_case_are_reported_not_retried(env: Env) -> No
     locked = asyncio.run(_correct(env, "IB-ENDRING-2", same, attempt=1))
     assert locked.status == "rejected"
     assert "UGYLDIG_STATUS" in [r.kode for r in locked.rules]
-    line = case_receipt("IB-ENDRING-2", "x", locked)
-    assert line.status == "rejected" and "UGYLDIG_STATUS" in [e.rule for e in line.errors]
+    decision = from_correction(locked, Place(), NOW)
+    assert isinstance(decision, Reject) and "UGYLDIG_STATUS" in [e.rule for e in decision.errors]
 
 
 def test_correction_for_unknown_case_is_reported_and_never_sent(env: Env) -> None:
@@ -111,5 +105,6 @@ def test_correction_for_unknown_case_is_reported_and_never_sent(env: Env) -> Non
     outcome = asyncio.run(_correct(env, "IB-UKJENT-1", payload, attempt=1))
     assert outcome.status == "unknown-case"
     assert env.sandbox.admin.submissions() == []
-    line = case_receipt("IB-UKJENT-1", str(payload["begjaeringsdato"]), outcome)
-    assert line.status == "failed" and line.errors[0].rule == "unknown-case"
+    # Recorded as a rejection, as the pipeline's receipt shows (test_pipeline_hooks).
+    decision = from_correction(outcome, Place(), NOW)
+    assert isinstance(decision, Reject) and decision.errors[0].rule == "unknown-case"

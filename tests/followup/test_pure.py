@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from utlegg_gateway.config import DialogportenSettings, StatusPollStep
+from utlegg_gateway.folders.outbox import safe_name
 from utlegg_gateway.followup.letters import case_reference, letter_kind, localized, pick_url
-from utlegg_gateway.followup.status import decisions, interval_for_age, safe_name
+from utlegg_gateway.followup.status import decisions, interval_for_age
 from utlegg_gateway.gateway.submission.routing import debtor_identifiers, decide
 
 SCHEDULE = (

@@ -35,7 +35,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+
+from watchdog.observers.api import BaseObserver
 
 from utlegg_gateway._logging import fields, get_logger
 from utlegg_gateway.config import InboxSettings, ReadinessSettings
@@ -373,7 +374,7 @@ class InboxWatcher:
         self._on_event = on_event
         self._polling = polling
         self._interval = poll_interval_seconds
-        self._observer: Any = None
+        self._observer: BaseObserver | None = None
         self._watched: tuple[int, int] | None = None
         self._lock = threading.Lock()
 
@@ -401,7 +402,7 @@ class InboxWatcher:
             self._observer = self._start_observer()
             self._watched = identity if self._observer is not None else None
 
-    def _start_observer(self) -> Any:
+    def _start_observer(self) -> BaseObserver | None:
         from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
         on_event = self._on_event
@@ -413,7 +414,7 @@ class InboxWatcher:
         if self._polling:
             from watchdog.observers.polling import PollingObserver
 
-            observer: Any = PollingObserver(timeout=self._interval)
+            observer: BaseObserver = PollingObserver(timeout=self._interval)
         else:
             from watchdog.observers import Observer
 

@@ -39,8 +39,7 @@ from utlegg_gateway._logging import fields, get_logger
 from utlegg_gateway.config import DialogportenSettings, Settings
 from utlegg_gateway.elan.dialogporten import DialogPage, iso_utc
 from utlegg_gateway.errors import ConfigError
-from utlegg_gateway.folders.outbox import write_atomic
-from utlegg_gateway.followup.status import safe_name
+from utlegg_gateway.folders.outbox import safe_name, write_atomic
 from utlegg_gateway.journal.sqlite import CaseRecord, CaseState, Journal
 
 __all__ = [

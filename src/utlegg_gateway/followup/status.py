@@ -22,7 +22,6 @@ import asyncio
 import csv
 import io
 import json
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,7 +38,7 @@ from utlegg_gateway.errors import (
     ElanTemporaryError,
     JournalError,
 )
-from utlegg_gateway.folders.outbox import write_atomic
+from utlegg_gateway.folders.outbox import safe_name, write_atomic
 from utlegg_gateway.journal.sqlite import CaseRecord, CaseState, Journal
 
 __all__ = [
@@ -54,14 +53,6 @@ __all__ = [
 ]
 
 log = get_logger(__name__)
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def safe_name(text: str) -> str:
-    """A file-name-safe form of a reference: no separators, no leading dots, never empty."""
-    cleaned = _UNSAFE.sub("_", text).strip("._") or "_"
-    return cleaned[:120]
 
 
 def interval_for_age(age_seconds: float, schedule: Sequence[StatusPollStep]) -> float:

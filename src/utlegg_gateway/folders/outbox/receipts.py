@@ -1,24 +1,195 @@
-"""Receipts and error reports from journal data only: a re-write after a crash is byte-equal."""
+"""Receipts and error reports: their types, and how they are built from journal data.
+
+Built from the journal only (no "generated now" time), so a re-write after a crash has
+the same bytes. `formats.py` renders them; `writer.py` writes them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from utlegg_gateway.errors import ErrorEntry, Place
-from utlegg_gateway.folders.outbox import (
-    CaseReceipt,
-    CaseStatus,
-    ErrorReport,
-    Receipt,
-    ReceiptError,
-)
+from utlegg_gateway.errors import ErrorEntry, GatewayError, Place
 from utlegg_gateway.journal.states import CaseRecord, CaseState, FileRecord
 
-__all__ = ["Origin", "build_error_report", "build_receipt", "receipt_error"]
+__all__ = [
+    "RECEIPT_FORMAT_VERSION",
+    "CaseReceipt",
+    "CaseStatus",
+    "ErrorReport",
+    "Origin",
+    "Receipt",
+    "ReceiptError",
+    "build_error_report",
+    "build_receipt",
+    "error_from_gateway_error",
+    "iso_time",
+    "receipt_error",
+]
 
+RECEIPT_FORMAT_VERSION = 1
+CaseStatus = Literal["accepted", "rejected", "failed", "duplicate"]
 Origin = Literal["local", "server", "gateway"]
+_STATUSES: tuple[CaseStatus, ...] = ("accepted", "rejected", "failed", "duplicate")
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptError:
+    """One error of a case or file: rule/code, message and where it was found.
+
+    `origin` is "local" (our prøving/mapping), "server" (ELAN's 422) or "gateway"
+    (transport, attachments, …). `location` is a JSON pointer into the begjæring;
+    `row`/`element`/`column` point into the source file.
+    """
+
+    rule: str
+    message: str
+    origin: Origin = "local"
+    location: str | None = None
+    row: int | None = None
+    element: str | None = None
+    column: str | None = None
+    field: str | None = None
+    value: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object of this error (absent details are left out of `source`)."""
+        source = {
+            k: v
+            for k, v in (("row", self.row), ("element", self.element), ("column", self.column))
+            if v is not None
+        }
+        out: dict[str, Any] = {
+            "rule": self.rule,
+            "message": self.message,
+            "origin": self.origin,
+            "location": self.location,
+            "source": source,
+        }
+        if self.field is not None:
+            out["field"] = self.field
+        if self.value is not None:
+            out["value"] = self.value
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class CaseReceipt:
+    """The outcome of one case (begjæring)."""
+
+    innsender_referanse: str
+    begjaeringsdato: str
+    status: CaseStatus
+    ekstern_saksreferanse: str | None = None
+    korrelasjonsid: str | None = None
+    submitted_at: datetime | None = None
+    finished_at: datetime | None = None
+    errors: tuple[ReceiptError, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object of this case."""
+        return {
+            "innsenderReferanse": self.innsender_referanse,
+            "begjaeringsdato": self.begjaeringsdato,
+            "status": self.status,
+            "eksternSaksreferanse": self.ekstern_saksreferanse,
+            "korrelasjonsid": self.korrelasjonsid,
+            "submittedAt": iso_time(self.submitted_at),
+            "finishedAt": iso_time(self.finished_at),
+            "errors": [e.to_json() for e in self.errors],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """The receipt of one input file: all its cases, once every case reached an end state.
+
+    Build it from the journal only (no "generated now" time), so that writing it again
+    after a crash gives the same bytes.
+    """
+
+    source_name: str
+    inbox: str
+    sha256: str
+    received_at: datetime
+    finished_at: datetime | None
+    cases: tuple[CaseReceipt, ...] = ()
+    # Set when the file's content was seen before: the name it was first received under.
+    duplicate_of: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON document (see docs/architecture.md "Outbox formats")."""
+        counts = {s: sum(1 for c in self.cases if c.status == s) for s in _STATUSES}
+        return {
+            "format": "utlegg-gateway/kvittering",
+            "version": RECEIPT_FORMAT_VERSION,
+            "file": {
+                "name": self.source_name,
+                "inbox": self.inbox,
+                "sha256": self.sha256,
+                "receivedAt": iso_time(self.received_at),
+                "finishedAt": iso_time(self.finished_at),
+                "duplicateOf": self.duplicate_of,
+            },
+            "summary": {"cases": len(self.cases), **counts},
+            "cases": [c.to_json() for c in self.cases],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorReport:
+    """Why a whole file could not be read, for a person to act on."""
+
+    source_name: str
+    code: str
+    message: str
+    at: datetime
+    inbox: str | None = None
+    sha256: str | None = None
+    # Where the original now lies (failed/…), so the operator can find it.
+    moved_to: str | None = None
+    hint: str | None = None
+    errors: tuple[ReceiptError, ...] = field(default_factory=tuple)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON document of `NAME.feil.json`."""
+        return {
+            "format": "utlegg-gateway/feilrapport",
+            "version": RECEIPT_FORMAT_VERSION,
+            "file": {
+                "name": self.source_name,
+                "inbox": self.inbox,
+                "sha256": self.sha256,
+                "movedTo": self.moved_to,
+            },
+            "at": iso_time(self.at),
+            "code": self.code,
+            "message": self.message,
+            "hint": self.hint,
+            "errors": [e.to_json() for e in self.errors],
+        }
+
+
+def error_from_gateway_error(exc: GatewayError, origin: Origin = "local") -> ReceiptError:
+    """A receipt error from a GatewayError's detail attributes (rule falls back to code)."""
+    return ReceiptError(
+        rule=exc.rule or exc.kode or exc.code,
+        message=exc.message,
+        origin=origin,
+        row=exc.row,
+        element=exc.element,
+        column=exc.column,
+        field=exc.field,
+        value=exc.value,
+    )
+
+
+def iso_time(value: datetime | None) -> str | None:
+    """ISO 8601 of a time, None for None (every outbox format writes times so)."""
+    return None if value is None else value.isoformat()
+
 
 _RECEIPT_STATUS: dict[CaseState, CaseStatus] = {
     CaseState.ACCEPTED: "accepted",

@@ -53,6 +53,7 @@ __all__ = [
     "Retry",
     "Routed",
     "decide",
+    "from_correction",
     "from_error",
     "from_result",
     "is_correction",
@@ -151,7 +152,8 @@ def from_result(result: SubmitResult, place: Place) -> Decision:
     return Retry(ErrorEntry.from_error(result.error, place))
 
 
-def _correction(outcome: CorrectionOutcome, place: Place, now: datetime) -> Decision:
+def from_correction(outcome: CorrectionOutcome, place: Place, now: datetime) -> Decision:
+    """A correction's outcome as a decision (an unknown original is a rejection)."""
     if outcome.status == "accepted":
         return Accept(outcome.ekstern_saksreferanse, outcome.korrelasjonsid or "")
     if outcome.status == "retry" and outcome.retry_after is not None:
@@ -210,7 +212,7 @@ async def decide(
                 attempt=max(1, case.attempts),
                 meldingsid=meldingsid,
             )
-            return _correction(outcome, place, now)
+            return from_correction(outcome, place, now)
         route = await route_case(client, case.payload, settings, now.date())
         if route.route != "elan":
             return _routed(settings, case, route)

@@ -31,13 +31,11 @@ from utlegg_gateway.elan.results import (
     RuleViolation,
     SubmitResult,
 )
-from utlegg_gateway.folders.outbox import CaseReceipt, CaseStatus, ReceiptError
 from utlegg_gateway.journal.sqlite import CaseRecord, Journal
 
 __all__ = [
     "PENDING_RULE",
     "CorrectionOutcome",
-    "case_receipt",
     "find_original",
     "retry_delay",
     "send_correction",
@@ -159,30 +157,4 @@ async def send_correction(
     assert isinstance(result, FailedPermanently)
     return CorrectionOutcome(
         "failed", result.melding, ekstern_saksreferanse=ref, korrelasjonsid=result.korrelasjonsid
-    )
-
-
-def case_receipt(
-    innsender_referanse: str, begjaeringsdato: str, outcome: CorrectionOutcome
-) -> CaseReceipt:
-    """The receipt line of a finished correction (`retry` is not finished: ValueError)."""
-    if outcome.status == "retry":
-        raise ValueError("a correction waiting for a retry has no receipt yet")
-    errors = tuple(
-        ReceiptError(rule=r.kode, message=r.melding, origin="server", location=r.lokasjon)
-        for r in outcome.rules
-    )
-    if outcome.status in ("unknown-case", "failed") and not errors:
-        rule = "unknown-case" if outcome.status == "unknown-case" else "correction-failed"
-        errors = (ReceiptError(rule=rule, message=outcome.message, origin="gateway"),)
-    status: CaseStatus = "failed"
-    if outcome.status in ("accepted", "rejected"):
-        status = "accepted" if outcome.status == "accepted" else "rejected"
-    return CaseReceipt(
-        innsender_referanse=innsender_referanse,
-        begjaeringsdato=begjaeringsdato,
-        status=status,
-        ekstern_saksreferanse=outcome.ekstern_saksreferanse,
-        korrelasjonsid=outcome.korrelasjonsid,
-        errors=errors,
     )

@@ -25,8 +25,8 @@ from typing import Any, Literal, Protocol
 
 from utlegg_gateway._logging import fields, get_logger, mask_identifier
 from utlegg_gateway.config import Settings
-from utlegg_gateway.folders.outbox import write_atomic
-from utlegg_gateway.followup.status import safe_name
+from utlegg_gateway.elan.results import RuleViolation
+from utlegg_gateway.folders.outbox import safe_name, write_atomic
 
 __all__ = [
     "OLD_RULES_RULE",
@@ -116,9 +116,9 @@ def decide(answer: Mapping[str, Any]) -> RoutingDecision:
     return RoutingDecision("elan", overall or "nyttRegelverk", "new rules: ELAN", debtors)
 
 
-def decision_from_rules(rules: Sequence[Any]) -> RoutingDecision | None:
+def decision_from_rules(rules: Sequence[RuleViolation]) -> RoutingDecision | None:
     """ELAN's rejection as a route: SAKSOEKT_GAMMELT_REGELVERK → ELSA; else None."""
-    if any(getattr(r, "kode", None) == OLD_RULES_RULE for r in rules):
+    if any(r.kode == OLD_RULES_RULE for r in rules):
         return RoutingDecision(
             "elsa",
             "tidligereRegelverk",

@@ -1,0 +1,181 @@
+"""Rendering receipts and error reports as bytes: JSON, CSV and XML (pure functions)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from lxml import etree
+
+from utlegg_gateway._logging import mask
+from utlegg_gateway.folders.outbox.receipts import (
+    RECEIPT_FORMAT_VERSION,
+    ErrorReport,
+    Receipt,
+    iso_time,
+)
+
+__all__ = [
+    "CSV_COLUMNS",
+    "RECEIPT_XML_NAMESPACE",
+    "error_report_json",
+    "error_report_text",
+    "receipt_csv",
+    "receipt_json",
+    "receipt_xml",
+]
+
+RECEIPT_XML_NAMESPACE = "urn:utlegg-gateway:kvittering:1"
+
+
+def receipt_json(receipt: Receipt) -> bytes:
+    """`NAME.kvittering.json`: UTF-8, indented, keys in a fixed order, newline at the end."""
+    return (json.dumps(receipt.to_json(), ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+CSV_COLUMNS = (
+    "type",
+    "file",
+    "innsenderReferanse",
+    "begjaeringsdato",
+    "status",
+    "eksternSaksreferanse",
+    "korrelasjonsid",
+    "submittedAt",
+    "finishedAt",
+    "rule",
+    "message",
+    "origin",
+    "location",
+    "row",
+    "element",
+    "column",
+    "field",
+)
+
+
+def receipt_csv(receipt: Receipt, *, encoding: str = "utf-8-sig", delimiter: str = ";") -> bytes:
+    """`NAME.kvittering.csv`: a header, one `case` row per case, one `error` row per error.
+
+    CRLF line ends and `;` as in the legacy exports; characters the chosen encoding
+    cannot hold become `?` (a readable receipt beats none).
+    """
+    buf = io.StringIO()
+    writer = csv.writer(buf, delimiter=delimiter, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for case in receipt.cases:
+        base = [
+            receipt.source_name,
+            case.innsender_referanse,
+            case.begjaeringsdato,
+            case.status,
+            case.ekstern_saksreferanse or "",
+            case.korrelasjonsid or "",
+            iso_time(case.submitted_at) or "",
+            iso_time(case.finished_at) or "",
+        ]
+        writer.writerow(["case", *base, *[""] * 8])
+        for err in case.errors:
+            writer.writerow(
+                [
+                    "error",
+                    *base,
+                    err.rule,
+                    err.message,
+                    err.origin,
+                    err.location or "",
+                    "" if err.row is None else str(err.row),
+                    err.element or "",
+                    err.column or "",
+                    err.field or "",
+                ]
+            )
+    return buf.getvalue().encode(encoding, errors="replace")
+
+
+def receipt_xml(receipt: Receipt) -> bytes:
+    """`NAME.kvittering.xml`: one `sak` per case with its `feil` children (UTF-8)."""
+    ns = RECEIPT_XML_NAMESPACE
+    # lxml-stubs type nsmap keys as str; None (the default namespace) is what lxml wants.
+    root = etree.Element(f"{{{ns}}}kvittering", nsmap={None: ns})  # type: ignore[dict-item]  # lxml-stubs reject the None (default) prefix
+    root.set("versjon", str(RECEIPT_FORMAT_VERSION))
+    _set(root, "fil", receipt.source_name)
+    _set(root, "innboks", receipt.inbox)
+    _set(root, "sha256", receipt.sha256)
+    _set(root, "mottatt", iso_time(receipt.received_at))
+    _set(root, "ferdig", iso_time(receipt.finished_at))
+    _set(root, "duplikatAv", receipt.duplicate_of)
+    for case in receipt.cases:
+        sak = etree.SubElement(root, f"{{{ns}}}sak")
+        _set(sak, "innsenderReferanse", case.innsender_referanse)
+        _set(sak, "begjaeringsdato", case.begjaeringsdato)
+        _set(sak, "status", case.status)
+        _set(sak, "eksternSaksreferanse", case.ekstern_saksreferanse)
+        _set(sak, "korrelasjonsid", case.korrelasjonsid)
+        _set(sak, "innsendt", iso_time(case.submitted_at))
+        _set(sak, "ferdig", iso_time(case.finished_at))
+        for err in case.errors:
+            feil = etree.SubElement(sak, f"{{{ns}}}feil")
+            _set(feil, "regel", err.rule)
+            _set(feil, "opphav", err.origin)
+            _set(feil, "lokasjon", err.location)
+            _set(feil, "rad", None if err.row is None else str(err.row))
+            _set(feil, "element", err.element)
+            _set(feil, "kolonne", err.column)
+            _set(feil, "felt", err.field)
+            feil.text = err.message
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
+
+
+def _set(element: etree._Element, name: str, value: str | None) -> None:
+    if value is not None:
+        element.set(name, value)
+
+
+def error_report_json(report: ErrorReport) -> bytes:
+    """`NAME.feil.json`."""
+    return (json.dumps(report.to_json(), ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def error_report_text(report: ErrorReport) -> bytes:
+    """`NAME.feil.txt`: plain Norwegian text for the person who must act; identifiers masked."""
+    lines = [
+        f"utlegg-gateway: feilrapport for {report.source_name}",
+        "",
+        f"Filen kunne ikke behandles: {mask(report.message)}",
+        f"Feilkode: {report.code}",
+        f"Tidspunkt: {iso_time(report.at)}",
+    ]
+    if report.inbox:
+        lines.append(f"Innboks: {report.inbox}")
+    if report.sha256:
+        lines.append(f"SHA-256: {report.sha256}")
+    if report.moved_to:
+        lines.append(f"Originalen ligger nå i: {report.moved_to}")
+    for number, err in enumerate(report.errors, 1):
+        where = ", ".join(
+            f"{label} {value}"
+            for label, value in (
+                ("rad", err.row),
+                ("element", err.element),
+                ("kolonne", err.column),
+                ("felt", err.field),
+                ("sti", err.location),
+            )
+            if value is not None
+        )
+        lines += ["", f"Feil {number}: [{err.rule}] {mask(err.message)}"]
+        if where:
+            lines.append(f"  Sted: {mask(where)}")
+        if err.value is not None:
+            lines.append(f"  Verdi: {mask(err.value)}")
+    if report.hint:
+        lines += ["", f"Tips: {mask(report.hint)}"]
+    lines += [
+        "",
+        "Hva nå: rett feilen i fagsystemet (eller i oppsettet av gatewayen) og legg",
+        "filen i innboksen på nytt. Den samme filen blir lest på nytt når den forrige",
+        "feilet; ingen saker fra denne filen er sendt inn.",
+    ]
+    return ("\r\n".join(lines) + "\r\n").encode("utf-8")

@@ -1,0 +1,197 @@
+"""Writing outbox files: atomically, never overwriting, idempotent for the same bytes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+
+from utlegg_gateway.errors import GatewayError, OutboxError
+from utlegg_gateway.folders._fs import fsync_dir
+from utlegg_gateway.folders.outbox.formats import (
+    error_report_json,
+    error_report_text,
+    receipt_csv,
+    receipt_json,
+    receipt_xml,
+)
+from utlegg_gateway.folders.outbox.receipts import (
+    ErrorReport,
+    Receipt,
+    error_from_gateway_error,
+)
+
+__all__ = [
+    "safe_name",
+    "sweep_temp_files",
+    "write_atomic",
+    "write_error_report",
+    "write_receipt",
+]
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_name(text: str) -> str:
+    """A file-name-safe form of a reference: no separators, no leading dots, never empty."""
+    cleaned = _UNSAFE.sub("_", text).strip("._") or "_"
+    return cleaned[:120]
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Make `path` hold exactly `data`, all or nothing: temp name in the same folder,
+    fsync, `os.replace`, fsync of the folder. Raises OutboxError; never leaves a partial
+    file or a temp file behind.
+    """
+    folder = path.parent
+    # Hidden and *.tmp: readers that ignore temp names (ours included) never pick it up.
+    tmp = folder / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        tmp.replace(path)
+        fsync_dir(folder)
+    except OSError as exc:
+        with contextlib.suppress(OSError):  # the original error is the one to report
+            tmp.unlink(missing_ok=True)
+        raise OutboxError(
+            f"cannot write {path.name}: {exc.strerror or exc}",
+            file=str(path),
+            hint="check that the outbox folder exists, is writable and has free space",
+        ) from exc
+
+
+# write_atomic's temp names: ".<final name>.<12 hex>.tmp"
+_TEMP_NAME = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp$")
+
+
+def sweep_temp_files(root: Path) -> list[Path]:
+    """Remove temp files a killed writer left under `root` (recursively); returns them.
+
+    Only call while holding the run lock: then no write of ours is in progress, and a
+    file with write_atomic's temp name can only be the remains of a crash.
+    """
+    removed: list[Path] = []
+    if not root.is_dir():
+        return removed
+    for path in root.rglob(".*.tmp"):
+        if _TEMP_NAME.match(path.name) and path.is_file() and not path.is_symlink():
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed.append(path)
+    return removed
+
+
+def _numbered(outbox: Path, source_name: str, suffixes: Sequence[str], n: int) -> list[Path]:
+    stem = source_name if n == 1 else f"{source_name}.{n}"
+    return [outbox / f"{stem}{suffix}" for suffix in suffixes]
+
+
+def _write_set(outbox: Path, source_name: str, items: Sequence[tuple[str, bytes]]) -> list[Path]:
+    """Write files sharing one stem; reuse the stem only where nothing would be overwritten."""
+    if "/" in source_name or "\\" in source_name or source_name in {"", ".", ".."}:
+        raise OutboxError("an outbox name must be a plain file name", file=source_name)
+    suffixes = [suffix for suffix, _ in items]
+    n = 1
+    while True:
+        paths = _numbered(outbox, source_name, suffixes, n)
+        if all(_free_or_same(p, data) for p, (_, data) in zip(paths, items, strict=True)):
+            break
+        n += 1
+    for path, (_, data) in zip(paths, items, strict=True):
+        if not _same(path, data):
+            write_atomic(path, data)
+    return paths
+
+
+def _same(path: Path, data: bytes) -> bool:
+    try:
+        return path.stat().st_size == len(data) and path.read_bytes() == data
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise OutboxError(f"cannot read {path.name}: {exc.strerror}", file=str(path)) from exc
+
+
+def _free_or_same(path: Path, data: bytes) -> bool:
+    return not path.exists() or _same(path, data)
+
+
+def write_receipt(
+    outbox: Path,
+    source_name: str,
+    receipt: Receipt,
+    formats: Iterable[str] = ("json",),
+    *,
+    csv_encoding: str = "utf-8-sig",
+    csv_delimiter: str = ";",
+) -> list[Path]:
+    """Write `NAME.kvittering.json` (always) plus `.csv` / `.xml` when in `formats`.
+
+    Idempotent: rewriting the same receipt changes nothing. Returns the paths written.
+    """
+    wanted = set(formats) | {"json"}
+    unknown = wanted - {"json", "csv", "xml"}
+    if unknown:
+        raise OutboxError(f"unknown receipt format(s): {sorted(unknown)}", field="formats")
+    items: list[tuple[str, bytes]] = [(".kvittering.json", receipt_json(receipt))]
+    if "csv" in wanted:
+        items.append(
+            (
+                ".kvittering.csv",
+                receipt_csv(receipt, encoding=csv_encoding, delimiter=csv_delimiter),
+            )
+        )
+    if "xml" in wanted:
+        items.append((".kvittering.xml", receipt_xml(receipt)))
+    return _write_set(outbox, source_name, items)
+
+
+def write_error_report(
+    outbox: Path,
+    source_name: str,
+    error: GatewayError | ErrorReport,
+    *,
+    at: datetime | None = None,
+    inbox: str | None = None,
+    sha256: str | None = None,
+    moved_to: str | None = None,
+) -> list[Path]:
+    """Write `NAME.feil.json` and `NAME.feil.txt` for a file that could not be read.
+
+    Given a GatewayError, its details become the one error of the report and `at` is
+    required (the clock is the caller's). Returns the paths written.
+    """
+    if isinstance(error, GatewayError):
+        if at is None:
+            raise OutboxError("write_error_report needs `at` with a GatewayError", field="at")
+        report = ErrorReport(
+            source_name=source_name,
+            code=error.code,
+            message=error.message,
+            at=at,
+            inbox=inbox,
+            sha256=sha256,
+            moved_to=moved_to,
+            hint=error.hint,
+            errors=(error_from_gateway_error(error),),
+        )
+    else:
+        report = error
+    return _write_set(
+        outbox,
+        source_name,
+        [(".feil.json", error_report_json(report)), (".feil.txt", error_report_text(report))],
+    )
