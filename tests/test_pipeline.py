@@ -408,3 +408,50 @@ def test_archive_failure_keeps_the_answer_and_moves_at_the_next_run(
     assert sorted(p.name for p in (tmp_path / "outbox").glob(f"{name}*.json")) == [
         f"{name}.kvittering.json"
     ]
+
+
+def test_an_elan_rejection_422_is_recorded_and_receipted_in_process(
+    tmp_path: Path, sandbox: Any, credentials: Any
+) -> None:
+    """ELAN's own 422 (a rule only the server checks) ends the case `rejected`, origin server.
+
+    The gateway signs in through the system user of another organisation, so the
+    begjæring's innsender (the sample's orgnr) does not match the token: the sandbox
+    answers INNSENDER_SAMSVARER_IKKE_MED_AUTENTISERING, as ELAN would.
+    """
+    from tests.conftest import SANDBOX_SYSTEMUSER_ORG
+
+    config = _config(
+        tmp_path,
+        sandbox,
+        credentials,
+        maskinporten={"systembruker": {"org": SANDBOX_SYSTEMUSER_ORG}},
+    )
+    inbox = _inbox(tmp_path, "xml-sak")
+    drop_attachments("xml-sak", inbox)
+    drop_renamed(FORMATS["xml-sak"], inbox)
+
+    report = _once(config)
+
+    assert report.exit_code == 1
+    name = FORMATS["xml-sak"].name
+    cases = receipt(tmp_path / "outbox", name)["cases"]
+    assert cases and {c["status"] for c in cases} == {"rejected"}
+    for case in cases:
+        rules = {(e["rule"], e["origin"]) for e in case["errors"]}
+        assert ("INNSENDER_SAMSVARER_IKKE_MED_AUTENTISERING", "server") in rules
+        assert case["korrelasjonsid"], case
+        assert case["eksternSaksreferanse"] is None
+    # The server saw each case once and refused it; none is held.
+    statuses = [s["status"] for s in sandbox.admin.submissions() if s.get("operation") == "submit"]
+    assert statuses == [422] * len(cases)
+    assert sandbox.admin.cases() == []
+    settings = load_settings(config, environ={})
+    with Journal.open(settings.journal.path, clock=lambda: datetime.now(UTC)) as journal:
+        rows = journal.cases_in_states(CaseState.REJECTED)
+        assert len(rows) == len(cases)
+        assert all(r.korrelasjonsid for r in rows)
+        assert all(
+            "INNSENDER_SAMSVARER_IKKE_MED_AUTENTISERING" in {e.rule for e in r.errors} for r in rows
+        )
+    assert name in archived(tmp_path)

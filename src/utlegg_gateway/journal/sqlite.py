@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from utlegg_gateway.errors import ErrorEntry, JournalError
+from utlegg_gateway.journal._schema import SCHEMA, SCHEMA_VERSION
 from utlegg_gateway.journal.states import (
     CASE_END_STATES,
     CASE_RESUMABLE,
@@ -65,87 +66,6 @@ __all__ = [
 ]
 
 F, C = FileState, CaseState
-
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE files (
-    id            INTEGER PRIMARY KEY,
-    inbox         TEXT NOT NULL,
-    name          TEXT NOT NULL,
-    sha256        TEXT NOT NULL,
-    size          INTEGER NOT NULL,
-    path          TEXT,
-    state         TEXT NOT NULL,
-    duplicate_of  INTEGER REFERENCES files(id),
-    error         TEXT,
-    registered_at TEXT NOT NULL,
-    updated_at    TEXT NOT NULL
-);
-CREATE INDEX files_sha256 ON files(sha256);
-CREATE INDEX files_state ON files(state);
-CREATE INDEX files_path ON files(path);
-
-CREATE TABLE cases (
-    id                    INTEGER PRIMARY KEY,
-    file_id               INTEGER NOT NULL REFERENCES files(id),
-    key                   TEXT NOT NULL,
-    innsender_referanse   TEXT NOT NULL,
-    begjaeringsdato       TEXT NOT NULL,
-    state                 TEXT NOT NULL,
-    payload               TEXT NOT NULL,
-    source                TEXT NOT NULL,
-    ekstern_saksreferanse TEXT,
-    korrelasjonsid        TEXT,
-    meldingsid            TEXT,
-    errors                TEXT NOT NULL DEFAULT '[]',
-    duplicate_of          INTEGER REFERENCES cases(id),
-    attempts              INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at       TEXT,
-    submitted_at          TEXT,
-    finished_at           TEXT,
-    created_at            TEXT NOT NULL,
-    updated_at            TEXT NOT NULL,
-    UNIQUE (file_id, key)
-);
-CREATE INDEX cases_business_key ON cases(innsender_referanse, begjaeringsdato);
-CREATE INDEX cases_state ON cases(state);
-
-CREATE TABLE transitions (
-    id         INTEGER PRIMARY KEY,
-    entity     TEXT NOT NULL CHECK (entity IN ('file', 'case')),
-    entity_id  INTEGER NOT NULL,
-    from_state TEXT,
-    to_state   TEXT NOT NULL,
-    at         TEXT NOT NULL,
-    detail     TEXT NOT NULL DEFAULT '{}'
-);
-CREATE INDEX transitions_entity ON transitions(entity, entity_id);
-
-CREATE TABLE intents (
-    id         INTEGER PRIMARY KEY,
-    case_id    INTEGER NOT NULL REFERENCES cases(id),
-    operation  TEXT NOT NULL,
-    meldingsid TEXT NOT NULL,
-    at         TEXT NOT NULL
-);
-CREATE INDEX intents_case ON intents(case_id);
-
-CREATE TABLE attachments (
-    case_id     INTEGER NOT NULL REFERENCES cases(id),
-    filnavn     TEXT NOT NULL,
-    sha256      TEXT NOT NULL,
-    uuid        TEXT NOT NULL,
-    uploaded_at TEXT NOT NULL,
-    PRIMARY KEY (case_id, filnavn, sha256)
-);
-
-CREATE TABLE cursors (
-    name       TEXT PRIMARY KEY,
-    value      TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-"""
 
 
 def _ts(value: datetime) -> str:
@@ -223,7 +143,7 @@ class Journal:
             )
         if version == 0:
             with self._tx():
-                for statement in _SCHEMA.split(";"):
+                for statement in SCHEMA.split(";"):
                     if statement.strip():
                         self._conn.execute(statement)
                 self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
