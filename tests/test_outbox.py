@@ -23,6 +23,7 @@ from utlegg_gateway.folders.outbox import (
     ErrorReport,
     Receipt,
     ReceiptError,
+    receipt_csv,
     sweep_temp_files,
     write_atomic,
     write_error_report,
@@ -289,3 +290,20 @@ def test_sweep_removes_only_temp_files_a_killed_write_left(tmp_path: Path) -> No
         ".report.tmp",
         "a.csv.kvittering.json",
     ]
+
+
+@pytest.mark.parametrize("payload", ["=cmd|' /C calc'!A0", "@SUM(1+1)*cmd", "+1+1", "-2+3"])
+def test_csv_receipt_neutralises_formulas_unless_told_not_to(payload: str) -> None:
+    """A reference or name that a spreadsheet would run is written with a leading `'`."""
+    case = CaseReceipt(innsender_referanse=payload, begjaeringsdato="2026-11-20", status="failed")
+    receipt = Receipt(f"{payload}.csv", "kravsys", "ab" * 32, T0, T1, cases=(case,))
+
+    rows = list(csv.reader(io.StringIO(receipt_csv(receipt).decode("utf-8-sig")), delimiter=";"))
+    (row,) = rows[1:]
+    assert row[1] == f"'{payload}.csv"
+    assert row[2] == f"'{payload}"
+    assert not any(cell.startswith(("=", "+", "-", "@")) for r in rows for cell in r)
+
+    exact = receipt_csv(receipt, neutralise_formulas=False).decode("utf-8-sig")
+    (row,) = list(csv.reader(io.StringIO(exact), delimiter=";"))[1:]
+    assert row[2] == payload

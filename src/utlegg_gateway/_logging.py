@@ -83,7 +83,9 @@ class _JsonFormatter(logging.Formatter):
         out.update(getattr(record, "fields", None) or {})
         if record.exc_text:
             out["exception"] = record.exc_text
-        return json.dumps(out, ensure_ascii=False, default=str)
+        text = json.dumps(out, ensure_ascii=False, default=str)
+        # A file name that was not UTF-8 (surrogates) is written as \udcNN, never an error.
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class _TextFormatter(logging.Formatter):

@@ -171,6 +171,9 @@ class InboxSettings(_Section):
     # CSV receipts: UTF-8 with BOM, so Excel and Windows tools detect the encoding.
     receipt_csv_encoding: str = "utf-8-sig"
     receipt_csv_delimiter: str = Field(default=";", min_length=1, max_length=1)
+    # A CSV cell starting with = + - @ gets a leading ' so a spreadsheet shows it as
+    # text instead of running it; off only for importers that need the exact value.
+    receipt_csv_neutralise_formulas: bool = True
 
 
 def _unique_inbox_names(inboxes: tuple[InboxSettings, ...]) -> tuple[InboxSettings, ...]:

@@ -23,6 +23,7 @@ attributes, not only text, so receipts and the journal can store them as data.
     │   └── ElanPermanentError     400/401/403/404/406: will not succeed as is
     ├── JournalError               the SQLite journal failed                    (exit 2)
     ├── InboxError / OutboxError   file-system trouble in the folders          (exit 1)
+    ├── InternalError              an unforeseen error in one file or case: that one fails
     └── LockHeldError              another run holds the lock                  (exit 3)
 
 Errors from httpx, sqlite3, lxml and pydantic are translated into this tree in exactly
@@ -60,6 +61,7 @@ __all__ = [
     "GatewayError",
     "InboxError",
     "InputFileError",
+    "InternalError",
     "JournalError",
     "LockHeldError",
     "MappingSpecError",
@@ -298,6 +300,13 @@ class OutboxError(GatewayError):
     """An outbox file could not be written."""
 
     code = "outbox-error"
+
+
+class InternalError(GatewayError):
+    """Something unforeseen (a bug, a library error let through) while handling one file
+    or case: that one is answered as failed with a short reason; the others go on."""
+
+    code = "internal-error"
 
 
 class LockHeldError(GatewayError):

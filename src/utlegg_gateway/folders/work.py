@@ -85,7 +85,12 @@ class Inbox:
             return self.journal.set_file_state(
                 record.id, FileState.FAILED, error=ErrorEntry.from_error(error, Place(path.name))
             )
-        sha256, size = hash_file(path)
+        try:
+            sha256, size = hash_file(path)
+        except OSError as exc:
+            # Claimed but unreadable (permissions, a share erroring): answered as failed,
+            # like a link, instead of stopping the scan of every other file.
+            return self.register(path, problem=f"the file cannot be read: {exc.strerror or exc}")
         return self.journal.register_file(
             inbox=self.name, name=path.name, sha256=sha256, size=size, path=path
         )

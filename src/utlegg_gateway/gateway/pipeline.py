@@ -32,7 +32,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import Protocol
 
-from utlegg_gateway._logging import fields, get_logger
+from utlegg_gateway._logging import fields, get_logger, mask
 from utlegg_gateway.config import InboxSettings, Settings
 from utlegg_gateway.elan.client import ElanClient
 from utlegg_gateway.errors import (
@@ -40,6 +40,7 @@ from utlegg_gateway.errors import (
     ErrorEntry,
     GatewayError,
     InboxError,
+    InternalError,
     JournalError,
     MappingSpecError,
     OutboxError,
@@ -242,7 +243,13 @@ class Pipeline:
             else:
                 # Anything file-level we did not foresee: report it, keep the gateway going.
                 log.error("file failed", extra=fields(file=name, error=exc.details()))
-                outcome = await self._fail_file(current, exc)
+                outcome = await self._fail_safely(current, exc)
+        except Exception as exc:
+            # Bulkhead: a bug or a library error while reading, mapping, answering or
+            # moving one file fails that file (its traceback goes to the log, a short
+            # reason to the error report), never the gateway and never the other files.
+            log.exception("file failed unexpectedly", extra=fields(file=name))
+            outcome = await self._fail_safely(self.journal.file(record.id), internal(exc))
         self.progress.file_finished(name, outcome.file.state.value)
         if self._health is not None:
             self._health.metrics.files_finished.labels(outcome.file.state.value).inc()
@@ -414,8 +421,8 @@ class Pipeline:
             log.exception("case failed unexpectedly", extra=fields(file=record.name, case=case.key))
             current = self.journal.case(case.id)
             if current.state not in CASE_END_STATES:
-                code = exc.code if isinstance(exc, GatewayError) else "internal-error"
-                entry = ErrorEntry(code, str(exc) or type(exc).__name__, place=current.place)
+                error = exc if isinstance(exc, GatewayError) else internal(exc)
+                entry = ErrorEntry.from_error(error, current.place)
                 self.cases.end(current, C.FAILED, errors=[entry])
         finally:
             self._slots.release()
@@ -449,6 +456,23 @@ class Pipeline:
             extra=fields(file=record.name, original=original.name),
         )
         return await self._finish_moves(record, receipts=list(receipts))
+
+    async def _fail_safely(self, record: FileRecord, exc: GatewayError) -> FileOutcome:
+        """`_fail_file`, and if even that fails (the move to failed/ refused), the file
+        stays where it is, unanswered: the next start or sweep tries again."""
+        try:
+            return await self._fail_file(record, exc)
+        except JournalError:
+            raise
+        except Exception:
+            log.exception(
+                "cannot answer or move the failed file; tried again later",
+                extra=fields(file=record.name),
+            )
+            current = self.journal.file(record.id)
+            return FileOutcome(
+                file=current, cases=self.journal.cases_for_file(current.id), answered=False
+            )
 
     async def _fail_file(self, record: FileRecord, exc: GatewayError) -> FileOutcome:
         """Record the file as failed (with the error), then report and move it."""
@@ -488,6 +512,7 @@ class Pipeline:
             inbox.receipt_formats,
             csv_encoding=inbox.receipt_csv_encoding,
             csv_delimiter=inbox.receipt_csv_delimiter,
+            csv_neutralise_formulas=inbox.receipt_csv_neutralise_formulas,
         )
 
     def _error_report(self, record: FileRecord) -> list[Path]:
@@ -561,6 +586,15 @@ class Pipeline:
                 if hit is not None and hit[0] not in out:
                     out.append(hit[0])
         return out
+
+
+def internal(exc: BaseException) -> InternalError:
+    """An unforeseen exception as a short, masked reason for a receipt (no traceback)."""
+    text = mask(" ".join(str(exc).split()))
+    reason = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    if len(reason) > 200:
+        reason = reason[:199] + "…"
+    return InternalError(f"internal error ({reason}); the log has the details")
 
 
 def _presence(path: Path) -> str:

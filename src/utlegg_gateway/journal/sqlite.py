@@ -43,6 +43,7 @@ from utlegg_gateway.journal.states import (
     FileState,
     Intent,
     Transition,
+    encode_name,
 )
 from utlegg_gateway.journal.states import case_from_row as _case
 from utlegg_gateway.journal.states import file_from_row as _file
@@ -75,7 +76,13 @@ def _ts(value: datetime) -> str:
 
 
 def _dump(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A name with surrogates (see states.encode_name): JSON's \u escapes hold it.
+        text = json.dumps(value, ensure_ascii=True, sort_keys=True, default=str)
+    return text
 
 
 class Journal:
@@ -234,10 +241,10 @@ class Journal:
                 " registered_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     inbox,
-                    name,
+                    encode_name(name),
                     sha256,
                     size,
-                    None if path is None else str(path),
+                    None if path is None else encode_name(str(path)),
                     F.CLAIMED.value,
                     duplicate_of,
                     now,
@@ -272,7 +279,8 @@ class Journal:
     def file_by_path(self, path: Path | str) -> FileRecord | None:
         """The latest file registered at `path` (to find claimed files the journal lacks)."""
         rows = self._query(
-            "SELECT * FROM files WHERE path = ? ORDER BY id DESC LIMIT 1", (str(path),)
+            "SELECT * FROM files WHERE path = ? ORDER BY id DESC LIMIT 1",
+            (encode_name(str(path)),),
         )
         return _file(rows[0]) if rows else None
 
@@ -327,7 +335,7 @@ class Journal:
         with self._tx() as conn:
             conn.execute(
                 "UPDATE files SET path = ?, updated_at = ? WHERE id = ?",
-                (str(path), self._now(), file_id),
+                (encode_name(str(path)), self._now(), file_id),
             )
 
     def files_in_states(self, *states: FileState) -> list[FileRecord]:

@@ -29,6 +29,8 @@ End states: files `done`, `failed`, `duplicate`; cases `accepted`, `rejected_loc
 from __future__ import annotations
 
 import json
+import os
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -187,6 +189,31 @@ class RowLike(Protocol):
     def __getitem__(self, key: str, /) -> Any: ...
 
 
+# File names come from foreign file systems: a Latin-1 name on an SMB share reaches
+# Python as a str with lone surrogates (surrogateescape), which SQLite's UTF-8 text
+# cannot hold. Such a name (or path) is stored as this marker + its percent-quoted bytes:
+# lossless, and unambiguous (a name beginning with the marker is stored quoted too).
+_QUOTED = "%surrogateescape:"
+
+
+def _has_surrogates(text: str) -> bool:
+    return any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
+def encode_name(text: str) -> str:
+    """A file name or path as the journal stores it (see `_QUOTED`)."""
+    if not _has_surrogates(text) and not text.startswith(_QUOTED):
+        return text
+    return _QUOTED + urllib.parse.quote(os.fsencode(text), safe="/")
+
+
+def decode_name(stored: str) -> str:
+    """The file name or path `encode_name` stored, exactly as the file system gave it."""
+    if not stored.startswith(_QUOTED):
+        return stored
+    return os.fsdecode(urllib.parse.unquote_to_bytes(stored[len(_QUOTED) :]))
+
+
 def parse_time(value: str | None) -> datetime | None:
     """A stored ISO 8601 time (or None)."""
     return None if value is None else datetime.fromisoformat(value)
@@ -199,10 +226,10 @@ def file_from_row(row: RowLike) -> FileRecord:
     return FileRecord(
         id=row["id"],
         inbox=row["inbox"],
-        name=row["name"],
+        name=decode_name(row["name"]),
         sha256=row["sha256"],
         size=row["size"],
-        path=row["path"],
+        path=None if row["path"] is None else decode_name(row["path"]),
         state=FileState(row["state"]),
         duplicate_of=row["duplicate_of"],
         error=None if row["error"] is None else ErrorEntry.from_json(json.loads(row["error"])),

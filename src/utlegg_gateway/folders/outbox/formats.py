@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 from lxml import etree
 
@@ -21,9 +22,11 @@ __all__ = [
     "RECEIPT_XML_NAMESPACE",
     "error_report_json",
     "error_report_text",
+    "neutralise",
     "receipt_csv",
     "receipt_json",
     "receipt_xml",
+    "xml_safe",
 ]
 
 RECEIPT_XML_NAMESPACE = "urn:utlegg-gateway:kvittering:1"
@@ -55,15 +58,45 @@ CSV_COLUMNS = (
 )
 
 
-def receipt_csv(receipt: Receipt, *, encoding: str = "utf-8-sig", delimiter: str = ";") -> bytes:
+# A cell starting with one of these is a formula to Excel and LibreOffice (OWASP "CSV
+# injection"): `=cmd|' /C calc'!A0` in a case reference would run when opened.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(cell: str) -> str:
+    """A cell a spreadsheet shows as text: a leading `'` before a formula character."""
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+
+
+class _Rows:
+    """csv.writer with every cell neutralised (and control characters shown escaped)."""
+
+    def __init__(self, buf: io.StringIO, delimiter: str, *, formulas: bool) -> None:
+        self._writer = csv.writer(buf, delimiter=delimiter, lineterminator="\r\n")
+        self._formulas = formulas
+
+    def writerow(self, row: list[str]) -> None:
+        cells = [xml_safe(c) for c in row]
+        self._writer.writerow([neutralise(c) for c in cells] if self._formulas else cells)
+
+
+def receipt_csv(
+    receipt: Receipt,
+    *,
+    encoding: str = "utf-8-sig",
+    delimiter: str = ";",
+    neutralise_formulas: bool = True,
+) -> bytes:
     """`NAME.kvittering.csv`: a header, one `case` row per case, one `error` row per error.
 
     CRLF line ends and `;` as in the legacy exports; characters the chosen encoding
-    cannot hold become `?` (a readable receipt beats none).
+    cannot hold become `?` (a readable receipt beats none). Cells that a spreadsheet
+    would run as a formula get a leading `'` unless `neutralise_formulas` is off (for
+    importers that need the exact value back).
     """
     buf = io.StringIO()
-    writer = csv.writer(buf, delimiter=delimiter, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
+    writer = _Rows(buf, delimiter, formulas=neutralise_formulas)
+    writer.writerow(list(CSV_COLUMNS))
     for case in receipt.cases:
         base = [
             receipt.source_name,
@@ -124,13 +157,22 @@ def receipt_xml(receipt: Receipt) -> bytes:
             _set(feil, "element", err.element)
             _set(feil, "kolonne", err.column)
             _set(feil, "felt", err.field)
-            feil.text = err.message
+            feil.text = xml_safe(err.message)
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
 
 
 def _set(element: etree._Element, name: str, value: str | None) -> None:
     if value is not None:
-        element.set(name, value)
+        element.set(name, xml_safe(value))
+
+
+# XML 1.0 cannot hold most control characters at all (not even as &#x1b;).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_safe(text: str) -> str:
+    """`text` with every character XML 1.0 forbids written as a visible `\\xNN` escape."""
+    return _NOT_XML.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def error_report_json(report: ErrorReport) -> bytes:

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from utlegg_gateway.errors import ErrorEntry, GatewayError, Place
+from utlegg_gateway.folders._fs import fit_name, shown_name
 from utlegg_gateway.journal.states import CaseRecord, CaseState, FileRecord
 
 __all__ = [
@@ -118,6 +119,8 @@ class Receipt:
     cases: tuple[CaseReceipt, ...] = ()
     # Set when the file's content was seen before: the name it was first received under.
     duplicate_of: str | None = None
+    # Set when the name was too long for `NAME.kvittering.json`: the stem the outbox used.
+    outbox_name: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON document (see docs/architecture.md "Outbox formats")."""
@@ -132,6 +135,7 @@ class Receipt:
                 "receivedAt": iso_time(self.received_at),
                 "finishedAt": iso_time(self.finished_at),
                 "duplicateOf": self.duplicate_of,
+                **({"outboxName": self.outbox_name} if self.outbox_name is not None else {}),
             },
             "summary": {"cases": len(self.cases), **counts},
             "cases": [c.to_json() for c in self.cases],
@@ -244,14 +248,20 @@ def build_receipt(
         )
     finished = [c.finished_at for c in cases if c.finished_at is not None]
     return Receipt(
-        source_name=record.name,
+        source_name=shown_name(record.name),
         inbox=record.inbox,
         sha256=record.sha256,
         received_at=record.registered_at,
         finished_at=max(finished) if finished else record.registered_at,
         cases=tuple(entries),
-        duplicate_of=duplicate_of.name if duplicate_of is not None else None,
+        duplicate_of=shown_name(duplicate_of.name) if duplicate_of is not None else None,
+        outbox_name=_shortened(record.name),
     )
+
+
+def _shortened(name: str) -> str | None:
+    fitted = fit_name(name)
+    return None if fitted == name else shown_name(fitted)
 
 
 def build_error_report(record: FileRecord, *, at: datetime, moved_to: str) -> ErrorReport:
@@ -259,7 +269,7 @@ def build_error_report(record: FileRecord, *, at: datetime, moved_to: str) -> Er
 
     error = record.error or ErrorEntry("gateway-error", "unknown failure")
     return ErrorReport(
-        source_name=record.name,
+        source_name=shown_name(record.name),
         code=error.code,
         message=error.message,
         at=at,

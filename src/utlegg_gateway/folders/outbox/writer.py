@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from utlegg_gateway.errors import GatewayError, OutboxError
-from utlegg_gateway.folders._fs import fsync_dir
+from utlegg_gateway.folders._fs import fit_name, fsync_dir, shown_name
 from utlegg_gateway.folders.outbox.formats import (
     error_report_json,
     error_report_text,
@@ -49,7 +49,12 @@ def write_atomic(path: Path, data: bytes) -> None:
     """
     folder = path.parent
     # Hidden and *.tmp: readers that ignore temp names (ours included) never pick it up.
-    tmp = folder / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    token = secrets.token_hex(6)
+    prefix = path.name
+    # The temp name must fit in a file name too (a long final name is already fitted).
+    while len(os.fsencode(f".{prefix}.{token}.tmp")) > 255:
+        prefix = prefix[:-1]
+    tmp = folder / f".{prefix}.{token}.tmp"
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -95,14 +100,16 @@ def sweep_temp_files(root: Path) -> list[Path]:
 
 
 def _numbered(outbox: Path, source_name: str, suffixes: Sequence[str], n: int) -> list[Path]:
-    stem = source_name if n == 1 else f"{source_name}.{n}"
+    # A name too long for its suffixes is shortened with a hash (the receipt says so).
+    base = fit_name(source_name)
+    stem = base if n == 1 else f"{base}.{n}"
     return [outbox / f"{stem}{suffix}" for suffix in suffixes]
 
 
 def _write_set(outbox: Path, source_name: str, items: Sequence[tuple[str, bytes]]) -> list[Path]:
     """Write files sharing one stem; reuse the stem only where nothing would be overwritten."""
     if "/" in source_name or "\\" in source_name or source_name in {"", ".", ".."}:
-        raise OutboxError("an outbox name must be a plain file name", file=source_name)
+        raise OutboxError("an outbox name must be a plain file name", file=shown_name(source_name))
     suffixes = [suffix for suffix, _ in items]
     n = 1
     while True:
@@ -137,6 +144,7 @@ def write_receipt(
     *,
     csv_encoding: str = "utf-8-sig",
     csv_delimiter: str = ";",
+    csv_neutralise_formulas: bool = True,
 ) -> list[Path]:
     """Write `NAME.kvittering.json` (always) plus `.csv` / `.xml` when in `formats`.
 
@@ -151,7 +159,12 @@ def write_receipt(
         items.append(
             (
                 ".kvittering.csv",
-                receipt_csv(receipt, encoding=csv_encoding, delimiter=csv_delimiter),
+                receipt_csv(
+                    receipt,
+                    encoding=csv_encoding,
+                    delimiter=csv_delimiter,
+                    neutralise_formulas=csv_neutralise_formulas,
+                ),
             )
         )
     if "xml" in wanted:
@@ -178,7 +191,7 @@ def write_error_report(
         if at is None:
             raise OutboxError("write_error_report needs `at` with a GatewayError", field="at")
         report = ErrorReport(
-            source_name=source_name,
+            source_name=shown_name(source_name),
             code=error.code,
             message=error.message,
             at=at,
