@@ -61,6 +61,28 @@ def test_a_fifo_or_a_folder_is_refused_without_opening_it(tmp_path: Path) -> Non
         attachments.read(tmp_path / "pipe.pdf")
 
 
+def test_a_hard_link_is_refused_unless_allowed(tmp_path: Path) -> None:
+    """A second name for a file elsewhere is no proof it belongs to the inbox."""
+    outside = tmp_path / "elsewhere.pdf"
+    outside.write_bytes(b"%PDF private")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    os.link(outside, inbox / "a.pdf")
+    with pytest.raises(AttachmentError, match="hard link"):
+        attachments.locate("a.pdf", [inbox])
+    with pytest.raises(AttachmentError, match="hard link"):
+        attachments.read(inbox / "a.pdf")
+    hit = attachments.locate("a.pdf", [inbox], hard_links=True)
+    assert hit is not None
+    assert attachments.read(hit[0], hard_links=True).data == b"%PDF private"
+
+
+def test_a_name_too_long_for_the_file_system_is_refused(tmp_path: Path) -> None:
+    """ENAMETOOLONG is an answer about this attachment, not a crash of the case."""
+    with pytest.raises(AttachmentError, match="cannot be looked up"):
+        attachments.locate("x" * 300 + ".pdf", [tmp_path])
+
+
 def test_read_gives_bytes_and_hash_and_keeps_to_the_limit(tmp_path: Path) -> None:
     """The content and its SHA-256; a file over the limit is refused before it is read."""
     data = os.urandom(3 * 1024 * 1024 + 17)  # more than one read chunk

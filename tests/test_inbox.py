@@ -154,6 +154,39 @@ def test_zero_length_waits_unless_allowed(drop: Path, clock: Clock) -> None:
     assert _settle(lenient, clock) == ["empty.csv"]
 
 
+def test_an_empty_file_is_answered_after_its_max_age(drop: Path, clock: Clock) -> None:
+    """A 0-byte file waits (a writer may fill it), but not for ever: then it is refused."""
+    (drop / "empty.csv").write_bytes(b"")
+    scanner = _scanner(drop, clock, empty_file_max_age_seconds=3600)
+    assert _settle(scanner, clock) == []
+    clock.advance(3600)
+    (ready,) = scanner.scan()
+    assert ready.name == "empty.csv" and ready.problem is not None
+    assert "empty (0 bytes)" in ready.problem
+    # A file that gets content in time is an ordinary drop.
+    (drop / "late.csv").write_bytes(b"")
+    scanner.scan()
+    clock.advance(100)
+    (drop / "late.csv").write_bytes(b"data")
+    assert [r.name for r in scanner.scan() if r.problem is None] == []
+    clock.advance(STABLE + 1)
+    assert "late.csv" in [r.name for r in scanner.scan() if r.problem is None]
+
+
+def test_a_data_file_over_the_size_limit_is_refused_unread(drop: Path, clock: Clock) -> None:
+    """Too large: reported at once (no stability wait), never read."""
+    (drop / "huge.csv").write_bytes(b"x" * 2048)
+    (drop / "small.csv").write_bytes(b"x" * 10)
+    scanner = _scanner(drop, clock, max_file_bytes=1024)
+    (refused,) = scanner.scan()
+    assert refused.name == "huge.csv" and "more than" in (refused.problem or "")
+    clock.advance(STABLE + 1)
+    assert {r.name: r.problem is None for r in scanner.scan()} == {
+        "huge.csv": False,
+        "small.csv": True,
+    }
+
+
 def test_zero_stability_window_is_ready_on_first_sight(drop: Path, clock: Clock) -> None:
     """stable_seconds 0 means no window: a present file is ready at the first scan."""
     (drop / "a.csv").write_bytes(b"data")

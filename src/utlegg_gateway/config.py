@@ -145,6 +145,11 @@ class ReadinessSettings(_Section):
     # mtime at least this old; weak on its own (copies may keep the source mtime).
     min_age_seconds: float = Field(default=0.0, ge=0)
     allow_empty: bool = False
+    # A 0-byte file is never ready; after this long unchanged (our clock) it is answered
+    # with an error report and moved to failed/, so no drop waits for ever unanswered.
+    empty_file_max_age_seconds: float = Field(default=3600.0, ge=0)
+    # A data file larger than this is refused (error report, failed/) before it is read.
+    max_file_bytes: int = Field(default=1024**3, ge=1)
 
 
 class InboxSettings(_Section):
@@ -167,6 +172,9 @@ class InboxSettings(_Section):
     # An attachment larger than this is refused before it is read (ELAN publishes no
     # limit; 50 MiB is far above any real enclosure and far below what would hurt memory).
     attachments_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
+    # A PDF with more than one hard link may be a file from elsewhere linked into the
+    # inbox (a link's other name can be anywhere on the file system): refused unless on.
+    attachments_allow_hard_links: bool = False
     receipt_formats: tuple[ReceiptFormat, ...] = ("json",)
     # CSV receipts: UTF-8 with BOM, so Excel and Windows tools detect the encoding.
     receipt_csv_encoding: str = "utf-8-sig"

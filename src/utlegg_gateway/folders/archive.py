@@ -73,15 +73,20 @@ def archive_file(
     attachments: Sequence[Path] = (),
 ) -> Path:
     """Move a finished original (and its attachments, and a `.done`/`.ok` marker beside it)
-    to `archive_root/YYYY-MM-DD/`; returns the original's new path."""
+    to `archive_root/YYYY-MM-DD/`; returns the original's new path.
+
+    The original moves last: the journal knows the file by its path in work/, so a
+    process killed between the moves leaves it there, and the next start (or the sweep)
+    runs this again and moves what is left. Moved first, it would leave the remaining
+    PDFs behind for ever.
+    """
     folder = archive_root / now.date().isoformat()
-    moved = move_file(path, folder)
     for extra in attachments:
         if extra.exists() and not extra.is_symlink():
             move_file(extra, folder)
     for marker in _markers_beside(path):
         move_file(marker, folder)
-    return moved
+    return move_file(path, folder)
 
 
 def move_to_failed(path: Path, failed_root: Path, *, now: datetime | None = None) -> Path:

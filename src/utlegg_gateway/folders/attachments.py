@@ -79,12 +79,17 @@ def check_name(filnavn: str) -> None:
         )
 
 
-def _regular(path: Path, filnavn: str) -> os.stat_result | None:
+def _regular(path: Path, filnavn: str, *, hard_links: bool = False) -> os.stat_result | None:
     """lstat of `path` if it is a regular file; None if absent; refused if anything else."""
     try:
         st = path.lstat()
     except FileNotFoundError:
         return None
+    except OSError as exc:  # e.g. ENAMETOOLONG: a name no file can have
+        raise AttachmentError(
+            f"attachment {filnavn[:80]!r} cannot be looked up: {exc.strerror or exc}",
+            field="filnavn",
+        ) from exc
     if stat.S_ISLNK(st.st_mode):
         raise AttachmentError(
             f"attachment {filnavn!r} is a symbolic link (it could lead outside its folder)",
@@ -97,18 +102,29 @@ def _regular(path: Path, filnavn: str) -> os.stat_result | None:
             field="filnavn",
             value=filnavn,
         )
+    if st.st_nlink > 1 and not hard_links:
+        raise AttachmentError(_HARD_LINK.format(name=filnavn), field="filnavn", value=filnavn)
     return st
 
 
-def locate(filnavn: str, folders: Iterable[Path]) -> tuple[Path, os.stat_result] | None:
+_HARD_LINK = (
+    "attachment {name!r} has more than one hard link (its other name may be anywhere on "
+    "the file system); refused, see inboxes[].attachments_allow_hard_links"
+)
+
+
+def locate(
+    filnavn: str, folders: Iterable[Path], *, hard_links: bool = False
+) -> tuple[Path, os.stat_result] | None:
     """The first of `folders` holding `filnavn` as a regular file, with its stat; None if none.
 
-    Raises AttachmentError for an unsafe name, or a link, folder, FIFO … under that name.
+    Raises AttachmentError for an unsafe name, or a link, folder, FIFO … under that name,
+    or (unless `hard_links`) a file with a second hard link.
     """
     check_name(filnavn)
     for folder in folders:
         candidate = folder / filnavn
-        st = _regular(candidate, filnavn)
+        st = _regular(candidate, filnavn, hard_links=hard_links)
         if st is not None:
             return candidate, st
     return None
@@ -137,7 +153,9 @@ def find_by_stem(directory: Path, filnavn: str) -> Path:
     return candidates[0]
 
 
-def read(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> AttachmentContent:
+def read(
+    path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES, hard_links: bool = False
+) -> AttachmentContent:
     """Read an attachment safely: no link followed, no blocking open, size-limited.
 
     The checks are repeated on the open descriptor, so a file swapped for a FIFO or a
@@ -155,6 +173,8 @@ def read(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> AttachmentContent
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise AttachmentError(f"attachment {name!r} is not a regular file; refused")
+        if st.st_nlink > 1 and not hard_links:
+            raise AttachmentError(_HARD_LINK.format(name=name), field="filnavn")
         if st.st_size > max_bytes:
             raise AttachmentError(
                 f"attachment {name!r} has {st.st_size} bytes, more than the limit of {max_bytes}",

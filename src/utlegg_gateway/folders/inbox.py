@@ -7,7 +7,8 @@ nothing depends on it. Readiness (docs/architecture.md "Inbox readiness"), in or
 1. the name is a data file (`include_patterns`) and not a temp/hidden name
    (`ignore_patterns`, case-insensitive);
 2. a marker `NAME<suffix>` exists when `marker_suffixes` is set;
-3. non-empty unless `allow_empty`;
+3. non-empty unless `allow_empty` (a file empty for `empty_file_max_age_seconds` is
+   claimed and answered as failed; one over `max_file_bytes` at once);
 4. size *and* mtime unchanged for `stable_seconds` of the injected clock, seen by at
    least two scans (one scan proves nothing about a writer still at work; with
    `stable_seconds: 0` the first sight is enough);
@@ -76,6 +77,8 @@ class ReadinessPolicy:
     stable_seconds: float = 10.0
     min_age_seconds: float = 0.0
     allow_empty: bool = False
+    empty_file_max_age_seconds: float = 3600.0
+    max_file_bytes: int = 1024**3
 
     @classmethod
     def from_settings(cls, settings: ReadinessSettings) -> ReadinessPolicy:
@@ -86,6 +89,8 @@ class ReadinessPolicy:
             stable_seconds=settings.stable_seconds,
             min_age_seconds=settings.min_age_seconds,
             allow_empty=settings.allow_empty,
+            empty_file_max_age_seconds=settings.empty_file_max_age_seconds,
+            max_file_bytes=settings.max_file_bytes,
         )
 
     def is_ignored(self, name: str) -> bool:
@@ -230,10 +235,27 @@ class InboxScanner:
     def _verdict(
         self, name: str, st: os.stat_result, *, stable: bool, now: datetime
     ) -> ReadyFile | None:
+        if st.st_size > self.policy.max_file_bytes:
+            # Refused before it is read, whatever its readiness: claimed and reported.
+            return self._refused(
+                name,
+                st,
+                f"the file has {st.st_size} bytes, more than inboxes[].readiness."
+                f"max_file_bytes ({self.policy.max_file_bytes})",
+            )
         if not stable:
             return None
         if st.st_size == 0 and not self.policy.allow_empty:
-            return None
+            seen = self._seen.get(name)
+            age = 0.0 if seen is None else (now - seen.since).total_seconds()
+            if age < self.policy.empty_file_max_age_seconds:
+                return None  # may still be filled (a writer that creates first)
+            return self._refused(
+                name,
+                st,
+                f"the file has been empty (0 bytes) for {age:.0f} s; an export is never "
+                "empty: drop it again with its content",
+            )
         # Checked only when asked for: a share's clock running ahead gives negative ages.
         age = now.timestamp() - st.st_mtime_ns / 1e9
         if self.policy.min_age_seconds > 0 and age < self.policy.min_age_seconds:
@@ -251,6 +273,9 @@ class InboxScanner:
             if marker is None:
                 return None
         return ReadyFile(self.name, self.path / name, st.st_size, st.st_mtime_ns, marker=marker)
+
+    def _refused(self, name: str, st: os.stat_result, problem: str) -> ReadyFile:
+        return ReadyFile(self.name, self.path / name, st.st_size, st.st_mtime_ns, problem=problem)
 
     def stable_file(self, path: Path, st: os.stat_result) -> bool:
         """True when `path` (stat `st`) is in this inbox and unchanged since the scans saw it

@@ -231,7 +231,9 @@ class CaseWorker:
         for att in wanted:
             if att.filnavn in found:
                 continue
-            hit = attachments.locate(att.filnavn, folders)
+            hit = attachments.locate(
+                att.filnavn, folders, hard_links=inbox.attachments_allow_hard_links
+            )
             if hit is not None and self._sightings.stable(hit[0], hit[1], window):
                 found[att.filnavn] = hit[0]
                 continue
@@ -309,7 +311,10 @@ class CaseWorker:
         until ELAN has checked it; its uuid, or None when the case ended or must wait."""
         try:
             content = await asyncio.to_thread(
-                attachments.read, path, max_bytes=inbox.attachments_max_bytes
+                attachments.read,
+                path,
+                max_bytes=inbox.attachments_max_bytes,
+                hard_links=inbox.attachments_allow_hard_links,
             )
         except AttachmentError as exc:
             await self.aend(case, C.FAILED, errors=[ErrorEntry.from_error(exc, case.place)])

@@ -580,7 +580,11 @@ class Pipeline:
                 if att.filnavn in still_needed:
                     continue
                 try:
-                    hit = attachments.locate(att.filnavn, [f for f in folders if f is not None])
+                    hit = attachments.locate(
+                        att.filnavn,
+                        [f for f in folders if f is not None],
+                        hard_links=inbox.attachments_allow_hard_links,
+                    )
                 except AttachmentError:
                     continue  # refused when the case ran; never moved either
                 if hit is not None and hit[0] not in out:

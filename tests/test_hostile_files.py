@@ -1,0 +1,143 @@
+"""Hostile drops through the whole gateway: an answer for each, the companions unharmed.
+
+Real files in temporary folders, the real sandbox, `once` in process. Each test checks
+where the file ended, the outbox answer's code and location, that the good companion in
+the same run was accepted, and that a later drop is still processed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.e2e._support import FORMATS, drop_attachments, drop_renamed, receipt
+from utlegg_gateway.config import load_settings
+from utlegg_gateway.demo import write_gateway_config
+from utlegg_gateway.gateway.runner import run_once
+
+MAPPINGS = Path(__file__).resolve().parents[1] / "mappings"
+FIFO_PDF = "IB-2025-000127_betalingsoppfordring.pdf"  # named by case IB-2025-000127 only
+
+
+def _config(tmp_path: Path, sandbox: Any, credentials: Any, **readiness: Any) -> Path:
+    """Both inboxes; `readiness` applies to csv-krav only (xml-sak holds the companions)."""
+    path = write_gateway_config(
+        tmp_path,
+        sandbox=sandbox,
+        credentials=credentials,
+        inboxes={"csv-krav": ["csv-krav"], "xml-sak": ["xml-sak"]},
+        mapping_dirs=[MAPPINGS],
+        stable_seconds=0.05,
+    )
+    data = yaml.safe_load(path.read_text("utf-8"))
+    for inbox in data["inboxes"]:
+        if inbox["name"] == "csv-krav":
+            inbox["readiness"].update(readiness)
+    path.write_text(yaml.safe_dump(data), "utf-8")
+    return path
+
+
+def _cases(tmp_path: Path, name: str) -> dict[str, dict[str, Any]]:
+    return {c["innsenderReferanse"]: c for c in receipt(tmp_path / "outbox", name)["cases"]}
+
+
+def _later_drop_is_processed(tmp_path: Path, config: Path) -> None:
+    inbox = tmp_path / "inbox" / "xml-sak"
+    drop_attachments("xml-sak", inbox)
+    name = drop_renamed(FORMATS["xml-sak"], inbox, "later.xml").name
+    run_once(load_settings(config, environ={}))
+    assert set(_cases(tmp_path, name)) == {"IB-2025-000127", "IB-2025-000311"}
+
+
+def test_a_fifo_or_hard_linked_attachment_fails_its_case_only(
+    tmp_path: Path, sandbox: Any, credentials: Any
+) -> None:
+    """A FIFO named as a PDF once hung `once` for ever; now its case fails, named, at once."""
+    config = _config(tmp_path, sandbox, credentials)
+    inbox = tmp_path / "inbox" / "csv-krav"
+    drop_attachments("csv-krav", inbox)
+    (inbox / FIFO_PDF).unlink()
+    os.mkfifo(inbox / FIFO_PDF)
+    name = drop_renamed(FORMATS["csv-krav"], inbox).name
+
+    report = run_once(load_settings(config, environ={}))
+
+    assert report.exit_code == 1
+    cases = _cases(tmp_path, name)
+    assert cases["IB-2025-000311"]["status"] == "accepted"
+    bad = cases["IB-2025-000127"]
+    assert bad["status"] == "failed"
+    [error] = bad["errors"]
+    assert error["rule"] == "attachment-refused"
+    assert FIFO_PDF in error["message"] and "not a regular file" in error["message"]
+    assert [c["innsenderReferanse"] for c in sandbox.admin.cases()] == ["IB-2025-000311"]
+    assert not any(u.get("filnavn") == FIFO_PDF for u in sandbox.admin.uploads())
+    _later_drop_is_processed(tmp_path, config)
+
+
+def test_a_hard_link_to_a_file_outside_is_never_uploaded(
+    tmp_path: Path, sandbox: Any, credentials: Any
+) -> None:
+    """A PDF hard-linked in from elsewhere is refused (off by default), its case failed."""
+    config = _config(tmp_path, sandbox, credentials)
+    inbox = tmp_path / "inbox" / "csv-krav"
+    drop_attachments("csv-krav", inbox)
+    secret = tmp_path / "private" / "lonnsslipp.pdf"
+    secret.parent.mkdir()
+    secret.write_bytes(b"%PDF-1.4 someone else's payslip")
+    (inbox / FIFO_PDF).unlink()
+    os.link(secret, inbox / FIFO_PDF)
+    name = drop_renamed(FORMATS["csv-krav"], inbox).name
+
+    assert run_once(load_settings(config, environ={})).exit_code == 1
+
+    cases = _cases(tmp_path, name)
+    assert cases["IB-2025-000311"]["status"] == "accepted"
+    [error] = cases["IB-2025-000127"]["errors"]
+    assert (error["rule"], error["origin"]) == ("attachment-refused", "gateway")
+    assert "hard link" in error["message"]
+    uploaded = [u.get("filnavn") for u in sandbox.admin.uploads()]
+    assert FIFO_PDF not in uploaded
+
+
+def test_an_empty_export_is_answered_and_moved_to_failed(
+    tmp_path: Path, sandbox: Any, credentials: Any
+) -> None:
+    """A 0-byte export no longer waits for ever: past its age it gets NAME.feil.json."""
+    config = _config(tmp_path, sandbox, credentials, empty_file_max_age_seconds=0)
+    (tmp_path / "inbox" / "csv-krav" / "tom.csv").write_bytes(b"")
+    drop_attachments("xml-sak", tmp_path / "inbox" / "xml-sak")
+    companion = drop_renamed(FORMATS["xml-sak"], tmp_path / "inbox" / "xml-sak").name
+
+    report = run_once(load_settings(config, environ={}))
+
+    assert report.exit_code == 1
+    assert {c["status"] for c in _cases(tmp_path, companion).values()} == {"accepted"}
+    feil = json.loads((tmp_path / "outbox" / "tom.csv.feil.json").read_bytes())
+    assert feil["code"] == "inbox-error"
+    assert "empty (0 bytes)" in feil["message"]
+    assert feil["file"]["name"] == "tom.csv"
+    assert (tmp_path / "failed" / "tom.csv").is_file()
+    assert not (tmp_path / "inbox" / "csv-krav" / "tom.csv").exists()
+
+
+def test_an_export_over_the_size_limit_is_refused_unread(
+    tmp_path: Path, sandbox: Any, credentials: Any
+) -> None:
+    """Over `max_file_bytes`: an error report naming the limit, the original in failed/."""
+    config = _config(tmp_path, sandbox, credentials, max_file_bytes=4096)
+    big = tmp_path / "inbox" / "csv-krav" / "stor.csv"
+    big.write_bytes(b"SAKSNR;X\n" + b"A;" + b"x" * 8192 + b"\n")
+    drop_attachments("xml-sak", tmp_path / "inbox" / "xml-sak")
+    companion = drop_renamed(FORMATS["xml-sak"], tmp_path / "inbox" / "xml-sak").name
+
+    assert run_once(load_settings(config, environ={})).exit_code == 1
+
+    assert {c["status"] for c in _cases(tmp_path, companion).values()} == {"accepted"}
+    feil = json.loads((tmp_path / "outbox" / "stor.csv.feil.json").read_bytes())
+    assert "max_file_bytes (4096)" in feil["message"]
+    assert (tmp_path / "failed" / "stor.csv").is_file()
