@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from tests._outbox_contract import check_tree
+
 SANDBOX_ORGNR = "312597772"  # the innsender of the official reference begjæring
 SANDBOX_SYSTEMUSER_ORG = "313367002"
 
@@ -54,3 +56,16 @@ def sandbox(make_sandbox: Callable[..., AbstractContextManager[Any]]) -> Iterato
 
     with make_sandbox(SandboxOptions(scanning_seconds=0.0)) as running:
         yield running
+
+
+@pytest.fixture(autouse=True)
+def _outbox_files_follow_their_schemas(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After every test that used tmp_path: each outbox file it wrote fits its published
+    schema (docs/outbox.md), so no test can write an outbox file no schema describes."""
+    if "tmp_path" not in request.fixturenames:
+        yield
+        return
+    root: Path = request.getfixturevalue("tmp_path")  # before yield: torn down after us
+    yield
+    broken = check_tree(root)
+    assert not broken, f"outbox files that break their schema: {broken}"

@@ -273,7 +273,7 @@ def test_error_report_from_report_object(tmp_path: Path) -> None:
 def test_sweep_removes_only_temp_files_a_killed_write_left(tmp_path: Path) -> None:
     """A crash's `.NAME.<hex>.tmp` is removed at start; final files and other dotfiles stay."""
     outbox = tmp_path / "outbox"
-    write_atomic(outbox / "a.csv.kvittering.json", b"{}")
+    write_receipt(outbox, "a.csv", _receipt())  # a final file, as the outbox holds them
     leftover = outbox / "status" / ".IB-1.sakOpprettet.json.0123456789ab.tmp"
     leftover.parent.mkdir(parents=True)
     leftover.write_bytes(b'{"half":')

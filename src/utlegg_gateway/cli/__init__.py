@@ -30,6 +30,7 @@ _COMMANDS: dict[str, str] = {
     "demo": "._demo:demo",
     "sandbox": "._sandbox:sandbox",
     "followup": "._followup:followup",
+    "schemas": "._schemas:schemas",
 }
 
 
