@@ -227,7 +227,9 @@ class Pipeline:
             )
             current = self.journal.file(record.id)
             outcome = FileOutcome(
-                file=current, cases=self.journal.cases_for_file(current.id), answered=False
+                file=current,
+                cases=self.journal.cases_for_file(current.id, payloads=False),
+                answered=False,
             )
         except GatewayError as exc:
             current = self.journal.file(record.id)
@@ -239,7 +241,9 @@ class Pipeline:
                     "archiving failed; the move is retried later",
                     extra=fields(file=name, error=exc.details()),
                 )
-                outcome = FileOutcome(file=current, cases=self.journal.cases_for_file(current.id))
+                outcome = FileOutcome(
+                    file=current, cases=self.journal.cases_for_file(current.id, payloads=False)
+                )
             else:
                 # Anything file-level we did not foresee: report it, keep the gateway going.
                 log.error("file failed", extra=fields(file=name, error=exc.details()))
@@ -270,7 +274,9 @@ class Pipeline:
                 extra=fields(file=record.name),
             )
             return FileOutcome(
-                file=record, cases=self.journal.cases_for_file(record.id), answered=False
+                file=record,
+                cases=self.journal.cases_for_file(record.id, payloads=False),
+                answered=False,
             )
         if path is None or presence == "gone":
             raise InboxError("the claimed file is gone from work/", file=record.path or record.name)
@@ -296,18 +302,14 @@ class Pipeline:
                 return await self._fail_file(self.journal.file(record.id), error)
             record = self.journal.set_file_state(record.id, F.PROCESSING)
         else:  # processing: every case is in the journal; resume the unfinished ones
-            self.progress.cases_found(record.name, len(self.journal.cases_for_file(record.id)))
-            for case in self.journal.cases_for_file(record.id):
+            self.progress.cases_found(
+                record.name, len(self.journal.cases_for_file(record.id, payloads=False))
+            )
+            for case in self.journal.cases_for_file(record.id, payloads=False):
                 if case.state in CASE_END_STATES:
                     self.progress.case_finished(record.name)
-        await asyncio.gather(
-            *(
-                self._guarded_case(record, inbox, path, case)
-                for case in self.journal.cases_for_file(record.id)
-                if case.state not in CASE_END_STATES
-            )
-        )
-        cases = self.journal.cases_for_file(record.id)
+        await self._run_cases(record, inbox, path)
+        cases = self.journal.cases_for_file(record.id, payloads=False)
         if any(c.state not in CASE_END_STATES for c in cases):
             # Only `once` gets here (cases still waiting for attachments): the file stays
             # in work/, `processing`, and the next run takes it up again.
@@ -404,22 +406,60 @@ class Pipeline:
 
     # -- cases -------------------------------------------------------------------------
 
-    async def _guarded_case(
-        self,
-        record: FileRecord,
-        inbox: InboxSettings,
-        path: Path,
-        case: CaseRecord,
-    ) -> None:
-        await self._slots.acquire()
+    async def _run_cases(self, record: FileRecord, inbox: InboxSettings, path: Path) -> None:
+        """Run every open case of the file, at most `max_cases_in_flight` across all files.
+
+        A case's task starts only once its slot is free, so a waiting case costs one id,
+        not a task and a record: memory stays flat in the number of cases of a file.
+        """
+        open_ids = [
+            c.id
+            for c in self.journal.cases_for_file(record.id, payloads=False)
+            if c.state not in CASE_END_STATES
+        ]
+        running: set[asyncio.Task[None]] = set()
+        failures: list[BaseException] = []
+
+        def finished(task: asyncio.Task[None]) -> None:
+            running.discard(task)
+            if not task.cancelled() and task.exception() is not None:
+                failures.append(task.exception())  # type: ignore[arg-type]  # not None: checked
+
         try:
-            await self.cases.run(record, inbox, path, case)
+            for case_id in open_ids:
+                await self._slots.acquire()
+                if failures:  # the journal failed: nothing more may be started
+                    self._slots.release()
+                    break
+                task = asyncio.create_task(self._guarded_case(record, inbox, path, case_id))
+                running.add(task)
+                task.add_done_callback(finished)
+            await asyncio.gather(*running, return_exceptions=True)
+        except BaseException:
+            # Cancelled (a stop after the grace): the cases started go down with the file;
+            # their journal state is resumable.
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+            raise
+        if failures:
+            raise failures[0]
+
+    async def _guarded_case(
+        self, record: FileRecord, inbox: InboxSettings, path: Path, case_id: int
+    ) -> None:
+        """One case in a slot the caller acquired; released here, whatever happens."""
+        try:
+            # The full record (with its payload) is read only now that the case runs.
+            await self.cases.run(record, inbox, path, self.journal.case(case_id))
         except JournalError:
             raise
         except Exception as exc:
             # A bug or an unforeseen error in one case must not take the others down.
-            log.exception("case failed unexpectedly", extra=fields(file=record.name, case=case.key))
-            current = self.journal.case(case.id)
+            current = self.journal.case(case_id)
+            log.exception(
+                "case failed unexpectedly", extra=fields(file=record.name, case=current.key)
+            )
             if current.state not in CASE_END_STATES:
                 error = exc if isinstance(exc, GatewayError) else internal(exc)
                 entry = ErrorEntry.from_error(error, current.place)
@@ -433,7 +473,7 @@ class Pipeline:
     async def _complete(self, record: FileRecord, inbox: InboxSettings) -> FileOutcome:
         """Every case ended: receipt (atomic) → state done → archive the original."""
 
-        cases = self.journal.cases_for_file(record.id)
+        cases = self.journal.cases_for_file(record.id, payloads=False)
         receipts = self._write_receipt(record.name, build_receipt(record, cases), inbox)
         record = self.journal.set_file_state(record.id, F.DONE)
         return await self._finish_moves(record, cases=cases, receipts=list(receipts))
@@ -444,7 +484,7 @@ class Pipeline:
         original = self.journal.file(record.duplicate_of)
         receipt = build_receipt(
             record,
-            self.journal.cases_for_file(original.id),
+            self.journal.cases_for_file(original.id, payloads=False),
             duplicate_of=original,
         )
         receipts = self._write_receipt(record.name, receipt, inbox)
@@ -471,7 +511,9 @@ class Pipeline:
             )
             current = self.journal.file(record.id)
             return FileOutcome(
-                file=current, cases=self.journal.cases_for_file(current.id), answered=False
+                file=current,
+                cases=self.journal.cases_for_file(current.id, payloads=False),
+                answered=False,
             )
 
     async def _fail_file(self, record: FileRecord, exc: GatewayError) -> FileOutcome:
@@ -484,7 +526,7 @@ class Pipeline:
             entry = ErrorEntry.from_error(exc, Place(file=record.name))
             record = self.journal.set_file_state(record.id, F.FAILED, error=entry)
         receipts: list[Path] = []
-        cases = self.journal.cases_for_file(record.id)
+        cases = self.journal.cases_for_file(record.id, payloads=False)
         # A file fails before any of its cases is sent (it is read to its end first), so
         # cases recorded before the break never left: end them as failed, saying so, so
         # that every case of the file is answered in a receipt and none stays open.
@@ -497,7 +539,7 @@ class Pipeline:
                     place=case.place,
                 )
                 self.cases.end(case, C.FAILED, errors=[entry])
-        cases = self.journal.cases_for_file(record.id)
+        cases = self.journal.cases_for_file(record.id, payloads=False)
         if cases and all(c.state in CASE_END_STATES for c in cases):
             receipts = self._write_receipt(
                 record.name, build_receipt(record, cases), self.inbox(record.inbox)
@@ -537,7 +579,7 @@ class Pipeline:
     ) -> FileOutcome:
         """Move an ended file out of work/ (archive or failed); idempotent after a crash."""
         if cases is None:
-            cases = self.journal.cases_for_file(record.id)
+            cases = self.journal.cases_for_file(record.id, payloads=False)
         receipts = list(receipts or [])
         path = Path(record.path) if record.path else None
         # An inbox on a share has its own work folder there (`inboxes[].work`).
@@ -570,7 +612,7 @@ class Pipeline:
         # with the last file that uses it).
         still_needed = {
             att.filnavn
-            for other in self.journal.cases_in_states(*CASE_RESUMABLE)
+            for other in self.journal.cases_in_states(*CASE_RESUMABLE, payloads=False)
             if other.file_id != record.id
             for att in attachments.attachments_of(other.source)
         }

@@ -75,6 +75,18 @@ def _ts(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+# Every column of `cases` but the payload, which is read as an empty object instead.
+_CASE_COLUMNS_LIGHT = (
+    "id, file_id, key, innsender_referanse, begjaeringsdato, state, '{}' AS payload, source,"
+    " ekstern_saksreferanse, korrelasjonsid, meldingsid, errors, duplicate_of, attempts,"
+    " next_attempt_at, submitted_at, finished_at, created_at, updated_at"
+)
+
+
+def _columns(payloads: bool) -> str:
+    return "*" if payloads else _CASE_COLUMNS_LIGHT
+
+
 def _dump(value: Any) -> str:
     text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
     try:
@@ -520,23 +532,33 @@ class Journal:
         )
         return _case(rows[0]) if rows else None
 
-    def cases_for_file(self, file_id: int) -> list[CaseRecord]:
-        """The cases of one file, in the order they were added."""
-        rows = self._query("SELECT * FROM cases WHERE file_id = ? ORDER BY id", (file_id,))
+    def cases_for_file(self, file_id: int, *, payloads: bool = True) -> list[CaseRecord]:
+        """The cases of one file, in the order they were added.
+
+        `payloads=False` leaves each record's `payload` empty (`{}`): a file's case list
+        for states, receipts and archiving must not hold every begjæring in memory.
+        """
+        rows = self._query(
+            f"SELECT {_columns(payloads)} FROM cases WHERE file_id = ? ORDER BY id",  # noqa: S608 -- fixed column lists only
+            (file_id,),
+        )
         return [_case(r) for r in rows]
 
-    def cases_in_states(self, *states: CaseState) -> list[CaseRecord]:
+    def cases_in_states(self, *states: CaseState, payloads: bool = True) -> list[CaseRecord]:
         """Cases in any of `states`, oldest first (CASE_RESUMABLE: what to resume on start)."""
-        return [_case(r) for r in self._in_states("cases", states)]
+        return [_case(r) for r in self._in_states("cases", states, _columns(payloads))]
 
     def _in_states(
-        self, table: Literal["files", "cases"], states: Sequence[FileState | CaseState]
+        self,
+        table: Literal["files", "cases"],
+        states: Sequence[FileState | CaseState],
+        columns: str = "*",
     ) -> list[sqlite3.Row]:
         if not states:
             return []
         marks = ", ".join("?" * len(states))
         return self._query(
-            f"SELECT * FROM {table} WHERE state IN ({marks}) ORDER BY id",  # noqa: S608 -- a fixed table name and placeholders only
+            f"SELECT {columns} FROM {table} WHERE state IN ({marks}) ORDER BY id",  # noqa: S608 -- a fixed table name, fixed columns and placeholders only
             [s.value for s in states],
         )
 
