@@ -24,8 +24,8 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from bench_gateway import _start_sandbox  # noqa: E402
-
 from tests.e2e._support import MAPPINGS, drop_attachments, make_batch  # noqa: E402
+
 from utlegg_gateway.demo import write_gateway_config  # noqa: E402
 
 
