@@ -141,3 +141,29 @@ def test_an_export_over_the_size_limit_is_refused_unread(
     feil = json.loads((tmp_path / "outbox" / "stor.csv.feil.json").read_bytes())
     assert "max_file_bytes (4096)" in feil["message"]
     assert (tmp_path / "failed" / "stor.csv").is_file()
+
+
+def test_an_export_whose_records_are_in_another_namespace_is_not_silently_empty(
+    tmp_path: Path, sandbox: Any, credentials: Any
+) -> None:
+    """Records in a foreign namespace once gave "0 cases", exit 0, archived: now an error."""
+    config = _config(tmp_path, sandbox, credentials)
+    foreign = (
+        FORMATS["xml-sak"]
+        .read_bytes()
+        .replace(b"urn:no:inkassonett:eksport:3", b"urn:no:inkassonett:eksport:4")
+    )
+    xml_inbox = tmp_path / "inbox" / "xml-sak"
+    (xml_inbox / "ny_versjon.xml.part").write_bytes(foreign)
+    (xml_inbox / "ny_versjon.xml.part").replace(xml_inbox / "ny_versjon.xml")
+    drop_attachments("csv-krav", tmp_path / "inbox" / "csv-krav")
+    companion = drop_renamed(FORMATS["csv-krav"], tmp_path / "inbox" / "csv-krav").name
+
+    assert run_once(load_settings(config, environ={})).exit_code == 1
+
+    assert {c["status"] for c in _cases(tmp_path, companion).values()} == {"accepted"}
+    feil = json.loads((tmp_path / "outbox" / "ny_versjon.xml.feil.json").read_bytes())
+    assert feil["code"] == "source-unreadable"
+    assert "found no case" in feil["message"] and "namespace" in feil["hint"]
+    assert (tmp_path / "failed" / "ny_versjon.xml").is_file()
+    assert not (tmp_path / "outbox" / "ny_versjon.xml.kvittering.json").exists()

@@ -348,6 +348,16 @@ class Pipeline:
                 case = self._record_case(record, result)
                 if case.state in CASE_END_STATES:
                     self.progress.case_finished(record.name)
+            if found == 0:
+                # Silence here lost cases: records in another namespace, a renamed element
+                # or a wrong delimiter gave "0 cases", exit 0, and the file archived.
+                raise SourceError(
+                    f"the mapping {spec.name!r} found no case in the file",
+                    file=record.name,
+                    hint="check that the export is the kind this inbox's mapping reads "
+                    "(record element and namespace, delimiter, header); an export with no "
+                    "case at all should not be dropped",
+                )
         finally:
             # Close (and so free the parser) in the thread that made it.
             close = getattr(results, "close", None)
