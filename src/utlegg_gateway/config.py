@@ -326,6 +326,10 @@ class ElanSettings(_Section):
     max_concurrency: int = Field(default=5, ge=1, le=5)
     connect_timeout_seconds: float = Field(default=5.0, gt=0)
     timeout_seconds: float = Field(default=30.0, gt=0)
+    # After a call we gave up on (timeout after sending) ELAN may still be working on it:
+    # its slot stays taken this long, so ELAN never sees more than max_concurrency calls.
+    # None: timeout_seconds (as long again as we waited for it).
+    abandoned_call_grace_seconds: float | None = Field(default=None, ge=0)
     retry: RetrySettings = Field(default_factory=RetrySettings)
     # Upload → ready: poll the attachment state for at most this long.
     attachment_ready_timeout_seconds: float = Field(default=300.0, gt=0)

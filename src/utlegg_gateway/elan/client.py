@@ -148,10 +148,7 @@ class ElanClient:
                 },
             )
             try:
-                async with self._slots:
-                    response = await send(self._http, request, korrelasjonsid=korrelasjonsid)
-                    # Read inside the slot: the call is in flight until its body is in.
-                    await response.aread()
+                response = await self._in_slot(request, korrelasjonsid)
             except ElanTemporaryError as exc:
                 if isinstance(exc, ElanUnknownOutcomeError):
                     outcome.unknown_outcome = True
@@ -194,6 +191,30 @@ class ElanClient:
                 ),
             )
             await self._sleep(wait)
+
+    async def _in_slot(self, request: httpx.Request, korrelasjonsid: str) -> httpx.Response:
+        """Send in one of the `max_concurrency` slots; the body is read inside it."""
+        await self._slots.acquire()
+        try:
+            response = await send(self._http, request, korrelasjonsid=korrelasjonsid)
+            # Read inside the slot: the call is in flight until its body is in.
+            await response.aread()
+        except ElanUnknownOutcomeError as exc:
+            if not isinstance(exc.__cause__, httpx.TimeoutException):
+                # The server closed the connection: it is done with the call.
+                self._slots.release()
+                raise
+            # We stopped waiting; the server may still be working on it. Keep the slot
+            # for the grace, or a retry would be a sixth call in flight at ELAN.
+            grace = self._settings.abandoned_call_grace_seconds
+            grace = self._settings.timeout_seconds if grace is None else grace
+            asyncio.get_running_loop().call_later(grace, self._slots.release)
+            raise
+        except BaseException:
+            self._slots.release()
+            raise
+        self._slots.release()
+        return response
 
     # --- attachments ----------------------------------------------------------------
 

@@ -1,0 +1,60 @@
+"""A call we gave up on keeps its slot for a grace: ELAN never sees a sixth call in flight.
+
+The sandbox holds each status call 0.4 s; the client gives up after 0.1 s and retries.
+Without the grace a retry starts while the server still works on the abandoned call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.elan.conftest import settings_for
+from utlegg_gateway.elan import build_client
+
+
+def _run(sandbox: Any, credentials: Any, tmp_path: Path, grace: float) -> dict[str, Any]:
+    settings = settings_for(
+        sandbox,
+        tmp_path,
+        credentials,
+        elan={
+            "timeout_seconds": 0.1,
+            "abandoned_call_grace_seconds": grace,
+            "retry": {"attempts": 2, "initial_wait_seconds": 0.001, "max_wait_seconds": 0.01},
+        },
+    )
+    sandbox.admin.set_faults({"status": {"probability": 1.0, "actions": ["delay:0.4"]}})
+
+    async def calls() -> None:
+        async with build_client(settings) as elan:
+            await asyncio.gather(
+                *(elan.status("TEST_SAK_FORELAGT") for _ in range(10)), return_exceptions=True
+            )
+
+    asyncio.run(calls())
+    stats: dict[str, Any] = sandbox.admin.stats()
+    sandbox.admin.release_delays()
+    return stats
+
+
+@pytest.mark.parametrize("grace", [0.6])
+def test_no_sixth_call_at_the_server_with_the_grace(
+    sandbox: Any, credentials: Any, tmp_path: Path, grace: float
+) -> None:
+    """Every abandoned call still holds its slot while the server may work on it."""
+    stats = _run(sandbox, credentials, tmp_path, grace)
+    assert stats["calls"]["status"] >= 10
+    assert stats["rejected_concurrency"] == 0
+    assert stats["max_concurrency_seen"] <= 5
+
+
+def test_without_the_grace_the_server_sees_too_many(
+    sandbox: Any, credentials: Any, tmp_path: Path
+) -> None:
+    """The control: with no grace the retries overlap the abandoned calls (the old bug)."""
+    stats = _run(sandbox, credentials, tmp_path, 0.0)
+    assert stats["rejected_concurrency"] > 0
