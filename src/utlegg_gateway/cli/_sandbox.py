@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from utlegg_gateway.cli._common import handle_errors
+from utlegg_gateway.model import DEFAULT_MODEL_VERSION, SPECS
 
 
 @click.group(invoke_without_command=True)
@@ -25,7 +26,12 @@ from utlegg_gateway.cli._common import handle_errors
     type=click.Path(exists=True, path_type=Path),
     help="Client registration file, or a folder of registration*.json (from `sandbox init`).",
 )
-@click.option("--model-version", type=click.Choice(["1.1", "2.0"]), default="2.0")
+@click.option(
+    "--model-version",
+    type=click.Choice(sorted(SPECS)),
+    default=DEFAULT_MODEL_VERSION,
+    show_default=True,
+)
 @click.option(
     "--scanning-seconds",
     type=float,
@@ -57,7 +63,7 @@ def sandbox(  # noqa: PLR0917 - click passes every option positionally-by-name
     from utlegg_gateway.sandbox import SandboxOptions, serve
 
     options = SandboxOptions(
-        model_version="1.1" if model_version == "1.1" else "2.0",
+        model_version=model_version,
         scanning_seconds=scanning_seconds,
         state_file=state,
         registries=registries,

@@ -11,6 +11,8 @@ Public surface (other stages code against exactly this):
     NOT_DECIDABLE_RULES                         documented, but neither we nor a sandbox decide them
     finding(name, location, *args, **values)    a Finding with the rule's message filled in
     validate_file(path, ctx) -> list[Finding]   read a JSON file (InputFileError) and validate
+    deprecations(payload, ctx) -> list[Finding] warnings (MODELL_FELT_UTGAAR): accepted fields
+                                                the version plans to remove; never errors
     format_finding(finding) -> str              "RULE  location  message"
 
 `RULES[name].format(**values)` fills a rule's Norwegian message the way the server
@@ -26,7 +28,7 @@ from typing import Any
 
 from utlegg_gateway._logging import get_logger
 from utlegg_gateway.errors import InputFileError
-from utlegg_gateway.model import check_normalised, normalise
+from utlegg_gateway.model import check_deprecated, check_normalised, normalise
 from utlegg_gateway.model.pointer import sort_key
 from utlegg_gateway.provning._catalog import (
     NOT_DECIDABLE_RULES,
@@ -58,6 +60,7 @@ __all__ = [
     "Finding",
     "ProvingContext",
     "RuleInfo",
+    "deprecations",
     "finding",
     "format_finding",
     "load_payload",
@@ -111,6 +114,18 @@ def validate(payload: Mapping[str, Any], ctx: ProvingContext) -> list[Finding]:
             log.exception("local prøving check failed")
             findings.append(Finding(INTERNAL_ERROR, "Intern feil i lokal prøving", ""))
     return _sorted(findings + emitter.findings)
+
+
+def deprecations(payload: Any, ctx: ProvingContext) -> list[Finding]:
+    """Warnings for fields `ctx.version` accepts but plans to remove; not part of validate().
+
+    Kept apart so that every caller that treats a finding as an error (the pipeline,
+    the sandbox) goes on accepting a deprecated field, as the server does.
+    """
+    return [
+        Finding(i.code, i.message, i.location)
+        for i in check_deprecated(normalise(payload), ctx.version)
+    ]
 
 
 def load_payload(path: Path) -> Any:
