@@ -40,6 +40,16 @@ from utlegg_gateway.model import DEFAULT_MODEL_VERSION, SPECS
     help="How long an uploaded attachment stays 'scanning'.",
 )
 @click.option(
+    "--strict",
+    is_flag=True,
+    help=(
+        "Send and demand only what Skatteetaten publishes: a 422 with plain"
+        " kontrollutslag[{kode, melding, beskrivelse}] (no lokasjon, no eksternSaksreferanse"
+        " on DUPLIKAT_INNSENDING), Klientid and Meldingsid headers required, an empty body"
+        " on a change, HTTP 500 (not 503) for XXX-002. Off: the richer lenient answers."
+    ),
+)
+@click.option(
     "--old-rules-debtor",
     "old_rules",
     multiple=True,
@@ -56,6 +66,7 @@ def sandbox(  # noqa: PLR0917 - click passes every option positionally-by-name
     model_version: str,
     scanning_seconds: float,
     old_rules: tuple[str, ...],
+    strict: bool,
 ) -> None:
     """Serve the sandbox until Ctrl-C / SIGTERM. Prints the URLs it serves."""
     if ctx.invoked_subcommand is not None:
@@ -68,6 +79,7 @@ def sandbox(  # noqa: PLR0917 - click passes every option positionally-by-name
         state_file=state,
         registries=registries,
         old_rules_debtors=old_rules,
+        strict=strict,
     )
 
     def ready(url: str) -> None:
@@ -77,6 +89,7 @@ def sandbox(  # noqa: PLR0917 - click passes every option positionally-by-name
         click.echo(f"  elan base url:       {url}/api/utleggsbegjaering/v2")
         click.echo(f"  admin api:           {url}/_sandbox")
         click.echo(f"  model version:       {model_version}", nl=True)
+        click.echo(f"  mode:                {'strict' if strict else 'lenient'}")
 
     serve(options, host=host, port=port, on_ready=ready)
 
