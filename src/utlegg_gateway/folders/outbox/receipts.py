@@ -54,9 +54,6 @@ class ReceiptError:
     column: str | None = None
     field: str | None = None
     value: str | None = None
-    # The mapping's own code when `rule` is the server's name for it (too-many-decimals
-    # under UGYLDIG_BELOEP); None when they are the same.
-    code: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object of this error (absent details are left out of `source`)."""
@@ -76,8 +73,6 @@ class ReceiptError:
             out["field"] = self.field
         if self.value is not None:
             out["value"] = self.value
-        if self.code is not None:
-            out["code"] = self.code
         return out
 
 
@@ -215,7 +210,6 @@ def receipt_error(entry: ErrorEntry, origin: Origin) -> ReceiptError:
     place = entry.place or Place()
     return ReceiptError(
         rule=entry.rule,
-        code=entry.code if entry.code != entry.rule else None,
         message=entry.message,
         origin=origin,
         location=entry.location,
