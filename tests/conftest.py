@@ -2,6 +2,9 @@
 
 def test_x(sandbox, sandbox_credentials): ...        # default options, client registered
 def test_y(make_sandbox): with make_sandbox(SandboxOptions(model_version="1.1")) as sb: ...
+def test_z(strict_or_lenient_sandbox): ...          # runs twice: lenient and strict mode
+
+`--sandbox-mode strict` (or lenient) runs the `sandbox` fixture itself in that mode.
 """
 
 from __future__ import annotations
@@ -17,6 +20,15 @@ from tests._outbox_contract import check_tree
 
 SANDBOX_ORGNR = "312597772"  # the innsender of the official reference begjæring
 SANDBOX_SYSTEMUSER_ORG = "313367002"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--sandbox-mode",
+        choices=("lenient", "strict"),
+        default="lenient",
+        help="Mode of the `sandbox` fixture (strict: only what Skatteetaten publishes).",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -50,11 +62,26 @@ def make_sandbox(
 
 
 @pytest.fixture
-def sandbox(make_sandbox: Callable[..., AbstractContextManager[Any]]) -> Iterator[Any]:
-    """A fresh sandbox (model 2.0, attachments ready at once) with our client registered."""
+def sandbox(
+    make_sandbox: Callable[..., AbstractContextManager[Any]], request: pytest.FixtureRequest
+) -> Iterator[Any]:
+    """A fresh sandbox (default model, attachments ready at once) with our client registered."""
     from utlegg_gateway.sandbox import SandboxOptions
 
-    with make_sandbox(SandboxOptions(scanning_seconds=0.0)) as running:
+    strict = request.config.getoption("--sandbox-mode") == "strict"
+    with make_sandbox(SandboxOptions(scanning_seconds=0.0, strict=strict)) as running:
+        yield running
+
+
+@pytest.fixture(params=["lenient", "strict"])
+def strict_or_lenient_sandbox(
+    make_sandbox: Callable[..., AbstractContextManager[Any]], request: pytest.FixtureRequest
+) -> Iterator[Any]:
+    """The `sandbox`, once in each mode: for tests whose gateway behaviour must hold in both."""
+    from utlegg_gateway.sandbox import SandboxOptions
+
+    options = SandboxOptions(scanning_seconds=0.0, strict=request.param == "strict")
+    with make_sandbox(options) as running:
         yield running
 
 

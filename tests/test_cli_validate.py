@@ -29,9 +29,9 @@ def test_official_examples_pass_under_1_1(name: str) -> None:
     assert "OK (model 1.1, environment test)" in out
 
 
-def test_default_model_2_0_lists_the_differences() -> None:
-    """Without the flag (2.0) the simple example lists what 2.0 changed and exits 1."""
-    code, out = _run(str(DATA / "model-1.1-begjaering-v1.json"))
+def test_model_2_0_lists_the_differences() -> None:
+    """Under 2.0 (the default before 2.1) the simple example lists what 2.0 changed, exit 1."""
+    code, out = _run(str(DATA / "model-1.1-begjaering-v1.json"), "--model-version", "2.0")
     assert code == 1
     lines = out.splitlines()
     assert (

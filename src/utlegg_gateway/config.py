@@ -32,6 +32,7 @@ from pydantic import (
 )
 
 from utlegg_gateway.errors import ConfigError
+from utlegg_gateway.model._versions import DEFAULT_MODEL_VERSION, ModelVersion, known_version
 
 __all__ = [
     "ENV_PREFIX",
@@ -63,11 +64,9 @@ __all__ = [
 ]
 
 Environment = Literal["test", "prod"]
-ModelVersion = Literal["1.1", "2.0"]
 
 ENV_PREFIX = "UTLEGG_GATEWAY__"
 DEFAULT_ENVIRONMENT: Environment = "test"
-DEFAULT_MODEL_VERSION: ModelVersion = "2.0"
 
 
 def _resolve_path(value: Path, info: ValidationInfo) -> Path:
@@ -490,7 +489,8 @@ class Settings(_Section):
     """The whole configuration. Sections are filled in by the stages that own them."""
 
     environment: Environment = DEFAULT_ENVIRONMENT
-    model_version: ModelVersion = DEFAULT_MODEL_VERSION
+    # A declared model version (model/_versions.py SPECS); new configs get the newest.
+    model_version: Annotated[ModelVersion, AfterValidator(known_version)] = DEFAULT_MODEL_VERSION
     # The organisation the gateway acts as (innsender orgnr): 9 digits.
     organisation: str | None = Field(default=None, pattern=r"^\d{9}$")
     maskinporten: MaskinportenSettings = Field(default_factory=MaskinportenSettings)

@@ -89,8 +89,15 @@ class Daemon:
         return True
 
 
-def test_once_both_formats_renamed_drop(tmp_path: Path, sandbox: Any, credentials: Any) -> None:
-    """`once` (subprocess): both formats → receipts with the sandbox's refs, archived; `status`."""
+def test_once_both_formats_renamed_drop(
+    tmp_path: Path, strict_or_lenient_sandbox: Any, credentials: Any
+) -> None:
+    """`once` (subprocess): both formats → receipts with the sandbox's refs, archived; `status`.
+
+    Run in both sandbox modes: in strict mode the second format's copy of a case gets a
+    DUPLIKAT_INNSENDING without reference, which the gateway fills from its journal.
+    """
+    sandbox = strict_or_lenient_sandbox
     config = _config(tmp_path, sandbox, credentials)
     for fmt in FORMATS:
         drop_attachments(fmt, tmp_path / "inbox" / fmt)

@@ -208,6 +208,13 @@ template:
         ("unknown-code", "/krav/1/art", (3,), "ART", "XX"),
     }
     assert {i.field for i in case.errors} == {"forfall", "beloep", "art"}
+    # Only the amount has a server rule (a malformed date is an HTTP 400 there).
+    assert {i.code: i.rule for i in case.errors} == {
+        "invalid-date": None,
+        "too-many-decimals": "UGYLDIG_BELOEP",
+        "unknown-code": None,
+    }
+    assert next(i for i in case.errors if i.rule).to_json()["rule"] == "UGYLDIG_BELOEP"
 
 
 def test_required_value_missing(build: Build) -> None:

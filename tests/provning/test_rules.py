@@ -23,6 +23,7 @@ from utlegg_gateway.provning import (
     NOT_DECIDABLE_RULES,
     RULES,
     SERVER_ONLY_RULES,
+    deprecations,
     validate,
 )
 
@@ -121,6 +122,8 @@ class Case:
     # Consequential findings the mutation cannot avoid (documented per case).
     also: frozenset[str] = frozenset()
     previous: bool = False
+    # A warning code: checked through deprecations(), which validate() leaves out.
+    warning: bool = False
 
 
 CASES: list[Case] = [
@@ -499,6 +502,13 @@ CASES: list[Case] = [
         "/saksoekt/0/saksoekt",
     ),
     Case("MODELL_FELT_IKKE_I_VERSJON", lambda d: d.update(saksreferanse="x"), "/saksreferanse"),
+    Case(
+        "MODELL_FELT_UTGAAR",
+        lambda d: d["begjaeringensTvangsgrunnlag"][0].update(eksternSaksreferanse="S-1"),
+        "/begjaeringensTvangsgrunnlag/0/eksternSaksreferanse",
+        ctx={"version": "2.1"},
+        warning=True,
+    ),
 ]
 
 
@@ -508,7 +518,11 @@ def _run(case: Case) -> list[tuple[str, str]]:
     kw = dict(case.ctx)
     if case.previous:
         kw["previous"] = base()
-    return [(f.rule, f.location) for f in validate(doc, ctx(**kw))]
+    found = validate(doc, ctx(**kw))
+    if case.warning:
+        assert found == []  # a warning never makes the case fail
+        found = deprecations(doc, ctx(**kw))
+    return [(f.rule, f.location) for f in found]
 
 
 def test_base_payload_is_clean_under_both_versions() -> None:

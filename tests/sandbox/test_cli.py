@@ -15,6 +15,7 @@ from utlegg_gateway.config import load_settings
 from utlegg_gateway.errors import UsageError
 from utlegg_gateway.sandbox import Credentials, build_grant
 from utlegg_gateway.sandbox.init import init_directory
+from utlegg_gateway.sandbox.options import SandboxOptions
 
 
 def _init(directory: Path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -61,6 +62,9 @@ def test_init_writes_working_credentials_and_config(initialised: Path) -> None:
     assert settings.maskinporten.pkcs12_file == creds / "client.p12"
     assert settings.elan.base_url == "http://127.0.0.1:8911/api/utleggsbegjaering/v2"
     assert settings.organisation == "312597772"
+    # The written config names the model explicitly, the same the sandbox starts with.
+    assert "model_version: '2.1'" in (creds / "gateway.yaml").read_text(encoding="utf-8")
+    assert settings.model_version == SandboxOptions().model_version == "2.1"
     # A second init into the same folder refuses (in-process: a subprocess costs seconds).
     with pytest.raises(UsageError) as refused:
         init_directory(creds)

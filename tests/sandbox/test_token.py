@@ -161,10 +161,27 @@ def test_scope_not_registered_is_mp200(sandbox: Any, sandbox_credentials: Any) -
 
 
 def test_undocumented_claim_is_refused(sandbox: Any, sandbox_credentials: Any) -> None:
-    """`sub` is not in Digdir's claim list: Invalid assertion (400)."""
+    """A `sub` other than the client id is not what anyone documents: Invalid assertion."""
     grant = build_grant(sandbox_credentials, sandbox.issuer, extra_claims={"sub": "x"})
     text = _expect(post_grant(sandbox, grant), "invalid_request", "MP-011")
     assert "sub" in text
+
+
+def test_sub_equal_to_the_client_id_is_accepted(sandbox: Any, sandbox_credentials: Any) -> None:
+    """Altinn's system-user example sends `sub` = client id: a token, as from Maskinporten."""
+    grant = build_grant(
+        sandbox_credentials, sandbox.issuer, extra_claims={"sub": sandbox_credentials.client_id}
+    )
+    response = post_grant(sandbox, grant)
+    assert response.status_code == 200, response.text
+    assert response.json()["access_token"]
+
+
+def test_other_undocumented_claims_stay_refused(sandbox: Any, sandbox_credentials: Any) -> None:
+    """Only the documented form of `sub` is let through; another claim is still MP-011."""
+    grant = build_grant(sandbox_credentials, sandbox.issuer, extra_claims={"client_id": "x"})
+    text = _expect(post_grant(sandbox, grant), "invalid_request", "MP-011")
+    assert "client_id" in text
 
 
 def test_unknown_client_is_mp100(sandbox: Any, sandbox_credentials: Any) -> None:

@@ -12,6 +12,7 @@ import click
 
 from utlegg_gateway.config import Settings, load_settings
 from utlegg_gateway.errors import GatewayError
+from utlegg_gateway.model import DEFAULT_MODEL_VERSION, SPECS
 
 __all__ = ["config_option", "environment_option", "handle_errors", "load", "model_version_option"]
 
@@ -49,9 +50,9 @@ environment_option = click.option(
 )
 model_version_option = click.option(
     "--model-version",
-    type=click.Choice(["1.1", "2.0"]),
+    type=click.Choice(sorted(SPECS)),
     default=None,
-    help="ELAN model version (default: 2.0, the current documented model).",
+    help=f"ELAN model version (default: {DEFAULT_MODEL_VERSION}, the newest published model).",
 )
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from utlegg_gateway.cli._common import handle_errors
+from utlegg_gateway.model import DEFAULT_MODEL_VERSION, SPECS
 
 
 @click.group(invoke_without_command=True)
@@ -25,13 +26,28 @@ from utlegg_gateway.cli._common import handle_errors
     type=click.Path(exists=True, path_type=Path),
     help="Client registration file, or a folder of registration*.json (from `sandbox init`).",
 )
-@click.option("--model-version", type=click.Choice(["1.1", "2.0"]), default="2.0")
+@click.option(
+    "--model-version",
+    type=click.Choice(sorted(SPECS)),
+    default=DEFAULT_MODEL_VERSION,
+    show_default=True,
+)
 @click.option(
     "--scanning-seconds",
     type=float,
     default=2.0,
     show_default=True,
     help="How long an uploaded attachment stays 'scanning'.",
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help=(
+        "Send and demand only what Skatteetaten publishes: a 422 with plain"
+        " kontrollutslag[{kode, melding, beskrivelse}] (no lokasjon, no eksternSaksreferanse"
+        " on DUPLIKAT_INNSENDING), Klientid and Meldingsid headers required, an empty body"
+        " on a change, HTTP 500 (not 503) for XXX-002. Off: the richer lenient answers."
+    ),
 )
 @click.option(
     "--old-rules-debtor",
@@ -50,6 +66,7 @@ def sandbox(  # noqa: PLR0917 - click passes every option positionally-by-name
     model_version: str,
     scanning_seconds: float,
     old_rules: tuple[str, ...],
+    strict: bool,
 ) -> None:
     """Serve the sandbox until Ctrl-C / SIGTERM. Prints the URLs it serves."""
     if ctx.invoked_subcommand is not None:
@@ -57,11 +74,12 @@ def sandbox(  # noqa: PLR0917 - click passes every option positionally-by-name
     from utlegg_gateway.sandbox import SandboxOptions, serve
 
     options = SandboxOptions(
-        model_version="1.1" if model_version == "1.1" else "2.0",
+        model_version=model_version,
         scanning_seconds=scanning_seconds,
         state_file=state,
         registries=registries,
         old_rules_debtors=old_rules,
+        strict=strict,
     )
 
     def ready(url: str) -> None:
@@ -71,6 +89,7 @@ def sandbox(  # noqa: PLR0917 - click passes every option positionally-by-name
         click.echo(f"  elan base url:       {url}/api/utleggsbegjaering/v2")
         click.echo(f"  admin api:           {url}/_sandbox")
         click.echo(f"  model version:       {model_version}", nl=True)
+        click.echo(f"  mode:                {'strict' if strict else 'lenient'}")
 
     serve(options, host=host, port=port, on_ready=ready)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from utlegg_gateway import provning
 from utlegg_gateway.cli._common import (
     config_option,
     environment_option,
@@ -16,7 +17,7 @@ from utlegg_gateway.cli._common import (
     model_version_option,
 )
 from utlegg_gateway.errors import EXIT_CASE_ERRORS, EXIT_OK
-from utlegg_gateway.provning import ProvingContext, format_finding, validate_file
+from utlegg_gateway.provning import ProvingContext, format_finding
 
 
 @click.command()
@@ -39,8 +40,9 @@ def validate(
 ) -> None:
     """Check one begjæring (JSON) against the model and the server's rules.
 
-    Prints one line per finding (rule, JSON pointer, message). Exit 0 when clean,
-    1 when it found errors, 2 when the file or the configuration cannot be read.
+    Prints one line per finding (rule, JSON pointer, message), then one "warning:" line
+    per deprecated field the model version still accepts. Exit 0 when clean (warnings
+    allowed), 1 when it found errors, 2 when the file or the configuration cannot be read.
     """
     settings = load(config_path, environment=environment, model_version=model_version)
     ctx = ProvingContext(
@@ -50,9 +52,13 @@ def validate(
         authenticated_orgnr=settings.organisation,
         allow_upload_placeholders=allow_upload_placeholders,
     )
-    findings = validate_file(file, ctx)
+    payload = provning.load_payload(file)
+    findings = provning.validate(payload, ctx)
     for finding in findings:
         click.echo(format_finding(finding))
+    # Deprecated fields are accepted: shown, but they do not change the exit code.
+    for warning in provning.deprecations(payload, ctx):
+        click.echo(f"warning: {format_finding(warning)}")
     where = f"model {settings.model_version}, environment {settings.environment}"
     if findings:
         click.echo(f"{file}: {len(findings)} finding(s) ({where})")

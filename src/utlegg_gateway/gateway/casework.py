@@ -376,12 +376,18 @@ class CaseWorker:
     async def _apply(self, record: FileRecord, case: CaseRecord, decision: Decision) -> CaseRecord:
         """Record a decision: the one place a case's outcome becomes journal state."""
         if isinstance(decision, Accept):
+            ref = decision.ekstern_saksreferanse
+            if ref is None and decision.already_submitted:
+                # DUPLIKAT_INNSENDING as published names no reference; the best source we
+                # have is our own journal (another file may hold the same case, accepted).
+                prior = self.journal.accepted_case(case.innsender_referanse, case.begjaeringsdato)
+                ref = prior.ekstern_saksreferanse if prior is not None else None
             log.info(
                 "case accepted",
                 extra=fields(
                     file=record.name,
                     case=case.key,
-                    ekstern_saksreferanse=decision.ekstern_saksreferanse,
+                    ekstern_saksreferanse=ref,
                     korrelasjonsid=decision.korrelasjonsid,
                     already_submitted=decision.already_submitted,
                 ),
@@ -389,7 +395,7 @@ class CaseWorker:
             return await self.aend(
                 case,
                 C.ACCEPTED,
-                ekstern_saksreferanse=decision.ekstern_saksreferanse,
+                ekstern_saksreferanse=ref,
                 korrelasjonsid=decision.korrelasjonsid,
                 detail={"already_submitted": decision.already_submitted},
             )

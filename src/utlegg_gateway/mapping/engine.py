@@ -21,6 +21,7 @@ from lxml import etree
 from utlegg_gateway._logging import mask, mask_identifier
 from utlegg_gateway.mapping.results import AttachmentRef, CaseIssue, SourceLocation
 from utlegg_gateway.mapping.transforms import TransformError
+from utlegg_gateway.provning import value_rule
 
 __all__ = [
     "FAILED",
@@ -116,14 +117,24 @@ class BuildState:
     attachments: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
     def issue(
-        self, code: str, message: str, pointer: str, scope: Scope, *, column: str | None, value: Any
+        self,
+        code: str,
+        message: str,
+        pointer: str,
+        scope: Scope,
+        *,
+        column: str | None,
+        value: Any,
+        rule: str | None = None,
     ) -> None:
         fld = _field_of(pointer)
         shown = None if value is None else _mask_value(str(value), fld)
         if shown is not None and fld in _IDENTIFIER_FIELDS:
             message = message.replace(repr(str(value)), repr(shown)).replace(str(value), shown)
         self.issues.append(
-            CaseIssue(code, mask(message), pointer or "", fld, scope.location(), column, shown)
+            CaseIssue(
+                code, mask(message), pointer or "", fld, scope.location(), column, shown, rule
+            )
         )
 
 
@@ -234,7 +245,13 @@ class Expr(Node):
                 value = func(value, arg)
             except TransformError as exc:
                 state.issue(
-                    exc.code, f"{name}: {exc.message}", pointer, scope, column=self.label, value=raw
+                    exc.code,
+                    f"{name}: {exc.message}",
+                    pointer,
+                    scope,
+                    column=self.label,
+                    value=raw,
+                    rule=value_rule(pointer),
                 )
                 return FAILED
         return value

@@ -43,10 +43,15 @@ class CaseIssue:
     source: SourceLocation | None = None
     column: str | None = None  # source column (CSV) or XPath / attribute (XML)
     value: str | None = None  # the offending value, identifiers masked
+    # The server's rule name for a malformed value where one fits (UGYLDIG_BELOEP for an
+    # amount with three decimals); `code` keeps the mapping's own detail.
+    rule: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object the CLI and error reports write."""
         out: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.rule is not None:
+            out["rule"] = self.rule
         out["location"] = self.location
         if self.field is not None:
             out["field"] = self.field

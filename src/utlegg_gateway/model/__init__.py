@@ -17,22 +17,32 @@ from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
-from utlegg_gateway.config import ModelVersion
 from utlegg_gateway.errors import CaseError
 from utlegg_gateway.model._types import Begjaering
-from utlegg_gateway.model._versions import SPECS, SUPPORTED_VERSIONS, VersionSpec
+from utlegg_gateway.model._versions import (
+    DEFAULT_MODEL_VERSION,
+    SPECS,
+    SUPPORTED_VERSIONS,
+    ModelVersion,
+    VersionSpec,
+    declare_version,
+)
 from utlegg_gateway.model.pointer import expand, pointer, sort_key
 
 __all__ = [
     "ALTERNATIVE_SPELLINGS",
+    "DEFAULT_MODEL_VERSION",
     "MODEL_CODES",
     "SPECS",
     "SUPPORTED_VERSIONS",
     "Begjaering",
     "ModelIssue",
+    "ModelVersion",
     "VersionSpec",
+    "check_deprecated",
     "check_normalised",
     "check_structure",
+    "declare_version",
     "normalise",
     "parse_begjaering",
 ]
@@ -55,6 +65,8 @@ MODEL_CODES: dict[str, str] = {
     "MODELL_UGYLDIG_KODE": "Verdien finnes ikke i kodelisten for modellversjonen",
     "MODELL_VALG": "Et valg (valgEgenskap) må ha nøyaktig ett alternativ",
     "MODELL_FELT_IKKE_I_VERSJON": "Feltet finnes ikke i den valgte modellversjonen",
+    # A warning, not an error: the version accepts the field but plans to remove it.
+    "MODELL_FELT_UTGAAR": "Feltet er foreldet og planlagt fjernet i neste modellversjon",
 }
 
 # §2.10: where the published sources spell a property several ways, one spelling is
@@ -173,6 +185,28 @@ def _version_issues(payload: Mapping[str, Any], spec: VersionSpec) -> list[Model
     return out
 
 
+def check_deprecated(data: Any, version: ModelVersion) -> list[ModelIssue]:
+    """Warnings (`MODELL_FELT_UTGAAR`) for deprecated fields present in normalised `data`."""
+    spec = SPECS[version]
+    out: list[ModelIssue] = []
+    if not isinstance(data, Mapping):
+        return out
+    for pattern, replacement in sorted(spec.deprecated.items()):
+        for where, _, present in expand(data, pattern):
+            if present:
+                name = pattern.rsplit("/", 1)[-1]
+                instead = f"; bruk {replacement}" if replacement else ""
+                out.append(
+                    ModelIssue(
+                        "MODELL_FELT_UTGAAR",
+                        f"Feltet {name} er foreldet i modellversjon {spec.version} og"
+                        f" planlagt fjernet{instead}",
+                        where,
+                    )
+                )
+    return sorted(out, key=lambda i: (sort_key(i.location), i.message))
+
+
 def _validate(payload: Any, version: ModelVersion) -> tuple[Begjaering | None, list[ModelIssue]]:
     if not isinstance(payload, Mapping):
         return None, [ModelIssue("MODELL_UGYLDIG_VERDI", "Begjæringen må være et JSON-objekt", "")]
@@ -214,7 +248,7 @@ def _without_unknown(data: Any, version: ModelVersion) -> Any:
 
 
 def parse_begjaering(
-    payload: Any, version: ModelVersion = "2.0", *, ignore_unknown: bool = False
+    payload: Any, version: ModelVersion = DEFAULT_MODEL_VERSION, *, ignore_unknown: bool = False
 ) -> Begjaering:
     """The typed begjæring; raises CaseError naming the first problems when invalid.
 

@@ -30,7 +30,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from utlegg_gateway.model._versions import SPECS, SUPPORTED_VERSIONS
+from utlegg_gateway.model._versions import DEFAULT_MODEL_VERSION, SPECS
 
 __all__ = ["Begjaering"]
 
@@ -38,7 +38,7 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def _version(info: ValidationInfo) -> Any:
-    return (info.context or {}).get("version", "2.0")
+    return (info.context or {}).get("version", DEFAULT_MODEL_VERSION)
 
 
 def _code(list_name: str) -> AfterValidator:
@@ -46,7 +46,7 @@ def _code(list_name: str) -> AfterValidator:
         version = _version(info)
         if value in SPECS[version].code_lists[list_name]:
             return value
-        others = [v for v in SUPPORTED_VERSIONS if value in SPECS[v].code_lists[list_name]]
+        others = [v for v in sorted(SPECS) if value in SPECS[v].code_lists[list_name]]
         note = f" (finnes i modellversjon {', '.join(others)})" if others else ""
         raise PydanticCustomError(
             "kode",
@@ -161,7 +161,8 @@ class Partsidentifikator(_Model):
 class Virksomhet(_Model):
     navn: Tekst
     identifikator: Partsidentifikator
-    virksomhetstype: Annotated[Tekst, _code("VirksomhetsType")]
+    # Optional since 2.1; required in 1.1/2.0 (_versions).
+    virksomhetstype: Annotated[Tekst, _code("VirksomhetsType")] | None = None
 
 
 class Person(_Model):
@@ -263,6 +264,8 @@ class Innsender(_Model):
 
 class KreverRettsgebyrErstattet(_Model):
     kreverRettsgebyrErstattet: StrictBool
+    # New in 2.1. Type not published (the figure is a PNG): a yes/no like its siblings.
+    kreverRenterAvRettsgebyr: StrictBool | None = None
     prioritetISakRettsgebyr: Prioritet | None = None
     prioritetISakFremtidigRentekrav: Prioritet | None = None
 
@@ -394,7 +397,7 @@ class Varsel(_Model):
     """Tvangskraftgrunnlag in 1.1, renamed Varsel in 2.0 (no JSON impact)."""
 
     dato: Dato
-    type: Annotated[Tekst, _code("VarselType")]
+    type: Annotated[Tekst, _code("VarselType")] | None = None  # required before 2.1
     tvangskraftgrunnlag: Vedlegg
     forsendelsemaateType: Annotated[Tekst, _code("ForsendelsesmaateType")] | None = None
     alternativElektroniskForsendelsesmaate: AlternativElektroniskKanal | None = None  # 2.0
@@ -424,7 +427,7 @@ class MottakeradresseInnland(_Model):
 
 
 class SkriftligMeddelelse(_Model):
-    kravetsGrunnlag: Tekst
+    kravetsGrunnlag: Tekst | None = None  # required before 2.1
     faktiskeForholdForKravet: Tekst
     paastand: Tekst | None = None  # PAASTAND_PAAKREVET
     kanBehandlesIForliksraadet: StrictBool | None = None  # KAN_BEHANDLES_I_..._PAAKREVET
@@ -448,13 +451,13 @@ class TvangsmulktEllerLovbestemmelse(_Model):
 
 class Gjeldsbrev(_Model):
     skyldnererklaering: StrictBool
-    inndrivelsesklausul: StrictBool
+    inndrivelsesklausul: StrictBool | None = None  # required before 2.1
     vitne: list[Partsidentifikator] | None = None
 
 
 class ElektroniskGjeldserklaering(_Model):
     skyldnererklaering: StrictBool
-    inndrivelsesklausul: StrictBool
+    inndrivelsesklausul: StrictBool | None = None  # required before 2.1
 
 
 class SjekkEllerVeksel(_Model):
@@ -478,8 +481,9 @@ _SAERLIG_VALG = (
 
 class SaerligTvangsgrunnlag(_Model):
     paalydendeBeloep: Beloep | None = None  # 1.0 only (removed in 1.1)
-    skyldner: list[Partsidentifikator] = Field(min_length=1)
-    kreditor: list[Partsidentifikator] = Field(min_length=1)
+    # Optional since 2.1 (required before, see _versions); when given, not empty.
+    skyldner: list[Partsidentifikator] | None = Field(default=None, min_length=1)
+    kreditor: list[Partsidentifikator] | None = Field(default=None, min_length=1)
     tvangsmulktEllerLovbestemmelse: TvangsmulktEllerLovbestemmelse | None = None
     skriftligMeddelelse: SkriftligMeddelelse | None = None
     gjeldsbrev: Gjeldsbrev | None = None
@@ -497,8 +501,9 @@ class DomsslutningInformasjon(_Model):
     beloepSlutningSaksomkostninger: BeloepValuta | None = None  # 1.0 only
     oppfyllelsesfrist: Dato
     forkynnelsesdato: Dato | None = None
-    forpliktet: list[Partsidentifikator] = Field(min_length=1)
-    berettiget: list[Partsidentifikator] = Field(min_length=1)
+    # Optional since 2.1 (required before, see _versions); when given, not empty.
+    forpliktet: list[Partsidentifikator] | None = Field(default=None, min_length=1)
+    berettiget: list[Partsidentifikator] | None = Field(default=None, min_length=1)
 
 
 class AlminneligTvangsgrunnlag(_Model):

@@ -11,7 +11,11 @@ Public surface (other stages code against exactly this):
     NOT_DECIDABLE_RULES                         documented, but neither we nor a sandbox decide them
     finding(name, location, *args, **values)    a Finding with the rule's message filled in
     validate_file(path, ctx) -> list[Finding]   read a JSON file (InputFileError) and validate
+    deprecations(payload, ctx) -> list[Finding] warnings (MODELL_FELT_UTGAAR): accepted fields
+                                                the version plans to remove; never errors
     format_finding(finding) -> str              "RULE  location  message"
+    value_rule(location) -> str | None          the server rule a malformed value at this
+                                                JSON pointer breaks (mapping errors name it)
 
 `RULES[name].format(**values)` fills a rule's Norwegian message the way the server
 does; the sandbox uses it for its 422 answers. docs/rules.md lists every rule.
@@ -26,7 +30,7 @@ from typing import Any
 
 from utlegg_gateway._logging import get_logger
 from utlegg_gateway.errors import InputFileError
-from utlegg_gateway.model import check_normalised, normalise
+from utlegg_gateway.model import check_deprecated, check_normalised, normalise
 from utlegg_gateway.model.pointer import sort_key
 from utlegg_gateway.provning._catalog import (
     NOT_DECIDABLE_RULES,
@@ -58,11 +62,13 @@ __all__ = [
     "Finding",
     "ProvingContext",
     "RuleInfo",
+    "deprecations",
     "finding",
     "format_finding",
     "load_payload",
     "validate",
     "validate_file",
+    "value_rule",
 ]
 
 log = get_logger(__name__)
@@ -113,6 +119,18 @@ def validate(payload: Mapping[str, Any], ctx: ProvingContext) -> list[Finding]:
     return _sorted(findings + emitter.findings)
 
 
+def deprecations(payload: Any, ctx: ProvingContext) -> list[Finding]:
+    """Warnings for fields `ctx.version` accepts but plans to remove; not part of validate().
+
+    Kept apart so that every caller that treats a finding as an error (the pipeline,
+    the sandbox) goes on accepting a deprecated field, as the server does.
+    """
+    return [
+        Finding(i.code, i.message, i.location)
+        for i in check_deprecated(normalise(payload), ctx.version)
+    ]
+
+
 def load_payload(path: Path) -> Any:
     """The JSON document in `path`; InputFileError when it cannot be read or parsed."""
     try:
@@ -135,6 +153,34 @@ def load_payload(path: Path) -> Any:
 def validate_file(path: Path, ctx: ProvingContext) -> list[Finding]:
     """Read a begjæring from a JSON file and validate it."""
     return validate(load_payload(path), ctx)
+
+
+# The field a value sits in -> the server rule that judges its form (UGYLDIG_BELOEP:
+# "maks to desimaler og ikke negativt", and so on); the same fields the checks walk.
+_VALUE_RULES: dict[str, str] = {
+    "beloep": "UGYLDIG_BELOEP",
+    "paalydendeBeloep": "UGYLDIG_BELOEP",
+    "avtaltRentesats": "UGYLDIG_RENTE",
+    "beregnetMedAvtaltRentesats": "UGYLDIG_RENTE",
+    "kidnummer": "UGYLDIG_KID",
+    "kontonummer": "UGYLDIG_KONTONR",
+}
+
+
+def value_rule(location: str) -> str | None:
+    """The server rule a malformed value at JSON pointer `location` corresponds to, if any.
+
+    Dates have none: the server answers a malformed date with HTTP 400, not a rule.
+    Identifiers have one only for a prosessfullmektig's orgnr (UGYLDIG_ORGNR_PROSESSFULLMEKTIG);
+    other fødsels- and organisasjonsnumre are our own codes.
+    """
+    parts = [p for p in location.split("/") if p and not p.isdigit()]
+    if not parts:
+        return None
+    last = parts[-1]
+    if last == "taxIdentificationNumber" and "prosessfullmektig" in parts:
+        return "UGYLDIG_ORGNR_PROSESSFULLMEKTIG"
+    return _VALUE_RULES.get(last)
 
 
 def format_finding(f: Finding) -> str:

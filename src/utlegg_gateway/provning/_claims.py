@@ -76,8 +76,11 @@ def check_grunnlag(doc: Mapping[str, Any], em: Emitter) -> None:
             seen.setdefault(ref, g)
         saerlig = obj(grunnlag.get("saerligTvangsgrunnlag"))
         if saerlig:
+            # 2.1 deprecates Varsel.type: a varsel without one is the § 4-18 varsel the
+            # rule asks for (before 2.1 the model already requires the type).
             has_418 = any(
-                obj(v).get("type") == "varselTvfbl418" for v in arr(grunnlag.get("varsel"))
+                obj(v).get("type", "varselTvfbl418") == "varselTvfbl418"
+                for v in arr(grunnlag.get("varsel"))
             )
             if not has_418 and not text(grunnlag.get("begrunnelseUnnlatVarsel")):
                 em.add("PARAGRAF_4_18_VARSEL_PAAKREVET", f"{base}/varsel")

@@ -183,9 +183,12 @@ def _innsender(doc: Mapping[str, Any], em: Emitter) -> None:
 def _representative_rules(doc: Mapping[str, Any], em: Emitter) -> None:
     innsender = obj(doc.get("innsender"))
     agency = obj(obj(innsender.get("innsender")).get("virksomhet"))
-    if agency.get("virksomhetstype") == "inkassovirksomhet" and not innsender.get(
-        "innsendersProsessfullmektig"
-    ):
+    # 2.1 wants the agency as saksøkers prosessfullmektig too and phases the innsender's
+    # out: either representative carries the bevillingshaver.
+    represented = innsender.get("innsendersProsessfullmektig") or any(
+        obj(s).get("saksoekersProsessfullmektig") for s in arr(doc.get("saksoeker"))
+    )
+    if agency.get("virksomhetstype") == "inkassovirksomhet" and not represented:
         # A collection agency sends innsender, innsendersProsessfullmektig and
         # bevillingshaver (AD-2.0 "Parter"): without the representative there is none.
         em.add(
@@ -210,7 +213,12 @@ def _representative_rules(doc: Mapping[str, Any], em: Emitter) -> None:
                 prosessfullmektig=label,
             )
         virksomhet = obj(actor.get("virksomhet"))
-        if virksomhet.get("virksomhetstype") != "inkassovirksomhet":
+        kind = virksomhet.get("virksomhetstype")
+        # 2.1 made virksomhetstype optional: without it a representative is an agency
+        # only when it names a bevillingshaver (whose name must then be complete).
+        if kind != "inkassovirksomhet" and not (
+            kind is None and virksomhet and "bevillingshaver" in rep
+        ):
             continue
         navn = obj(obj(rep.get("bevillingshaver")).get("navn"))
         if not (text(navn.get("fornavn")) and text(navn.get("etternavn"))):

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from utlegg_gateway.config import Environment, ModelVersion
+from utlegg_gateway.config import Environment
+from utlegg_gateway.model import DEFAULT_MODEL_VERSION, ModelVersion
 
 __all__ = ["Finding", "ProvingContext", "RuleInfo"]
 
@@ -69,7 +70,7 @@ class ProvingContext:
     """What a rule may know besides the payload."""
 
     today: date
-    version: ModelVersion = "2.0"
+    version: ModelVersion = DEFAULT_MODEL_VERSION
     environment: Environment = "test"
     # The begjæring as last accepted, for the change-only rules (endring); None for new.
     previous: Mapping[str, Any] | None = field(default=None)

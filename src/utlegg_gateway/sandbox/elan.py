@@ -66,6 +66,22 @@ def _description(rule: str, fallback: str) -> str:
     return info.description if info is not None and info.description else fallback
 
 
+def _strict_rejection_body(findings: list[Finding], instance: str) -> dict[str, Any]:
+    """The published 422 (beta `ProblemDetailMedKontrollutslag`): kode, melding, beskrivelse."""
+    text = f"Begjæringen bryter {len(findings)} vilkår"
+    return {
+        "type": "about:blank",
+        "title": "Unprocessable Entity",
+        "status": 422,
+        "detail": text,
+        "instance": instance,
+        "kontrollutslag": [
+            {"kode": f.rule, "melding": f.message, "beskrivelse": _description(f.rule, f.message)}
+            for f in findings
+        ],
+    }
+
+
 def _rejection_body(
     findings: list[Finding], korrelasjonsid: str, extra: dict[str, Any]
 ) -> dict[str, Any]:
@@ -132,6 +148,17 @@ def _guarded(sb: Sandbox, operation: str, handler: Handler) -> Callable[[Request
                 400, "XXX-006", "Header Korrelasjonsid mangler eller er ikke en UUID", korr
             )
         sb.stats.note_korrelasjonsid(str(korr))
+        if sb.options.strict:
+            # The beta spec marks both required (uuid for Meldingsid); lenient mode lets
+            # clients that leave them out through.
+            if not request.headers.get("klientid"):
+                return _error(400, "XXX-006", "Header Klientid mangler", korr)
+            try:
+                uuid.UUID(request.headers.get("meldingsid") or "")
+            except ValueError:
+                return _error(
+                    400, "XXX-006", "Header Meldingsid mangler eller er ikke en UUID", korr
+                )
         auth = request.headers.get("authorization", "")
         scheme, _, raw = auth.partition(" ")
         token = None
@@ -160,8 +187,12 @@ def _guarded(sb: Sandbox, operation: str, handler: Handler) -> Callable[[Request
         if action == "500":
             return _error(500, "XXX-001", "Uventet feil (sandbox-feil)", call.korrelasjonsid)
         if action == "503":
+            # XXX-002 is documented as HTTP 500; lenient mode answers 503 as before.
             return _error(
-                503, "XXX-002", "Tjenesten er midlertidig utilgjengelig", call.korrelasjonsid
+                500 if sb.options.strict else 503,
+                "XXX-002",
+                "Tjenesten er midlertidig utilgjengelig",
+                call.korrelasjonsid,
             )
         if action == "429":
             return _too_many(call.korrelasjonsid)
@@ -279,6 +310,9 @@ async def _begjaering(sb: Sandbox, call: Call) -> Response:
     )
     if status == 204:
         return Response(status_code=204)
+    if status == 200 and sb.options.strict:
+        # endreBegjaering answers "null (empty response body)" in the beta spec.
+        return Response(status_code=200)
     if status in (200, 201, 422):
         return JSONResponse(answer, status)
     return _error(status, answer["kode"], answer["melding"], korr)
@@ -323,6 +357,8 @@ async def _decide(
         change=change,
     )
     if findings:
+        if sb.options.strict:
+            return 422, _strict_rejection_body(findings, call.request.url.path)
         extra = {"DUPLIKAT_INNSENDING": {"eksternSaksreferanse": dup.ref}} if dup else {}
         body_422 = _rejection_body(findings, call.korrelasjonsid, extra)
         return 422, body_422

@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from utlegg_gateway.errors import UsageError
+from utlegg_gateway.model import DEFAULT_MODEL_VERSION
 from utlegg_gateway.sandbox.certs import Credentials, write_credentials
 from utlegg_gateway.sandbox.elan import ELAN_BASE_PATH
 
@@ -29,7 +30,7 @@ def gateway_config(credentials: Credentials, url: str, directory: Path) -> dict[
     url = url.rstrip("/")
     return {
         "environment": "test",
-        "model_version": "2.0",
+        "model_version": DEFAULT_MODEL_VERSION,
         "organisation": credentials.orgnr,
         "maskinporten": {
             "client_id": credentials.client_id,

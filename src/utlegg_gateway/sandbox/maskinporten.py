@@ -255,6 +255,12 @@ def check_grant(
             "invalid_request", "MP-011 Invalid assertion. Invalid parameter value"
         ) from exc
     unknown = set(claims) - ALLOWED_CLAIMS
+    # `sub` is not in Digdir's claim table, but Altinn's system-user guide (A-USE, Apr
+    # 2026) sends it as the client id ("iss og sub: your Maskinporten client ID"), and
+    # such clients get tokens from Maskinporten. Accepted exactly in that form; any
+    # other value is the undocumented claim Digdir refuses.
+    if claims.get("sub") == claims.get("iss"):
+        unknown.discard("sub")
     if unknown:
         raise GrantError(
             "invalid_request",

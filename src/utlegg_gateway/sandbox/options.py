@@ -7,7 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
+
+from utlegg_gateway.model import DEFAULT_MODEL_VERSION, ModelVersion
 
 __all__ = [
     "DEFAULT_OUTCOMES",
@@ -38,7 +40,11 @@ DEFAULT_OUTCOMES: tuple[tuple[str, str], ...] = (
 class SandboxOptions:
     """Everything a sandbox can be told at start; the admin API changes some of it at run time."""
 
-    model_version: Literal["1.1", "2.0"] = "2.0"
+    model_version: ModelVersion = DEFAULT_MODEL_VERSION
+    # Send and demand only what Skatteetaten publishes (docs/elan-contract.md "Strict
+    # mode"): a plain 422 (no lokasjon, no reference on a duplicate), Klientid and
+    # Meldingsid required, an empty change answer, 500 for XXX-002.
+    strict: bool = False
     # How long an upload stays `scanning` (sandbox clock) before its final state.
     scanning_seconds: float = 2.0
     status_timings: tuple[tuple[str, float], ...] = DEFAULT_STATUS_TIMINGS
