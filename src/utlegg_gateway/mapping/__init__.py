@@ -27,7 +27,7 @@ from typing import Any
 from utlegg_gateway.errors import MappingSpecError
 from utlegg_gateway.mapping.engine import BuildState, Scope, attachment_refs
 from utlegg_gateway.mapping.results import AttachmentRef, CaseIssue, CaseResult, SourceLocation
-from utlegg_gateway.mapping.sources import iter_xml_records, read_csv_cases
+from utlegg_gateway.mapping.sources import iter_xml_records, read_csv_cases, read_record_file
 from utlegg_gateway.mapping.spec import MappingSpec, load_mapping
 from utlegg_gateway.provning import Finding, ProvingContext, validate
 
@@ -101,6 +101,20 @@ def _cases(
             if case.key_missing:
                 pre.append(_missing_key(spec, source))
             yield Scope(file, rows=case.rows), case.key, source, pre
+        return
+    if spec.kind in {"records", "fixed"}:
+        whole = read_record_file(path, spec)
+        header = tuple(whole.header)
+        for rcase in whole.cases:
+            source = SourceLocation(file, rows=tuple(r.line for r in rcase.rows))
+            pre = [
+                CaseIssue("row-malformed", problem, None, None, SourceLocation(file, rows=(line,)))
+                for line, problem in rcase.problems
+            ]
+            if rcase.key_missing:
+                pre.append(_missing_key(spec, source))
+            scope = Scope(file, rows=rcase.rows, case_rows=rcase.rows, file_rows=header)
+            yield scope, rcase.key, source, pre
         return
     for record in iter_xml_records(path, spec):
         scope = Scope(file, node=record.element, record=record.element, record_path=record.path)

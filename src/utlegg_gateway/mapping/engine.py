@@ -11,6 +11,7 @@ left out of the result (an empty cell means "not given").
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -31,6 +32,7 @@ __all__ = [
     "ForEach",
     "Node",
     "Obj",
+    "Repeat",
     "Row",
     "Scope",
     "StaticList",
@@ -48,10 +50,15 @@ FAILED: Any = object()
 
 
 class Row(NamedTuple):
-    """One CSV record: its first physical line and the values of the columns the mapping uses."""
+    """One record: its first physical line and its values.
+
+    CSV: the values of the columns the mapping uses. Record-type and fixed-width files:
+    every value of the record, in the order of its type's layout, and the type.
+    """
 
     line: int
     values: tuple[str, ...]
+    rtype: str = ""
 
 
 @dataclass(slots=True)
@@ -64,9 +71,27 @@ class Scope:
     record: Any = None  # the case's record element (XML), to build element paths
     record_path: str = ""
     vars: dict[str, Any] = field(default_factory=dict)
+    # Record-type files: all records of the case, and the file's header records, where a
+    # typed column not in `rows` is looked up (a case value in a detail, the creditor).
+    case_rows: Sequence[Row] = ()
+    file_rows: Sequence[Row] = ()
 
     def child_rows(self, rows: Sequence[Row]) -> Scope:
-        return Scope(self.file, rows=rows, vars=self.vars)
+        return Scope(
+            self.file,
+            rows=rows,
+            vars=self.vars,
+            case_rows=self.case_rows,
+            file_rows=self.file_rows,
+        )
+
+    def typed_rows(self, rtype: str) -> list[Row]:
+        """The records of type `rtype` nearest to this scope: its own, the case's, the file's."""
+        for rows in (self.rows or (), self.case_rows, self.file_rows):
+            found = [r for r in rows if r.rtype == rtype]
+            if found:
+                return found
+        return []
 
     def child_node(self, node: Any) -> Scope:
         return Scope(
@@ -81,10 +106,16 @@ class Scope:
             self.record,
             self.record_path,
             {**self.vars, name: value},
+            self.case_rows,
+            self.file_rows,
         )
 
-    def location(self) -> SourceLocation:
+    def location(self, rtype: str | None = None) -> SourceLocation:
         """The location of what this scope reads (first row / the element)."""
+        if rtype is not None:
+            typed = self.typed_rows(rtype)
+            if typed:
+                return SourceLocation(self.file, rows=(typed[0].line,))
         if self.rows is not None:
             return SourceLocation(self.file, rows=(self.rows[0].line,) if self.rows else None)
         if self.node is not None:
@@ -126,6 +157,7 @@ class BuildState:
         column: str | None,
         value: Any,
         rule: str | None = None,
+        rtype: str | None = None,
     ) -> None:
         fld = _field_of(pointer)
         shown = None if value is None else _mask_value(str(value), fld)
@@ -133,7 +165,14 @@ class BuildState:
             message = message.replace(repr(str(value)), repr(shown)).replace(str(value), shown)
         self.issues.append(
             CaseIssue(
-                code, mask(message), pointer or "", fld, scope.location(), column, shown, rule
+                code,
+                mask(message),
+                pointer or "",
+                fld,
+                scope.location(rtype),
+                column,
+                shown,
+                rule,
             )
         )
 
@@ -183,12 +222,21 @@ class Expr(Node):
     # Fast path for a plain child path (`in:A/in:B`, `/in:Root/in:A/@x`): ElementPath
     # instead of XPath. (absolute root tag or None, Clark path or None, attribute or None)
     simple: tuple[str | None, str | None, str | None] | None = None
+    rtype: str | None = None  # record-type files: the type whose column `ref` indexes
+    parts: tuple[Expr, ...] = ()  # concat / coalesce: the expressions combined
 
     def read(self, scope: Scope) -> Any:
         """The raw source value (first match), stripped; empty text is None."""
         if self.kind == "col":
-            rows = scope.rows
-            value: Any = rows[0].values[self.ref] if rows else None
+            if self.rtype is not None:
+                typed = scope.typed_rows(self.rtype)
+                # A short (ragged) record simply has no value in its missing columns.
+                value: Any = (
+                    typed[0].values[self.ref] if typed and self.ref < len(typed[0].values) else None
+                )
+            else:
+                rows = scope.rows
+                value = rows[0].values[self.ref] if rows else None
         elif self.kind == "xpath":
             if self.attr is not None:
                 value = scope.node.get(self.attr)
@@ -202,6 +250,8 @@ class Expr(Node):
             else:
                 found = self.ref(scope.node)
                 value = _first(found)
+        elif self.kind in {"concat", "coalesce"}:
+            value = self.combine(scope, BuildState(), "")
         elif self.kind == "const":
             # A fresh copy of an object/list constant: results must not share state.
             return copy.deepcopy(self.ref) if isinstance(self.ref, dict | list) else self.ref
@@ -213,6 +263,16 @@ class Expr(Node):
             if not value:
                 return None
         return value
+
+    def combine(self, scope: Scope, state: BuildState, pointer: str) -> Any:
+        """concat: the parts' texts joined (None if all are empty); coalesce: the first given."""
+        values = [part.build(scope, state, pointer) for part in self.parts]
+        if self.kind == "coalesce":
+            return next((v for v in values if v is not None), None)
+        given = [v for v, p in zip(values, self.parts, strict=True) if p.kind != "const" and v]
+        if not given:
+            return None
+        return "".join(_text_of(v) for v in values if v is not None)
 
     def _simple_node(self, node: Any) -> Any:
         assert self.simple is not None
@@ -252,6 +312,7 @@ class Expr(Node):
                     column=self.label,
                     value=raw,
                     rule=value_rule(pointer),
+                    rtype=self.rtype,
                 )
                 return FAILED
         return value
@@ -259,13 +320,26 @@ class Expr(Node):
     def build(self, scope: Scope, state: BuildState, pointer: str) -> Any:
         if self.when is not None and not self.when.test(scope, state, pointer):
             return self.default  # `when` + `default` reads as if/else
+        if self.kind in {"concat", "coalesce"}:
+            value = self.combine(scope, state, pointer)
+            if value is not None:
+                value = self.apply(value, scope, state, pointer)
+            return self._finish(value, scope, state, pointer)
         if self.kind == "col" and scope.rows is not None and len(scope.rows) > 1:
-            self._check_rows_agree(scope, state, pointer)
+            if self.rtype is None:
+                self._check_rows_agree(scope, state, pointer, scope.rows)
+            else:
+                typed = [r for r in scope.rows if r.rtype == self.rtype]
+                if len(typed) > 1:
+                    self._check_rows_agree(scope, state, pointer, typed)
         value = self.read(scope)
         if value is not None:
             value = self.apply(value, scope, state, pointer)
-            if value is FAILED:
-                return None
+        return self._finish(value, scope, state, pointer)
+
+    def _finish(self, value: Any, scope: Scope, state: BuildState, pointer: str) -> Any:
+        if value is FAILED:
+            return None
         if value is None or value in ("", []):
             value = self.default
         if value is None:
@@ -277,32 +351,41 @@ class Expr(Node):
                     pointer,
                     scope,
                     column=self.label,
+                    rtype=self.rtype,
                     value=None,
                 )
             return None
         if state.track is not None:
-            state.track[pointer] = (scope, self.label)
+            where = scope
+            if self.rtype is not None:
+                where = scope.child_rows(scope.typed_rows(self.rtype)[:1])
+            state.track[pointer] = (where, self.label)
         if self.attachment is not None:
             return self._attachment(value, scope, state, pointer)
         if isinstance(value, Decimal):
             return _number(value)
         return value
 
-    def _check_rows_agree(self, scope: Scope, state: BuildState, pointer: str) -> None:
+    def _check_rows_agree(
+        self, scope: Scope, state: BuildState, pointer: str, rows: Sequence[Row]
+    ) -> None:
         # A column read for a whole case or group is repeated on each of its rows; rows
         # that disagree would otherwise be resolved silently by taking the first.
-        assert scope.rows is not None
-        first = scope.rows[0].values[self.ref].strip()
-        for row in scope.rows[1:]:
-            other = row.values[self.ref].strip()
+        def at(row: Row) -> str:
+            return row.values[self.ref].strip() if self.ref < len(row.values) else ""
+
+        first = at(rows[0])
+        for row in rows[1:]:
+            other = at(row)
             if other != first:
                 state.issue(
                     "inconsistent-rows",
                     f"the rows of this case/group disagree on {self.label}: {first!r} on line "
-                    f"{scope.rows[0].line}, {other!r} on line {row.line}",
+                    f"{rows[0].line}, {other!r} on line {row.line}",
                     pointer,
                     scope.child_rows((row,)),
                     column=self.label,
+                    rtype=self.rtype,
                     value=other,
                 )
                 return
@@ -318,11 +401,18 @@ class Expr(Node):
                 pointer,
                 scope,
                 column=self.label,
+                rtype=self.rtype,
                 value=name,
             )
             return None
         state.attachments.setdefault((name, kind), []).append(pointer)
         return {"type": kind, "filnavn": name}
+
+
+def _text_of(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value)
 
 
 def _first(found: Any) -> Any:
@@ -332,8 +422,16 @@ def _first(found: Any) -> Any:
         found = found[0]
     if isinstance(found, str):
         return str(found)
-    if isinstance(found, bool | float):
+    if isinstance(found, bool):
         return found
+    if isinstance(found, float):
+        # XPath numbers are doubles: as text, written out in full (never `1.23e+09`), so
+        # an amount transform reads them like any other number in the file.
+        if not math.isfinite(found):
+            return None  # NaN: number() of something that is not a number
+        if found.is_integer():
+            return str(int(found))  # count(…) is 3, not 3.0
+        return format(Decimal(repr(found)), "f")
     if found is None:
         return None
     return found.text  # an element: its text
@@ -441,14 +539,19 @@ class ForEach(Node):
     as_name: str | None = None
     when: Cond | None = None
     omit_if_empty: bool = True
+    rtype: str | None = None  # `records` / a typed `group_by`: the record type iterated
 
     def scopes(self, scope: Scope, state: BuildState, pointer: str) -> list[Scope]:
         if self.mode == "rows":
             return [scope.child_rows((row,)) for row in scope.rows or ()]
+        if self.mode == "records":
+            return [scope.child_rows((row,)) for row in scope.typed_rows(self.rtype or "")]
         if self.mode == "group_by":
             groups: dict[str, list[Row]] = {}
-            for row in scope.rows or ():
-                groups.setdefault(row.values[self.group_col].strip(), []).append(row)
+            rows = scope.rows or () if self.rtype is None else scope.typed_rows(self.rtype)
+            for row in rows:
+                value = row.values[self.group_col] if self.group_col < len(row.values) else ""
+                groups.setdefault(value.strip(), []).append(row)
             return [scope.child_rows(rows) for rows in groups.values()]
         assert self.source is not None
         out: list[Scope] = []
@@ -475,6 +578,33 @@ class ForEach(Node):
         out: list[Any] = []
         for child in self.scopes(scope, state, pointer):
             value = self.item.build(child, state, f"{pointer}/{len(out)}")
+            if value is not None:
+                out.append(value)
+        if not out and self.omit_if_empty:
+            return None
+        return out
+
+
+@dataclass(slots=True)
+class Repeat(Node):
+    """Repeated column groups (`KRAV1_…` … `KRAV5_…`): one item per group number.
+
+    A group whose columns are all empty is left out, even when its item holds constants
+    (`valuta: NOK`), which would otherwise make an object out of nothing.
+    """
+
+    groups: tuple[tuple[Node, tuple[Expr, ...]], ...]  # (item, the columns it reads)
+    when: Cond | None = None
+    omit_if_empty: bool = True
+
+    def build(self, scope: Scope, state: BuildState, pointer: str) -> Any:
+        if self.when is not None and not self.when.test(scope, state, pointer):
+            return None
+        out: list[Any] = []
+        for item, columns in self.groups:
+            if columns and all(col.read(scope) is None for col in columns):
+                continue
+            value = item.build(scope, state, f"{pointer}/{len(out)}")
             if value is not None:
                 out.append(value)
         if not out and self.omit_if_empty:

@@ -13,7 +13,9 @@ The loader reads booleans only as `true`/`false`: YAML 1.1 would turn a country 
 from __future__ import annotations
 
 import codecs
+import csv
 import difflib
+import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,10 +27,19 @@ from lxml import etree
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from utlegg_gateway.errors import MappingSpecError
-from utlegg_gateway.mapping.engine import Cond, Expr, ForEach, Node, Obj, StaticList
+from utlegg_gateway.mapping.engine import Cond, Expr, ForEach, Node, Obj, Repeat, StaticList
 from utlegg_gateway.mapping.transforms import TRANSFORMS
 
-__all__ = ["CsvSource", "MappingSpec", "XmlSource", "load_mapping"]
+__all__ = [
+    "CsvSource",
+    "FieldPos",
+    "FixedSource",
+    "MappingSpec",
+    "RecordType",
+    "RecordsSource",
+    "XmlSource",
+    "load_mapping",
+]
 
 VEDLEGG_TYPES = frozenset(
     {
@@ -95,11 +106,124 @@ class XmlSource(_Model):
     strip: bool = True
 
 
+def _check_encodings(value: list[str]) -> list[str]:
+    for name in value:
+        try:
+            codecs.lookup(name)
+        except LookupError:
+            raise ValueError(f"unknown encoding {name!r}") from None
+    return value
+
+
+_RANGE = re.compile(r"^\s*(\d+)\s*-\s*(\d+)\s*$")
+
+
+class FieldPos(_Model):
+    """A fixed-width field: 1-based `start` and `length` (or inclusive `end`)."""
+
+    start: int = Field(ge=1)
+    length: int | None = Field(default=None, ge=1)
+    end: int | None = Field(default=None, ge=1)
+    # What padding to cut: legacy exports pad text right and numbers left (zeros stay).
+    trim: Literal["both", "left", "right", "none"] = "both"
+
+    @classmethod
+    def parse(cls, value: Any) -> Any:
+        """`"3-11"` (start-end, inclusive) is short for {start: 3, end: 11}."""
+        if isinstance(value, str):
+            m = _RANGE.match(value)
+            if not m:
+                raise ValueError(f"{value!r} is not a position like '3-11'")
+            return {"start": int(m[1]), "end": int(m[2])}
+        return value
+
+    @property
+    def stop(self) -> int:
+        """The 0-based exclusive end, for slicing."""
+        if self.end is not None:
+            return self.end
+        return self.start - 1 + (self.length or 1)
+
+    def model_post_init(self, _context: Any) -> None:
+        if (self.length is None) == (self.end is None):
+            raise ValueError("give either length or end")
+        if self.end is not None and self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+
+
+class RecordType(_Model):
+    """One record type of a header/detail file: its role and its layout."""
+
+    # header: read once, visible to every case; case: starts a case; detail: belongs to
+    # a case; trailer: checked (count), not mapped; ignore: skipped.
+    role: Literal["header", "case", "detail", "trailer", "ignore"] = "detail"
+    columns: list[str] | None = None  # delimited records: the field names in order
+    fields: dict[str, FieldPos] | None = None  # fixed-width records: name -> position
+    key: str | None = None  # `group: key`: the column holding the case key
+    count: str | None = None  # trailer: the column holding a record count
+    counts: list[str] | None = None  # trailer: the record types it counts (default: case)
+    required: bool = False  # header/trailer: a file without one is a file error
+    length: int | None = Field(default=None, ge=1)  # fixed: the exact record length
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _positions(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: FieldPos.parse(v) for k, v in value.items()}
+        return value
+
+    def names(self) -> list[str]:
+        """The column names of this record type, in order."""
+        return list(self.columns or self.fields or [])
+
+
+class _RecordFile(_Model):
+    encodings: list[str] = Field(default_factory=lambda: ["utf-8", "cp1252"], min_length=1)
+    # `follow`: detail lines belong to the last case line above; `key`: lines with the
+    # same key (each type's `key` column) form one case, wherever they are.
+    group: Literal["follow", "key"] = "follow"
+    records: dict[str, RecordType] = Field(min_length=1)
+    max_bytes: int | None = Field(default=None, gt=0)
+    strip: bool = True
+
+    @field_validator("encodings")
+    @classmethod
+    def _known_encodings(cls, value: list[str]) -> list[str]:
+        return _check_encodings(value)
+
+
+class RecordsSource(_RecordFile):
+    """A delimited header/detail file: the record type is one field of each line."""
+
+    kind: Literal["records"]
+    delimiter: str = Field(default=";", min_length=1, max_length=1)
+    quotechar: str = Field(default='"', min_length=1, max_length=1)
+    doublequote: bool = True
+    escapechar: str | None = Field(default=None, min_length=1, max_length=1)
+    type_field: int = Field(default=1, ge=1)  # 1-based position of the record type
+
+
+class FixedSource(_RecordFile):
+    """A fixed-width (positional) file, one record per line, typed by a position."""
+
+    kind: Literal["fixed"]
+    # Where the record type is; without it the file has one record type.
+    type: FieldPos | None = None
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _position(cls, value: Any) -> Any:
+        return FieldPos.parse(value)
+
+
+Source = CsvSource | XmlSource | RecordsSource | FixedSource
+
+
 class _Header(_Model):
     name: str | None = None
     description: str | None = None
     patterns: list[str] = Field(default_factory=list)
-    source: Annotated[CsvSource | XmlSource, Field(discriminator="kind")]
+    source: Annotated[Source, Field(discriminator="kind")]
     case: Any
     template: Any
 
@@ -111,7 +235,7 @@ class MappingSpec:
     name: str
     path: Path
     patterns: tuple[str, ...]
-    source: CsvSource | XmlSource
+    source: Source
     key: Expr
     template: Node
     columns: tuple[str, ...] = ()  # CSV: the columns the mapping reads, in index order
@@ -119,12 +243,12 @@ class MappingSpec:
     namespaces: dict[str, str] = field(default_factory=dict)
 
     @property
-    def kind(self) -> Literal["csv", "xml"]:
-        """`csv` or `xml`."""
+    def kind(self) -> Literal["csv", "xml", "records", "fixed"]:
+        """`csv`, `xml`, `records` (delimited header/detail) or `fixed` (fixed-width)."""
         return self.source.kind
 
 
-_SOURCE_KEYS = ("col", "xpath", "const", "var")
+_SOURCE_KEYS = ("col", "xpath", "const", "var", "concat", "coalesce")
 _EXPR_KEYS = frozenset(
     {*_SOURCE_KEYS, "transform", "default", "required", "when", "attachment", "strip"}
 )
@@ -161,12 +285,49 @@ def _simple_path(
 
 
 class _Compiler:
-    def __init__(self, loader: _Loader, path: Path, source: CsvSource | XmlSource) -> None:
+    def __init__(self, loader: _Loader, path: Path, source: Source) -> None:
         self.loader = loader
         self.path = path
         self.source = source
         self.columns: dict[str, int] = {}
         self.bound: list[str] = []
+        # `$for_each: {repeat: …}`: name -> the group number, put into `{name}` in texts.
+        self.subst: dict[str, int] = {}
+        # The column expressions of the repeated group being compiled (to skip it empty).
+        self.group_cols: list[list[Expr]] = []
+
+    def substitute(self, text: str) -> str:
+        for name, number in self.subst.items():
+            text = text.replace(f"{{{name}}}", str(number))
+        return text
+
+    @property
+    def tabular(self) -> bool:
+        """Sources read by `col` (rows), as opposed to XML."""
+        return self.source.kind != "xml"
+
+    def record_column(self, node: yaml.Node, name: str) -> tuple[str, int]:
+        """(record type, index) of `TYPE.COLUMN`, or of a COLUMN only one type has."""
+        assert isinstance(self.source, RecordsSource | FixedSource)
+        records = self.source.records
+        rtype, dot, column = name.partition(".")
+        if dot and rtype in records:
+            names = records[rtype].names()
+            if column in names:
+                return rtype, names.index(column)
+            close = difflib.get_close_matches(column, names, n=1)
+            hint = f" (did you mean {rtype}.{close[0]}?)" if close else ""
+            self.fail(node, f"record type {rtype!r} has no column {column!r}{hint}")
+        owners = [t for t, r in records.items() if name in r.names()]
+        if len(owners) == 1:
+            return owners[0], records[owners[0]].names().index(name)
+        if owners:
+            both = ", ".join(f"{t}.{name}" for t in owners)
+            self.fail(node, f"column {name!r} is in several record types: write one of {both}")
+        every = [f"{t}.{c}" for t, r in records.items() for c in r.names()]
+        close = difflib.get_close_matches(name, every + [c.partition(".")[2] for c in every], n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise _spec_error(self.path, node, f"no record type has a column {name!r}{hint}")
 
     def fail(self, node: yaml.Node, message: str) -> NoReturn:
         raise _spec_error(self.path, node, message)
@@ -225,7 +386,7 @@ class _Compiler:
                 fields.append((key, self.value(value_node)))
         return Obj.of(fields, when, omit)
 
-    def for_each(self, node: yaml.Node) -> ForEach:
+    def for_each(self, node: yaml.Node) -> ForEach | Repeat:
         parts = {}
         for key, key_node, value_node in self.pairs(node):
             if key not in _FOREACH_KEYS:
@@ -239,7 +400,11 @@ class _Compiler:
             if not isinstance(as_name, str) or not _NAME.match(as_name):
                 self.fail(parts["$as"][1], "$as must be a simple name like `p`")
         source_node = parts["$for_each"][1]
-        mode, group_col, source = self.for_each_source(source_node)
+        if isinstance(source_node, yaml.MappingNode) and any(
+            self.py(k) == "repeat" for k, _ in source_node.value
+        ):
+            return self.repeat(node, parts)
+        mode, group_col, source, rtype = self.for_each_source(source_node)
         bound = as_name or ("item" if mode == "expr" else None)
         when = self.cond(parts["$when"][1]) if "$when" in parts else None
         omit = self.boolean(parts["$omit_if_empty"][1]) if "$omit_if_empty" in parts else True
@@ -250,25 +415,73 @@ class _Compiler:
         finally:
             if bound:
                 self.bound.pop()
-        return ForEach(mode, item, group_col, source, as_name, when, omit)
+        return ForEach(mode, item, group_col, source, as_name, when, omit, rtype)
 
-    def for_each_source(self, node: yaml.Node) -> tuple[str, int, Expr | None]:
+    def repeat(self, node: yaml.Node, parts: dict[str, tuple[yaml.Node, yaml.Node]]) -> Repeat:
+        """`{repeat: 5}` / `{repeat: [1, 5]}`: the item once per group number, `{n}` put in."""
+        source_node = parts["$for_each"][1]
+        items = {self.py(k): v for k, v in source_node.value}
+        if len(items) != 1:
+            self.fail(source_node, "write {repeat: COUNT} or {repeat: [FIRST, LAST]}")
+        bounds_node = items["repeat"]
+        bounds = self.py(bounds_node)
+        if isinstance(bounds, int) and not isinstance(bounds, bool):
+            bounds = [1, bounds]
+        if (
+            not isinstance(bounds, list)
+            or len(bounds) != 2
+            or not all(isinstance(b, int) and not isinstance(b, bool) for b in bounds)
+            or bounds[0] > bounds[1]
+        ):
+            self.fail(bounds_node, "repeat takes a count or [FIRST, LAST] (whole numbers)")
+        name = "n"
+        if "$as" in parts:
+            name = self.py(parts["$as"][1])
+            if not isinstance(name, str) or not _NAME.match(name):
+                self.fail(parts["$as"][1], "$as must be a simple name like `n`")
+        when = self.cond(parts["$when"][1]) if "$when" in parts else None
+        omit = self.boolean(parts["$omit_if_empty"][1]) if "$omit_if_empty" in parts else True
+        groups: list[tuple[Node, tuple[Expr, ...]]] = []
+        for number in range(bounds[0], bounds[1] + 1):
+            self.subst[name] = number
+            self.group_cols.append([])
+            try:
+                item = self.value(parts["$item"][1])
+            finally:
+                del self.subst[name]
+                cols = self.group_cols.pop()
+            groups.append((item, tuple(cols)))
+        return Repeat(tuple(groups), when, omit)
+
+    def for_each_source(self, node: yaml.Node) -> tuple[str, int, Expr | None, str | None]:
         if isinstance(node, yaml.MappingNode):
             keys = {self.py(k): (k, v) for k, v in node.value}
-            if "group_by" in keys or "rows" in keys:
-                if self.source.kind != "csv":
-                    self.fail(node, "group_by / rows are for CSV sources; use xpath for XML")
+            if "group_by" in keys or "rows" in keys or "records" in keys:
+                if not self.tabular:
+                    self.fail(node, "group_by / rows / records are for rows; use xpath for XML")
                 if len(keys) != 1:
-                    self.fail(node, "give either {group_by: COLUMN} or {rows: true}")
+                    self.fail(node, "give one of {group_by: COLUMN}, {rows: true}, {records: T}")
+                if "records" in keys:
+                    rtype = self.py(keys["records"][1])
+                    if not isinstance(self.source, RecordsSource | FixedSource):
+                        self.fail(keys["records"][0], "records is for record-type sources")
+                    if rtype not in self.source.records:
+                        known = ", ".join(sorted(self.source.records))
+                        self.fail(keys["records"][1], f"no record type {rtype!r} ({known})")
+                    return "records", -1, None, rtype
                 if "rows" in keys:
                     if self.py(keys["rows"][1]) is not True:
                         self.fail(keys["rows"][1], "write {rows: true}")
-                    return "rows", -1, None
+                    return "rows", -1, None, None
                 col = self.py(keys["group_by"][1])
                 if not isinstance(col, str) or not col:
                     self.fail(keys["group_by"][1], "group_by names a column")
-                return "group_by", self.column(col), None
-        return "expr", -1, self.expr(node, allowed=frozenset({*_SOURCE_KEYS, "transform"}))
+                if self.source.kind == "csv":
+                    return "group_by", self.column(col), None, None
+                rtype, index = self.record_column(keys["group_by"][1], col)
+                return "group_by", index, None, rtype
+        expr = self.expr(node, allowed=frozenset({*_SOURCE_KEYS, "transform"}))
+        return "expr", -1, expr, None
 
     def boolean(self, node: yaml.Node) -> bool:
         value = self.py(node)
@@ -311,14 +524,28 @@ class _Compiler:
 
     def read_source(self, kind: str, node: yaml.Node) -> Expr:
         value = self.py(node)
+        if kind in {"concat", "coalesce"}:
+            return self.combine(kind, node)
         if kind == "const":
+            if isinstance(value, str) and self.subst:
+                value = self.substitute(value)
             return Expr("const", value, None)
         if not isinstance(value, str) or not value:
             self.fail(node, f"{kind} must be non-empty text")
+        numbered = self.substitute(value) != value  # a column of the repeated group
+        value = self.substitute(value)
         if kind == "col":
-            if self.source.kind != "csv":
-                self.fail(node, "col is for CSV sources; use xpath for XML")
-            return Expr("col", self.column(value), value)
+            if not self.tabular:
+                self.fail(node, "col is for CSV, record-type and fixed-width sources; use xpath")
+            if isinstance(self.source, CsvSource | XmlSource):
+                expr = Expr("col", self.column(value), value)
+            else:
+                rtype, index = self.record_column(node, value)
+                expr = Expr("col", index, f"{rtype}.{self.source.records[rtype].names()[index]}")
+                expr.rtype = rtype
+            if self.group_cols and numbered:
+                self.group_cols[-1].append(expr)
+            return expr
         if kind == "var":
             path = tuple(value.split("."))
             if path[0] not in self.bound:
@@ -328,6 +555,25 @@ class _Compiler:
         if self.source.kind != "xml":
             self.fail(node, "xpath is for XML sources; use col for CSV")
         return self.xpath(node, value)
+
+    def combine(self, kind: str, node: yaml.Node) -> Expr:
+        """`concat: [{col: A}, " ", {col: B}]` / `coalesce: [{col: A}, {col: B}]`."""
+        if not isinstance(node, yaml.SequenceNode) or not node.value:
+            self.fail(node, f"{kind} takes a list of value expressions")
+        parts = []
+        for item in node.value:
+            if isinstance(item, yaml.ScalarNode):
+                text = self.py(item)
+                if kind == "coalesce" or not isinstance(text, str):
+                    self.fail(item, f"write {{const: {text!r}}} for a constant in {kind}")
+                parts.append(Expr("const", self.substitute(text), None, strip=False))
+            else:
+                allowed = frozenset({*_SOURCE_KEYS, "transform", "default", "strip"})
+                parts.append(self.expr(item, allowed=allowed))
+        labels = [p.label for p in parts if p.label]
+        expr = Expr(kind, None, f"{kind}({', '.join(labels)})")
+        expr.parts = tuple(parts)
+        return expr
 
     def xpath(self, node: yaml.Node, text: str) -> Expr:
         assert isinstance(self.source, XmlSource)
@@ -369,12 +615,36 @@ class _Compiler:
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 self.fail(name_node, f"unknown transform {name!r}{hint}")
             transform = TRANSFORMS[name]
+            if name == "lookup":
+                arg = self.lookup_table(arg_node, arg)
             try:
                 parsed = transform.parse_arg(arg)
             except ValueError as exc:
                 self.fail(arg_node, f"transform {name!r}: {exc}")
             out.append((name, transform.func, parsed))
         return tuple(out)
+
+    def lookup_table(self, node: yaml.Node, arg: Any) -> Any:
+        """`{file: NAME}`: a YAML mapping or a two-column CSV beside the mapping file."""
+        if not isinstance(arg, dict) or set(arg) != {"file"} or not isinstance(arg["file"], str):
+            self.fail(node, "lookup takes {file: TABLE.yaml} or {file: TABLE.csv}")
+        table_path = self.path.parent / arg["file"]
+        try:
+            text = table_path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            self.fail(node, f"cannot read lookup table {table_path}: {exc}")
+        if table_path.suffix.lower() == ".csv":
+            rows = [r for r in csv.reader(io.StringIO(text), delimiter=";") if r]
+            if any(len(r) != 2 for r in rows):
+                self.fail(node, f"{table_path}: a lookup CSV has two columns: code;value")
+            return {"table": dict(rows)}
+        try:
+            table = yaml.load(text, Loader=_Loader)  # noqa: S506  (_Loader is a SafeLoader)
+        except yaml.YAMLError as exc:
+            self.fail(node, f"{table_path}: not valid YAML: {exc}")
+        if not isinstance(table, dict) or not table:
+            self.fail(node, f"{table_path}: a lookup table is a YAML mapping code: value")
+        return {"table": table}
 
     def cond(self, node: yaml.Node) -> Cond:
         items = {key: (key_node, value_node) for key, key_node, value_node in self.pairs(node)}
@@ -472,6 +742,52 @@ def load_mapping(path: Path) -> MappingSpec:
         loader.dispose()
 
 
+def _check_records(
+    compiler: _Compiler, root: yaml.MappingNode, source: RecordsSource | FixedSource
+) -> None:
+    """Layouts that cannot work: no case type, a key or count column a type lacks, …"""
+    layout = "columns" if isinstance(source, RecordsSource) else "fields"
+    if not any(r.role == "case" for r in source.records.values()):
+        compiler.fail(
+            _node_at(root, ("source", "records")), "no record type has role: case (what starts one)"
+        )
+    if isinstance(source, FixedSource) and source.type is None and len(source.records) > 1:
+        compiler.fail(
+            _node_at(root, ("source", "records")),
+            "several record types need `type`: the position of the record type in each line",
+        )
+    for name, record in source.records.items():
+        where = ("source", "records", name)
+        if not record.names():
+            compiler.fail(_node_at(root, where), f"record type {name!r} needs `{layout}`")
+        if (record.columns is not None) != (layout == "columns"):
+            other = "fields" if layout == "columns" else "columns"
+            compiler.fail(
+                _node_at(root, (*where, other)),
+                f"{source.kind} records are laid out by `{layout}`, not `{other}`",
+            )
+        checks = [("key", record.key), ("count", record.count)]
+        for what, column in checks:
+            if column is not None and column not in record.names():
+                close = difflib.get_close_matches(column, record.names(), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                compiler.fail(
+                    _node_at(root, (*where, what)),
+                    f"{what}: record type {name!r} has no column {column!r}{hint}",
+                )
+        if source.group == "key" and record.role in {"case", "detail"} and record.key is None:
+            compiler.fail(
+                _node_at(root, where),
+                f"group: key needs `key` (the case key column) on record type {name!r}",
+            )
+        for counted in record.counts or ():
+            if counted not in source.records:
+                known = ", ".join(sorted(source.records))
+                compiler.fail(
+                    _node_at(root, (*where, "counts")), f"no record type {counted!r} ({known})"
+                )
+
+
 def _compile(loader: _Loader, root: yaml.MappingNode, path: Path) -> MappingSpec:
     # Top-level keys starting with `x-` hold YAML anchors for reuse; they are not compiled
     # on their own, only where an alias (`*name`) places them in the template.
@@ -500,8 +816,13 @@ def _compile(loader: _Loader, root: yaml.MappingNode, path: Path) -> MappingSpec
         if prefix and prefix not in source.namespaces:
             compiler.fail(record_node, f"namespace prefix {prefix!r} is not declared")
         record_tag = f"{{{source.namespaces[prefix]}}}{local}" if prefix else local
-    elif not source.header and not source.columns:
-        compiler.fail(_node_at(root, ("source",)), "a CSV without a header line needs `columns`")
+    elif isinstance(source, CsvSource):
+        if not source.header and not source.columns:
+            compiler.fail(
+                _node_at(root, ("source",)), "a CSV without a header line needs `columns`"
+            )
+    else:
+        _check_records(compiler, root, source)
     case_items = {k: (kn, vn) for k, kn, vn in compiler.pairs(nodes["case"])}
     for key, (key_node, _) in case_items.items():
         if key != "key":

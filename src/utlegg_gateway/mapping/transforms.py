@@ -15,7 +15,16 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-__all__ = ["TRANSFORMS", "Transform", "TransformError", "parse_transform_arg"]
+__all__ = [
+    "TRANSFORMS",
+    "AmountFormat",
+    "DatePattern",
+    "Transform",
+    "TransformError",
+    "amount",
+    "date_pattern",
+    "parse_transform_arg",
+]
 
 
 class TransformError(ValueError):
@@ -259,6 +268,222 @@ def get(value: Any, key: str) -> Any:
     return value.get(key)
 
 
+# -- transforms with arguments ---------------------------------------------------------
+_DATE_TOKENS = {
+    "%Y": ("year", r"(\d{4})"),
+    "%y": ("yy", r"(\d{2})"),
+    "%m": ("month", r"(\d{2})"),
+    "%d": ("day", r"(\d{2})"),
+    "YYYY": ("year", r"(\d{4})"),
+    "YY": ("yy", r"(\d{2})"),
+    "MM": ("month", r"(\d{2})"),
+    "DD": ("day", r"(\d{2})"),
+}
+_TOKEN = re.compile(r"%[Yymd]|YYYY|YY|MM|DD|%")
+
+
+@dataclass(frozen=True, slots=True)
+class DatePattern:
+    """A compiled date pattern: the regex, the order of its parts, the century pivot."""
+
+    text: str
+    regex: re.Pattern[str]
+    parts: tuple[str, ...]
+    pivot: int
+
+
+def _parse_date_arg(arg: Any) -> DatePattern:
+    if isinstance(arg, str):
+        arg = {"format": arg}
+    if not isinstance(arg, Mapping) or "format" not in arg or set(arg) - {"format", "pivot"}:
+        raise ValueError(
+            "the argument is {format: PATTERN, pivot: YY} with PATTERN like '%Y%m%d' or 'DDMMYY'"
+        )
+    text = arg["format"]
+    pivot = arg.get("pivot", 70)
+    if not isinstance(text, str) or not text:
+        raise ValueError("format is a pattern like '%Y%m%d', '%d.%m.%Y' or 'DDMMYY'")
+    if isinstance(pivot, bool) or not isinstance(pivot, int) or not 0 <= pivot <= 100:
+        raise ValueError("pivot is a two-digit year 0-100: YY below it is 20YY, else 19YY")
+    regex, parts, at = "", [], 0
+    for m in _TOKEN.finditer(text):
+        regex += re.escape(text[at : m.start()])
+        at = m.end()
+        if m[0] == "%":
+            raise ValueError(f"{text!r}: only %Y %y %m %d (or YYYY YY MM DD) are supported")
+        part, rx = _DATE_TOKENS[m[0]]
+        regex += rx
+        parts.append(part)
+    regex += re.escape(text[at:])
+    if sorted(p if p != "yy" else "year" for p in parts) != ["day", "month", "year"]:
+        raise ValueError(f"{text!r} needs a day, a month and a year, each once")
+    return DatePattern(text, re.compile(f"^{regex}$"), tuple(parts), pivot)
+
+
+def date_pattern(value: Any, pattern: DatePattern) -> str:
+    """A date written by `pattern` → ISO `yyyy-mm-dd`; two-digit years by the pivot."""
+    raw = _text(value)
+    m = pattern.regex.match(raw)
+    if not m:
+        raise TransformError("invalid-date", f"{raw!r} is not a date {pattern.text}")
+    got = dict(zip(pattern.parts, (int(g) for g in m.groups()), strict=True))
+    year = got.get("year")
+    if year is None:
+        yy = got["yy"]
+        year = (2000 if yy < pattern.pivot else 1900) + yy
+    return _make_date(year, got["month"], got["day"], raw)
+
+
+@dataclass(frozen=True, slots=True)
+class AmountFormat:
+    """How an amount is written: separators, implied decimals, overpunched sign."""
+
+    decimal: str
+    thousands: str
+    scale: int
+    places: int
+    overpunch: bool
+
+
+_AMOUNT_KEYS = frozenset({"decimal", "thousands", "scale", "places", "overpunch"})
+# COBOL zoned decimal: the last digit carries the sign ({ A-I positive, } J-R negative).
+_OVERPUNCH = {
+    **{c: (str(i), 1) for i, c in enumerate("{ABCDEFGHI")},
+    **{c: (str(i), -1) for i, c in enumerate("}JKLMNOPQR")},
+}
+
+
+def _parse_amount_arg(arg: Any) -> AmountFormat:
+    arg = {} if arg is None else arg
+    if not isinstance(arg, Mapping) or set(arg) - _AMOUNT_KEYS:
+        keys = ", ".join(sorted(_AMOUNT_KEYS))
+        raise ValueError(f"the argument is a mapping with any of {keys}")
+    decimal_sep = arg.get("decimal", ",")
+    thousands = arg.get("thousands", " ")
+    scale = arg.get("scale", 0)
+    places = arg.get("places", 2)
+    overpunch = arg.get("overpunch", False)
+    if decimal_sep not in {",", "."}:
+        raise ValueError("decimal is ',' or '.'")
+    if not isinstance(thousands, str) or len(thousands) > 1 or thousands == decimal_sep:
+        raise ValueError("thousands is one character (or '') other than the decimal separator")
+    for name, number in (("scale", scale), ("places", places)):
+        if isinstance(number, bool) or not isinstance(number, int):
+            raise ValueError(f"{name} is a whole number")
+    if places < 0:
+        raise ValueError("places is the maximum number of decimals (≥ 0)")
+    if not isinstance(overpunch, bool):
+        raise ValueError("overpunch is true or false")
+    return AmountFormat(decimal_sep, thousands, scale, places, overpunch)
+
+
+def amount(value: Any, fmt: AmountFormat) -> Decimal:
+    """An amount as written by `fmt` → Decimal; `scale: -2` reads øre as kroner."""
+    raw = _text(value)
+    text = raw.strip()
+    sign = 1
+    if fmt.overpunch and text and text[-1] in _OVERPUNCH:
+        digit, sign = _OVERPUNCH[text[-1]]
+        text = text[:-1] + digit
+    if text[-1:] in {"-", "+"}:  # a trailing sign, as some mainframe exports write it
+        sign, text = (-1 if text[-1] == "-" else 1) * sign, text[:-1].rstrip()
+    if text[:1] in {"-", "+"}:
+        sign, text = (-1 if text[0] == "-" else 1) * sign, text[1:].lstrip()
+    if fmt.thousands:
+        text = text.replace(fmt.thousands, "")
+        if fmt.thousands == " ":
+            text = _NUMBER_SPACES.sub("", text)
+    whole, sep, frac = text.partition(fmt.decimal)
+    if (
+        not whole.isdigit()
+        or not whole.isascii()
+        or (sep and not (frac.isdigit() and frac.isascii()))
+    ):
+        raise TransformError("invalid-decimal", f"{raw!r} is not an amount")
+    number = Decimal(f"{whole}.{frac}" if sep else whole).scaleb(fmt.scale)
+    if sign < 0:
+        number = -number
+    exponent = number.as_tuple().exponent
+    decimals = max(0, -exponent) if isinstance(exponent, int) else 0
+    if decimals > fmt.places:
+        # Trailing zeros are not extra precision: 12.300 is 12.30.
+        normal = number.normalize()
+        exp = normal.as_tuple().exponent
+        decimals = max(0, -exp) if isinstance(exp, int) else 0
+        if decimals > fmt.places:
+            raise TransformError(
+                "too-many-decimals",
+                f"{raw!r} has {decimals} decimals, at most {fmt.places} allowed",
+            )
+        number = normal.quantize(Decimal(1).scaleb(-fmt.places))
+    return number
+
+
+@dataclass(frozen=True, slots=True)
+class Slice:
+    """`substring`: 1-based start and an optional length."""
+
+    start: int
+    length: int | None
+
+
+def _parse_substring(arg: Any) -> Slice:
+    if not isinstance(arg, Mapping) or "start" not in arg or set(arg) - {"start", "length"}:
+        raise ValueError("the argument is {start: N, length: M} (1-based; length optional)")
+    start, length = arg["start"], arg.get("length")
+    if isinstance(start, bool) or not isinstance(start, int) or start < 1:
+        raise ValueError("start is a position from 1")
+    if length is not None and (
+        isinstance(length, bool) or not isinstance(length, int) or length < 0
+    ):
+        raise ValueError("length is a whole number ≥ 0")
+    return Slice(start, length)
+
+
+def substring(value: Any, part: Slice) -> str:
+    """Part of a text: `{start: 1, length: 4}` of `20251103` is `2025`."""
+    raw = _text(value)
+    stop = None if part.length is None else part.start - 1 + part.length
+    return raw[part.start - 1 : stop]
+
+
+@dataclass(frozen=True, slots=True)
+class Pad:
+    """`pad`: the width, the fill character and the side."""
+
+    width: int
+    char: str
+    side: str
+
+
+def _parse_pad(arg: Any) -> Pad:
+    if isinstance(arg, int) and not isinstance(arg, bool):
+        arg = {"width": arg}
+    if not isinstance(arg, Mapping) or "width" not in arg or set(arg) - {"width", "char", "side"}:
+        raise ValueError("the argument is {width: N, char: '0', side: left|right}")
+    width, char, side = arg["width"], arg.get("char", "0"), arg.get("side", "left")
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise ValueError("width is a whole number ≥ 1")
+    if not isinstance(char, str) or len(char) != 1:
+        raise ValueError("char is one character")
+    if side not in {"left", "right"}:
+        raise ValueError("side is left or right")
+    return Pad(width, char, side)
+
+
+def pad(value: Any, how: Pad) -> str:
+    """Pad to a width: an account number that lost its leading zero gets it back."""
+    raw = value if isinstance(value, str) else str(value)
+    return raw.rjust(how.width, how.char) if how.side == "left" else raw.ljust(how.width, how.char)
+
+
+def _parse_lookup(arg: Any) -> dict[str, Any]:
+    # The compiler replaces the file name by the table it holds (relative to the mapping).
+    if isinstance(arg, Mapping) and isinstance(arg.get("table"), Mapping):
+        return _parse_code_map(arg["table"])
+    raise ValueError("the argument is {file: TABLE.yaml|TABLE.csv}, relative to the mapping")
+
+
 TRANSFORMS: dict[str, Transform] = {
     t.name: t
     for t in (
@@ -277,6 +502,11 @@ TRANSFORMS: dict[str, Transform] = {
         Transform("upper", upper, _no_arg, "upper case"),
         Transform("lower", lower, _no_arg, "lower case"),
         Transform("get", get, _parse_key, "one key of an object"),
+        Transform("date", date_pattern, _parse_date_arg, "{format: '%Y%m%d'} → yyyy-mm-dd"),
+        Transform("amount", amount, _parse_amount_arg, "{scale: -2, decimal: ','} → Decimal"),
+        Transform("substring", substring, _parse_substring, "{start: 1, length: 4}"),
+        Transform("pad", pad, _parse_pad, "{width: 11, char: '0', side: left}"),
+        Transform("lookup", code_map, _parse_lookup, "{file: table.yaml}: code table in a file"),
     )
 }
 

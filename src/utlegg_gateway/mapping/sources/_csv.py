@@ -19,7 +19,7 @@ from utlegg_gateway.errors import SourceError
 from utlegg_gateway.mapping.engine import FAILED, BuildState, Row, Scope
 from utlegg_gateway.mapping.spec import CsvSource, MappingSpec
 
-__all__ = ["CsvCase", "read_csv_cases"]
+__all__ = ["CsvCase", "decode_error", "detect_encodings", "read_csv_cases"]
 
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig"),
@@ -39,7 +39,7 @@ class CsvCase:
     key_missing: bool = False
 
 
-def _decode_error(path: Path, encoding: str) -> tuple[int, int, str]:
+def decode_error(path: Path, encoding: str) -> tuple[int, int, str]:
     """(byte offset, line, byte shown) of the first byte `encoding` cannot decode."""
     decoder = codecs.getincrementaldecoder(encoding)("strict")
     offset, newlines = 0, 0
@@ -122,13 +122,14 @@ def _read_rows(
             yield start, values, problem
 
 
-def _detect(path: Path, source: CsvSource) -> list[str]:
+def detect_encodings(path: Path, encodings: list[str]) -> list[str]:
+    """The encoding a BOM names, else the configured ones in order."""
     with path.open("rb") as fh:
         head = fh.read(4)
     for bom, encoding in _BOMS:
         if head.startswith(bom):
             return [encoding]
-    return list(source.encodings)
+    return list(encodings)
 
 
 def read_csv_cases(path: Path, spec: MappingSpec) -> Iterator[CsvCase]:
@@ -145,11 +146,11 @@ def read_csv_cases(path: Path, spec: MappingSpec) -> Iterator[CsvCase]:
         )
     failures: list[str] = []
     last_line: int | None = None
-    for encoding in _detect(path, source):
+    for encoding in detect_encodings(path, source.encodings):
         try:
             cases = _group(path, encoding, spec, source)
         except UnicodeDecodeError:
-            offset, last_line, shown = _decode_error(path, encoding)
+            offset, last_line, shown = decode_error(path, encoding)
             failures.append(f"not {encoding} (byte {shown} at offset {offset}, line {last_line})")
             continue
         except OSError as exc:
