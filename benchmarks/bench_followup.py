@@ -52,7 +52,7 @@ async def _submit(elan: Any, journal: Journal, ref: str) -> None:
     payload = copy.deepcopy(json.loads(REFERENCE.read_text(encoding="utf-8")))
     payload["innsenderReferanse"] = ref
     for att in _refs(payload):
-        att["uuid"] = await elan.upload_attachment(PDF, f"{att['filnavn']}.pdf", ref)
+        att["uuid"] = (await elan.upload_attachment(PDF, f"{att['filnavn']}.pdf", ref)).uuid
     result = await elan.submit(payload)
     assert isinstance(result, Accepted), result
     file = journal.register_file(inbox="bench", name=ref, sha256=ref, size=1)

@@ -284,10 +284,12 @@ class MaskinportenSettings(_Section):
 
 
 class ElanPaths(_Section):
-    """Operation paths relative to `elan.base_url` (see docs/elan-contract.md)."""
+    """Operation paths relative to their API's base URL (see docs/elan-contract.md)."""
 
     upload: str = "/vedlegg"
-    attachment: str = "/vedlegg/{uuid}"
+    # Unpublished (no source documents it): None, or a 404/405 there, makes `auto`
+    # readiness ask `valider` instead (elan.attachment_readiness).
+    attachment: str | None = "/vedlegg/{uuid}"
     validate_new: str = "/utleggsbegjaering/valider"
     submit: str = "/utleggsbegjaering"
     validate_change: str = "/utleggsbegjaering/valider/{eksternSaksreferanse}"
@@ -302,6 +304,19 @@ class ElanHeaders(_Section):
     korrelasjonsid: str = "Korrelasjonsid"
     meldingsid: str = "Meldingsid"
     klientid: str = "Klientid"
+
+
+class ElanApi(_Section):
+    """One of the separately published ELAN APIs; None: it lives at `elan.base_url`."""
+
+    base_url: str | None = None
+
+
+class ElanApis(_Section):
+    """Status på sak and Betjeningskartet are their own SwaggerHub APIs (May 2026 pages)."""
+
+    status: ElanApi = Field(default_factory=ElanApi)
+    betjeningskartet: ElanApi = Field(default_factory=ElanApi)
 
 
 class RetrySettings(_Section):
@@ -330,8 +345,19 @@ class ElanSettings(_Section):
     # None: timeout_seconds (as long again as we waited for it).
     abandoned_call_grace_seconds: float | None = Field(default=None, ge=0)
     retry: RetrySettings = Field(default_factory=RetrySettings)
-    # Upload → ready: poll the attachment state for at most this long.
+    # Upload → ready: wait for ELAN's attachment check at most this long.
     attachment_ready_timeout_seconds: float = Field(default=300.0, gt=0)
+    # How the gateway learns that ELAN has checked an attachment. Every mode first takes
+    # a final state from the upload reply when it carries one. auto: then the status
+    # path if configured and it answers, else `valider` (a 422 with only
+    # VEDLEGG_SKAL_VAERE_VIRUSSJEKKET_VALIDERT_OG_KONVERTERT means "not yet").
+    # status: only the status path (a 404 there fails the case). validate: only `valider`.
+    attachment_readiness: Literal["auto", "status", "validate"] = "auto"
+    # Other APIs' base URLs; the innsending operations use `base_url`.
+    apis: ElanApis = Field(default_factory=ElanApis)
+    # Skatteetaten: "at most 5 concurrent calls per API per organisation". organisation:
+    # one pool of max_concurrency slots for all ELAN APIs together (stricter).
+    concurrency_scope: Literal["api", "organisation"] = "api"
 
     def base_url_for(self, environment: str) -> str:
         """The configured base URL or the environment's; prod has no public default."""
@@ -343,6 +369,15 @@ class ElanSettings(_Section):
                 field="elan.base_url",
             )
         return url.rstrip("/")
+
+    def api_base_urls(self, environment: str) -> dict[str, str]:
+        """Base URL per ELAN API (innsending, status, betjeningskartet)."""
+        main = self.base_url_for(environment)
+        return {
+            "innsending": main,
+            "status": (self.apis.status.base_url or main).rstrip("/"),
+            "betjeningskartet": (self.apis.betjeningskartet.base_url or main).rstrip("/"),
+        }
 
 
 # --- runner + health ---------------------------------------------------------------

@@ -18,6 +18,7 @@ from utlegg_gateway.elan import (
     FailedPermanently,
     FailedTemporarily,
     Rejected,
+    UploadedAttachment,
     build_client,
 )
 from utlegg_gateway.errors import ElanPermanentError
@@ -28,11 +29,13 @@ _FULLMAKT = "b538963a-8001-4474-98cc-1852ed0d192d"
 
 async def prepared(elan: ElanClient, ref: str, *, one_file: bool = False) -> dict[str, Any]:
     """The reference begjæring as case `ref`, with its attachments uploaded and ready."""
-    vedlegg = await elan.upload_attachment(PDF, "vedlegg.pdf", ref)
+    vedlegg = (await elan.upload_attachment(PDF, "vedlegg.pdf", ref)).uuid
     # one_file: both attachment objects name one upload (fewer calls in the big runs).
-    fullmakt = vedlegg if one_file else await elan.upload_attachment(PDF, "Fullmakt.pdf", ref)
-    for uid in {vedlegg, fullmakt}:
-        assert await elan.wait_until_ready(uid) == "ready"
+    fullmakt = (
+        vedlegg if one_file else (await elan.upload_attachment(PDF, "Fullmakt.pdf", ref)).uuid
+    )
+    uploads = [UploadedAttachment(uid) for uid in {vedlegg, fullmakt}]
+    assert set((await elan.wait_until_ready(uploads)).values()) == {"ready"}
     text = json.dumps(reference_begjaering())
     data: dict[str, Any] = json.loads(text.replace(_VEDLEGG, vedlegg).replace(_FULLMAKT, fullmakt))
     data["innsenderReferanse"] = ref
@@ -249,8 +252,8 @@ def test_virus_attachment_ends_as_virus(sandbox: Any, credentials: Any, tmp_path
 
     async def run() -> str:
         async with build_client(settings) as elan:
-            uid = await elan.upload_attachment(EICAR, "v.txt", "IB-V1")
-            return await elan.wait_until_ready(uid)
+            upload = await elan.upload_attachment(EICAR, "v.txt", "IB-V1")
+            return (await elan.wait_until_ready([upload]))[upload.uuid]
 
     assert asyncio.run(run()) == "virus"
 
@@ -292,12 +295,14 @@ def test_wait_until_ready_is_bounded_then_sees_ready(credentials: Any, tmp_path:
 
         async def run() -> tuple[str, str]:
             async with build_client(settings) as elan:
-                uid = await elan.upload_attachment(PDF, "vedlegg.pdf", "IB-W1")
+                upload = await elan.upload_attachment(PDF, "vedlegg.pdf", "IB-W1")
+                assert upload.state == "scanning"  # the reply's own state
                 with pytest.raises(ElanTemporaryError, match="scanning"):
-                    await elan.wait_until_ready(uid, timeout=0.05)
-                before = await elan.attachment_status(uid)
+                    await elan.wait_until_ready([upload], timeout=0.05)
+                before = await elan.attachment_status(upload.uuid)
                 sb.admin.advance_clock(3600)
-                return before, await elan.wait_until_ready(uid, timeout=5)
+                after = await elan.wait_until_ready([upload], timeout=5)
+                return before, after[upload.uuid]
 
         before, after = asyncio.run(run())
         polls = sb.admin.stats()["calls"]["attachment_status"]

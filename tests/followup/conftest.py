@@ -163,8 +163,9 @@ async def submit_case(
     payload = begjaering(innsender_referanse)
     for ref in _attachment_refs(payload):
         name = f"{ref['filnavn']}.pdf"
-        ref["uuid"] = await elan.upload_attachment(PDF, name, innsender_referanse)
-        await elan.wait_until_ready(ref["uuid"])
+        upload = await elan.upload_attachment(PDF, name, innsender_referanse)
+        ref["uuid"] = upload.uuid
+        await elan.wait_until_ready([upload], payload)
     result = await elan.submit(payload)
     assert isinstance(result, Accepted), result
     file = journal.register_file(

@@ -85,7 +85,7 @@ def test_elan_saksoekt_gammelt_regelverk_is_routed_to_elsa(env: Env) -> None:
     async def submit() -> Any:
         async with elan_client(env) as elan:
             for ref in _attachment_refs(payload):
-                ref["uuid"] = await elan.upload_attachment(PDF, "v.pdf", "IB-ELSA-2")
+                ref["uuid"] = (await elan.upload_attachment(PDF, "v.pdf", "IB-ELSA-2")).uuid
             return await elan.submit(payload)
 
     result = asyncio.run(submit())

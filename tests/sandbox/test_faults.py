@@ -40,22 +40,36 @@ def _status(sb: Any, tok: str, timeout: float = 10.0) -> httpx.Response:
     )
 
 
-def test_sixth_concurrent_call_gets_429(sandbox: Any, sandbox_credentials: Any) -> None:
-    """Five calls held in flight for one organisation; the sixth is refused with Retry-After."""
-    tok = token(sandbox, sandbox_credentials)
-    sandbox.admin.set_faults({"status": {"sequence": ["delay:60"] * 5}})
+def _kart(sb: Any, tok: str) -> httpx.Response:
+    body = {"skyldner": [{"taxIdentificationNumber": "44926701751"}]}
+    return HTTP.post(sb.elan_base_url + "/betjeningskartet", json=body, headers=headers(tok))
+
+
+def _hold_five_status_calls(
+    sb: Any, tok: str, key: str
+) -> tuple[list[threading.Thread], list[int]]:
+    sb.admin.set_faults({"status": {"sequence": ["delay:60"] * 5}})
     results: list[int] = []
     threads = [
-        threading.Thread(target=lambda: results.append(_status(sandbox, tok).status_code))
+        threading.Thread(target=lambda: results.append(_status(sb, tok).status_code))
         for _ in range(5)
     ]
     for t in threads:
         t.start()
-    _poll(lambda: sandbox.admin.stats()["in_flight"].get(ORGNR) == 5, "5 calls in flight")
+    _poll(lambda: sb.admin.stats()["in_flight"].get(key) == 5, "5 calls in flight")
+    return threads, results
+
+
+def test_sixth_concurrent_call_gets_429(sandbox: Any, sandbox_credentials: Any) -> None:
+    """Five calls held in flight for one organisation on one API; the sixth is refused
+    with Retry-After, while a call to another API (its own five) goes through."""
+    tok = token(sandbox, sandbox_credentials)
+    threads, results = _hold_five_status_calls(sandbox, tok, f"{ORGNR}/status")
     sixth = _status(sandbox, tok)
     assert sixth.status_code == 429
     assert sixth.headers["Retry-After"] == "1"
     assert sixth.json()["kode"] == "XXX-007"
+    assert _kart(sandbox, tok).status_code == 200  # Betjeningskartet: another API
     sandbox.admin.release_delays()
     for t in threads:
         t.join(_DEADLINE)
@@ -66,12 +80,30 @@ def test_sixth_concurrent_call_gets_429(sandbox: Any, sandbox_credentials: Any) 
     assert stats["in_flight"] == {}
 
 
+def test_organisation_scope_counts_every_api_together(
+    make_sandbox: Any, sandbox_credentials: Any
+) -> None:
+    """concurrency_scope=organisation: five status calls in flight refuse a sixth call to
+    any API of the organisation."""
+    with make_sandbox(SandboxOptions(concurrency_scope="organisation")) as sb:
+        tok = token(sb, sandbox_credentials)
+        threads, results = _hold_five_status_calls(sb, tok, ORGNR)
+        refused = _kart(sb, tok)
+        sb.admin.release_delays()
+        for t in threads:
+            t.join(_DEADLINE)
+    assert refused.status_code == 429
+    assert results == [200] * 5
+
+
 def test_scripted_sequence_then_ok(sandbox: Any, sandbox_credentials: Any) -> None:
     """A scripted sequence answers 500, 503, 429 in order and then normally."""
     tok = token(sandbox, sandbox_credentials)
     sandbox.admin.set_faults({"status": {"sequence": ["500", "503", "429"]}})
     answers = [_status(sandbox, tok) for _ in range(4)]
-    assert [a.status_code for a in answers] == [500, 503, 429, 200]
+    # Strict mode answers XXX-002 with the documented 500.
+    unavailable = 500 if sandbox.sandbox.options.strict else 503
+    assert [a.status_code for a in answers] == [500, unavailable, 429, 200]
     assert [a.json().get("kode") for a in answers[:3]] == ["XXX-001", "XXX-002", "XXX-007"]
     assert answers[2].headers["Retry-After"] == "1"
 

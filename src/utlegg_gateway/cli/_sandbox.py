@@ -50,6 +50,19 @@ from utlegg_gateway.model import DEFAULT_MODEL_VERSION, SPECS
     ),
 )
 @click.option(
+    "--no-attachment-status",
+    is_flag=True,
+    help=(
+        "Answer the unpublished GET /vedlegg/{uuid} with 404 XXX-003, so a client must"
+        " learn attachment readiness from valider (elan.attachment_readiness)."
+    ),
+)
+@click.option(
+    "--no-upload-status",
+    is_flag=True,
+    help="Upload replies carry only the uuid, no 'status'.",
+)
+@click.option(
     "--old-rules-debtor",
     "old_rules",
     multiple=True,
@@ -67,6 +80,8 @@ def sandbox(  # noqa: PLR0917 - click passes every option positionally-by-name
     scanning_seconds: float,
     old_rules: tuple[str, ...],
     strict: bool,
+    no_attachment_status: bool,
+    no_upload_status: bool,
 ) -> None:
     """Serve the sandbox until Ctrl-C / SIGTERM. Prints the URLs it serves."""
     if ctx.invoked_subcommand is not None:
@@ -80,6 +95,8 @@ def sandbox(  # noqa: PLR0917 - click passes every option positionally-by-name
         registries=registries,
         old_rules_debtors=old_rules,
         strict=strict,
+        attachment_status_endpoint=not no_attachment_status,
+        upload_reply_status=not no_upload_status,
     )
 
     def ready(url: str) -> None:

@@ -1,8 +1,9 @@
 """ELAN HTTP client and Maskinporten token client.
 
 async with build_client(settings) as elan:
-    uuid = await elan.upload_attachment(pdf, "vedlegg.pdf", "IB-1")
-    await elan.wait_until_ready(uuid)
+    upload = await elan.upload_attachment(pdf, "vedlegg.pdf", "IB-1")
+    begjaering["vedlegg"][0]["uuid"] = upload.uuid
+    await elan.wait_until_ready([upload], begjaering)   # {uuid: "ready" | "virus" | …}
     result = await elan.submit(begjaering)   # Accepted | Rejected | Failed*
 """
 
@@ -17,6 +18,7 @@ from utlegg_gateway.elan.results import (
     Rejected,
     RuleViolation,
     SubmitResult,
+    UploadedAttachment,
 )
 
 __all__ = [
@@ -29,5 +31,6 @@ __all__ = [
     "RuleViolation",
     "SubmitResult",
     "TokenProvider",
+    "UploadedAttachment",
     "build_client",
 ]

@@ -15,7 +15,7 @@ import asyncio
 import random
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote
@@ -34,6 +34,7 @@ from utlegg_gateway.elan.results import (
     FailedTemporarily,
     Rejected,
     SubmitResult,
+    UploadedAttachment,
     rules_from_body,
 )
 from utlegg_gateway.errors import (
@@ -50,7 +51,11 @@ log = get_logger(__name__)
 # Skatteetaten: at most 5 concurrent calls per API per organisation; never more.
 MAX_CONCURRENCY = 5
 ATTACHMENT_FINAL_STATES = frozenset({"ready", "virus", "failed"})
+# The one rule by which `valider` says "your attachment is still being checked".
+NOT_CHECKED_YET_RULE = "VEDLEGG_SKAL_VAERE_VIRUSSJEKKET_VALIDERT_OG_KONVERTERT"
 _PENDING_CHANGE_RULE = "UAVKLART_STATUS"
+# Which of ELAN's separately published APIs each operation belongs to.
+_API_OF = {"status": "status", "betjeningskartet": "betjeningskartet"}
 
 
 class _Outcome:
@@ -70,6 +75,7 @@ class ElanClient:
         *,
         base_url: str,
         tokens: TokenProvider,
+        api_base_urls: Mapping[str, str] | None = None,
         http: httpx.AsyncClient,
         sleep: Sleep = asyncio.sleep,
         clock: Clock = time.monotonic,
@@ -78,14 +84,25 @@ class ElanClient:
     ) -> None:
         self._settings = settings
         self._base_url = base_url.rstrip("/")
+        self._bases = {"innsending": self._base_url, **(api_base_urls or {})}
         self.tokens = tokens
         self._http = http
         self._sleep = sleep
         self._clock = clock
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not crypto
         self._retry = RetryPolicy.from_settings(settings.retry)
-        self._slots = asyncio.Semaphore(min(settings.max_concurrency, MAX_CONCURRENCY))
+        limit = min(settings.max_concurrency, MAX_CONCURRENCY)
+        shared = asyncio.Semaphore(limit)
+        # The limit is per API per organisation; `organisation` scope shares one pool.
+        self._slots = {
+            api: shared
+            if settings.concurrency_scope == "organisation"
+            else asyncio.Semaphore(limit)
+            for api in ("innsending", "status", "betjeningskartet")
+        }
         self._owned = owned
+        # Learnt at run time: the status path answered 404/405, so `auto` asks `valider`.
+        self._no_status_path = settings.paths.attachment is None
 
     async def __aenter__(self) -> ElanClient:
         return self
@@ -105,10 +122,10 @@ class ElanClient:
 
     # --- the one request loop -------------------------------------------------------
 
-    def _url(self, path: str, **params: str) -> str:
+    def _url(self, path: str, api: str = "innsending", **params: str) -> str:
         for name, value in params.items():
             path = path.replace("{" + name + "}", quote(value, safe=""))
-        return self._base_url + path
+        return self._bases.get(api, self._base_url) + path
 
     async def _call(
         self,
@@ -148,7 +165,9 @@ class ElanClient:
                 },
             )
             try:
-                response = await self._in_slot(request, korrelasjonsid)
+                response = await self._in_slot(
+                    request, korrelasjonsid, self._slots[_API_OF.get(operation, "innsending")]
+                )
             except ElanTemporaryError as exc:
                 if isinstance(exc, ElanUnknownOutcomeError):
                     outcome.unknown_outcome = True
@@ -192,9 +211,11 @@ class ElanClient:
             )
             await self._sleep(wait)
 
-    async def _in_slot(self, request: httpx.Request, korrelasjonsid: str) -> httpx.Response:
-        """Send in one of the `max_concurrency` slots; the body is read inside it."""
-        await self._slots.acquire()
+    async def _in_slot(
+        self, request: httpx.Request, korrelasjonsid: str, slots: asyncio.Semaphore
+    ) -> httpx.Response:
+        """Send in one of the API's `max_concurrency` slots; the body is read inside it."""
+        await slots.acquire()
         try:
             response = await send(self._http, request, korrelasjonsid=korrelasjonsid)
             # Read inside the slot: the call is in flight until its body is in.
@@ -202,26 +223,26 @@ class ElanClient:
         except ElanUnknownOutcomeError as exc:
             if not isinstance(exc.__cause__, httpx.TimeoutException):
                 # The server closed the connection: it is done with the call.
-                self._slots.release()
+                slots.release()
                 raise
             # We stopped waiting; the server may still be working on it. Keep the slot
             # for the grace, or a retry would be a sixth call in flight at ELAN.
             grace = self._settings.abandoned_call_grace_seconds
             grace = self._settings.timeout_seconds if grace is None else grace
-            asyncio.get_running_loop().call_later(grace, self._slots.release)
+            asyncio.get_running_loop().call_later(grace, slots.release)
             raise
         except BaseException:
-            self._slots.release()
+            slots.release()
             raise
-        self._slots.release()
+        slots.release()
         return response
 
     # --- attachments ----------------------------------------------------------------
 
     async def upload_attachment(
         self, content: bytes, filnavn: str, innsender_referanse: str
-    ) -> str:
-        """Upload one file for the begjæring `innsender_referanse`; returns its uuid."""
+    ) -> UploadedAttachment:
+        """Upload one file for the begjæring `innsender_referanse`: its uuid (and state)."""
         # A retry after an unknown outcome may leave an orphan upload on the server;
         # harmless: only the uuid we return is referenced by the begjæring.
         response = await self._call(
@@ -239,32 +260,109 @@ class ElanClient:
                 http_status=response.status_code,
                 kode=body.get("kode") if isinstance(body.get("kode"), str) else None,
             )
-        return value
+        state = body.get("status")
+        return UploadedAttachment(value, state if isinstance(state, str) else None)
 
     async def attachment_status(self, uuid: str) -> str:
         """The attachment's state: scanning, ready, virus or failed (as the server says)."""
-        response = await self._call(
-            "attachment_status", "GET", self._url(self._settings.paths.attachment, uuid=uuid)
-        )
+        path = self._settings.paths.attachment
+        if path is None:
+            raise ElanPermanentError("elan.paths.attachment is not configured", http_status=404)
+        response = await self._call("attachment_status", "GET", self._url(path, uuid=uuid))
         state = json_body(response).get("status")
         return state if isinstance(state, str) else "unknown"
 
-    async def wait_until_ready(self, uuid: str, *, timeout: float | None = None) -> str:
-        """Poll until the attachment reaches a final state and return it (ready, virus, failed)."""
+    async def wait_until_ready(
+        self,
+        uploads: Sequence[UploadedAttachment],
+        begjaering: Mapping[str, Any] | None = None,
+        *,
+        change_of: str | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, str]:
+        """Wait until ELAN has checked each upload: uuid -> ready, virus or failed.
+
+        `begjaering` (with the uuids filled in; `change_of` for a change) is what
+        `valider` is asked about when no status path answers; there "ready" means only
+        that ELAN no longer says the attachments are being checked: a broken rule of
+        any other kind is left for the submit to report.
+        """
         limit = self._settings.attachment_ready_timeout_seconds if timeout is None else timeout
         deadline = self._clock() + limit
+        states = {u.uuid: u.state for u in uploads if u.state in ATTACHMENT_FINAL_STATES}
+        pending = [u.uuid for u in uploads if u.uuid not in states]
+        mode = self._settings.attachment_readiness
+        if pending and mode != "validate" and not (mode == "auto" and self._no_status_path):
+            try:
+                for uid in pending:
+                    states[uid] = await self._poll_status(uid, deadline, limit)
+                pending = []
+            except ElanPermanentError as exc:
+                if mode == "status" or exc.http_status not in (404, 405):
+                    raise
+                self._no_status_path = True
+                log.warning(
+                    "the attachment status path is not there: asking valider instead",
+                    extra=fields(http_status=exc.http_status),
+                )
+        if pending:
+            if begjaering is None:
+                raise ElanPermanentError(
+                    "cannot learn the attachments' state: no status path and no begjæring "
+                    "to validate",
+                    http_status=404,
+                )
+            await self._validate_until_checked(begjaering, change_of, deadline, limit)
+            states.update(dict.fromkeys(pending, "ready"))
+        return {u.uuid: states[u.uuid] for u in uploads}
+
+    def _backoff_waits(self) -> Iterator[float]:
         wait = max(self._retry.initial_wait, 0.01)
         while True:
-            state = await self.attachment_status(uuid)
+            yield wait
+            wait = min(wait * 2, max(self._retry.max_wait, 0.01))
+
+    async def _poll_status(self, uid: str, deadline: float, limit: float) -> str:
+        waits = self._backoff_waits()
+        while True:
+            state = await self.attachment_status(uid)
             if state in ATTACHMENT_FINAL_STATES:
                 return state
             left = deadline - self._clock()
             if left <= 0:
                 raise ElanTemporaryError(
-                    f"attachment {uuid} still '{state}' after {limit:g} s", value=state
+                    f"attachment {uid} still '{state}' after {limit:g} s", value=state
                 )
-            await self._sleep(min(wait, left))
-            wait = min(wait * 2, max(self._retry.max_wait, 0.01))
+            await self._sleep(min(next(waits), left))
+
+    async def _validate_until_checked(
+        self,
+        begjaering: Mapping[str, Any],
+        change_of: str | None,
+        deadline: float,
+        limit: float,
+    ) -> None:
+        waits = self._backoff_waits()
+        while True:
+            if change_of is None:
+                result = await self.validate(begjaering)
+            else:
+                result = await self.validate_change(change_of, begjaering)
+            if isinstance(result, FailedTemporarily | FailedPermanently):
+                raise result.error
+            if not (
+                isinstance(result, Rejected)
+                and {r.kode for r in result.rules} == {NOT_CHECKED_YET_RULE}
+            ):
+                return
+            left = deadline - self._clock()
+            if left <= 0:
+                raise ElanTemporaryError(
+                    f"ELAN still checking the attachments after {limit:g} s "
+                    f"({NOT_CHECKED_YET_RULE})",
+                    value=NOT_CHECKED_YET_RULE,
+                )
+            await self._sleep(min(next(waits), left))
 
     # --- begjæring ------------------------------------------------------------------
 
@@ -391,7 +489,9 @@ class ElanClient:
 
     async def status(self, ekstern_saksreferanse: str) -> dict[str, Any]:
         """Status på sak (raw JSON, unknown fields kept); 404 raises ElanPermanentError."""
-        url = self._url(self._settings.paths.status, eksternSaksreferanse=ekstern_saksreferanse)
+        url = self._url(
+            self._settings.paths.status, "status", eksternSaksreferanse=ekstern_saksreferanse
+        )
         return json_body(await self._call("status", "GET", url))
 
     async def betjeningskartet(self, identifikatorer: list[str]) -> dict[str, Any]:
@@ -402,7 +502,7 @@ class ElanClient:
                 for ident in identifikatorer
             ]
         }
-        url = self._url(self._settings.paths.betjeningskartet)
+        url = self._url(self._settings.paths.betjeningskartet, "betjeningskartet")
         return json_body(await self._call("betjeningskartet", "POST", url, json=body))
 
 
@@ -416,7 +516,7 @@ def build_client(
 ) -> ElanClient:
     """An ELAN client with its own token provider, from the validated settings."""
     elan = settings.elan
-    base_url = elan.base_url_for(settings.environment)
+    bases = elan.api_base_urls(settings.environment)
     rng = rng or random.Random()  # noqa: S311 - jitter, not crypto
     # An AsyncClient opens no socket until used; a ConfigError below leaves nothing open.
     token_http = httpx.AsyncClient(
@@ -436,7 +536,8 @@ def build_client(
     )
     return ElanClient(
         elan,
-        base_url=base_url,
+        base_url=bases["innsending"],
+        api_base_urls=bases,
         tokens=tokens,
         http=http,
         sleep=sleep,

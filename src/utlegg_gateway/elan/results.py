@@ -25,6 +25,7 @@ __all__ = [
     "Rejected",
     "RuleViolation",
     "SubmitResult",
+    "UploadedAttachment",
     "rules_from_body",
 ]
 
@@ -43,6 +44,14 @@ class RuleViolation:
     beskrivelse: str | None = None
     # Only DUPLIKAT_INNSENDING carries this (a sandbox extension; see the contract).
     ekstern_saksreferanse: str | None = None
+
+
+@dataclass(frozen=True)
+class UploadedAttachment:
+    """An uploaded file: its uuid and the state the upload reply gave (None: none given)."""
+
+    uuid: str
+    state: str | None = None
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from utlegg_gateway.elan.results import (
     FailedTemporarily,
     Rejected,
     SubmitResult,
+    UploadedAttachment,
 )
 from utlegg_gateway.errors import CaseError, InputFileError
 from utlegg_gateway.folders import attachments
@@ -133,19 +134,19 @@ async def submit_begjaering(
         assert attachments_dir is not None
         files.setdefault(obj["filnavn"], attachments.find_by_stem(attachments_dir, obj["filnavn"]))
     async with build_client(settings, transport=transport) as elan:
-        uploaded: dict[str, str] = {}
+        uploads: dict[str, UploadedAttachment] = {}
         for filnavn, path in files.items():
             content = await asyncio.to_thread(attachments.read, path)
-            uploaded[filnavn] = await elan.upload_attachment(content.data, path.name, ref or "")
-        states = await asyncio.gather(*(elan.wait_until_ready(u) for u in uploaded.values()))
-        bad = {
-            name: state for name, state in zip(uploaded, states, strict=True) if state != "ready"
-        }
-        if bad:
-            detail = ", ".join(f"{name}: {state}" for name, state in bad.items())
-            raise CaseError(f"attachments not usable ({detail})", case=ref)
+            uploads[filnavn] = await elan.upload_attachment(content.data, path.name, ref or "")
+        uploaded = {name: u.uuid for name, u in uploads.items()}
         for obj in objects:
             obj["uuid"] = uploaded[obj["filnavn"]]
+        if uploads:
+            states = await elan.wait_until_ready(list(uploads.values()), begjaering)
+            bad = {name: states[u.uuid] for name, u in uploads.items() if states[u.uuid] != "ready"}
+            if bad:
+                detail = ", ".join(f"{name}: {state}" for name, state in bad.items())
+                raise CaseError(f"attachments not usable ({detail})", case=ref)
         result = await elan.submit(begjaering)
     return SubmitReceipt(innsender_referanse=ref, result=result, attachments=uploaded)
 

@@ -19,6 +19,7 @@ from typing import Any, ParamSpec, TypeVar
 from utlegg_gateway._logging import fields, get_logger
 from utlegg_gateway.config import InboxSettings, Settings
 from utlegg_gateway.elan.client import ElanClient
+from utlegg_gateway.elan.results import UploadedAttachment
 from utlegg_gateway.errors import AttachmentError, AuthError, ElanError, ErrorEntry
 from utlegg_gateway.folders import attachments
 from utlegg_gateway.gateway.submission import (
@@ -29,7 +30,9 @@ from utlegg_gateway.gateway.submission import (
     Routed,
     decide,
     from_error,
+    is_correction,
 )
+from utlegg_gateway.gateway.submission.corrections import find_original
 from utlegg_gateway.health import HealthState
 from utlegg_gateway.journal.sqlite import (
     CASE_END_STATES,
@@ -205,13 +208,43 @@ class CaseWorker:
         if case.state in (C.NEW, C.WAITING_ATTACHMENTS, C.RETRY_WAIT):
             case = await self._write(self.journal.set_case_state, case.id, C.UPLOADING)
         uuids: dict[str, str] = {}
+        uploads: dict[str, tuple[AttachmentRef, UploadedAttachment]] = {}
         for att in wanted:
-            ref = await self._upload(record, inbox, case, att, found[att.filnavn])
-            if ref is None:
+            upload = await self._upload(record, inbox, case, att, found[att.filnavn])
+            if upload is None:
                 return None
+            uploads[upload.uuid] = (att, upload)
             for pointer in att.pointers:
-                uuids[pointer] = ref
-        return fill_attachment_uuids(case.payload, uuids)
+                uuids[pointer] = upload.uuid
+        payload = fill_attachment_uuids(case.payload, uuids)
+        if not uploads:
+            return payload
+        original = (
+            find_original(self.journal, case.innsender_referanse, case.begjaeringsdato)
+            if is_correction(self.settings, record)
+            else None
+        )
+        try:
+            states = await self.client.wait_until_ready(
+                [u for _, u in uploads.values()],
+                payload,
+                change_of=original.ekstern_saksreferanse if original is not None else None,
+            )
+        except (ElanError, AuthError) as exc:
+            await self._apply(record, case, from_error(exc, case.place))
+            return None
+        bad = [(uploads[uid][0], state) for uid, state in states.items() if state != "ready"]
+        if bad:
+            att, state = bad[0]
+            entry = ErrorEntry(
+                "VEDLEGG_SKAL_VAERE_VIRUSSJEKKET_VALIDERT_OG_KONVERTERT",
+                f"attachment {att.filnavn} ended in state {state!r}, not 'ready'",
+                value=att.filnavn,
+                place=case.place,
+            )
+            await self.aend(case, C.FAILED, errors=[entry])
+            return None
+        return payload
 
     def _look(
         self,
@@ -306,9 +339,9 @@ class CaseWorker:
         case: CaseRecord,
         att: AttachmentRef,
         path: Path,
-    ) -> str | None:
-        """Upload one attachment (once per content: the journal keeps its uuid) and wait
-        until ELAN has checked it; its uuid, or None when the case ended or must wait."""
+    ) -> UploadedAttachment | None:
+        """Upload one attachment (once per content: the journal keeps its uuid); None
+        when the case ended or must wait."""
         try:
             content = await asyncio.to_thread(
                 attachments.read,
@@ -319,29 +352,21 @@ class CaseWorker:
         except AttachmentError as exc:
             await self.aend(case, C.FAILED, errors=[ErrorEntry.from_error(exc, case.place)])
             return None
+        known = self.journal.attachment_uuid(case.id, att.filnavn, content.sha256)
+        if known is not None:
+            # Uploaded in an earlier run: its state is asked for again.
+            return UploadedAttachment(known)
         try:
-            ref = self.journal.attachment_uuid(case.id, att.filnavn, content.sha256)
-            if ref is None:
-                ref = await self.client.upload_attachment(
-                    content.data, att.filnavn, case.innsender_referanse
-                )
-                await self._write(
-                    self.journal.record_attachment, case.id, att.filnavn, content.sha256, ref
-                )
-            state = await self.client.wait_until_ready(ref)
+            upload = await self.client.upload_attachment(
+                content.data, att.filnavn, case.innsender_referanse
+            )
         except (ElanError, AuthError) as exc:
             await self._apply(record, case, from_error(exc, case.place))
             return None
-        if state != "ready":
-            entry = ErrorEntry(
-                "VEDLEGG_SKAL_VAERE_VIRUSSJEKKET_VALIDERT_OG_KONVERTERT",
-                f"attachment {att.filnavn} ended in state {state!r}, not 'ready'",
-                value=att.filnavn,
-                place=case.place,
-            )
-            await self.aend(case, C.FAILED, errors=[entry])
-            return None
-        return ref
+        await self._write(
+            self.journal.record_attachment, case.id, att.filnavn, content.sha256, upload.uuid
+        )
+        return upload
 
     # --- submit ------------------------------------------------------------------------
 

@@ -83,7 +83,11 @@ class Sandbox:
         self.kid = kid_of(self.public_key)
         self.stats = Stats()
         self.faults = FaultBook(self.options.faults, seed=self.options.fault_seed)
-        self.limiter = ConcurrencyLimiter(self.options.max_concurrency, self.stats)
+        self.limiter = ConcurrencyLimiter(
+            self.options.max_concurrency,
+            self.stats,
+            per_api=self.options.concurrency_scope == "api",
+        )
         self.delays = DelayGate()
         # Set by the server once it knows its port; requests fall back to their own URL.
         self.base_url: str | None = None

@@ -2,7 +2,7 @@
 
 Every call goes through `_guarded`: Korrelasjonsid (UUID, echoed in errors), bearer token
 for scope `skatteetaten:utleggsbegjaering`, at most `max_concurrency` calls in flight per
-authenticated organisation, then the fault plan, then the handler.
+authenticated organisation and API (`concurrency_scope`), then the fault plan, then the handler.
 """
 
 from __future__ import annotations
@@ -36,9 +36,24 @@ from utlegg_gateway.sandbox.rules import (
 from utlegg_gateway.sandbox.state import CaseRow, UploadRow
 from utlegg_gateway.sandbox.status import fixture_status, status_body
 
-__all__ = ["ELAN_BASE_PATH", "elan_routes", "error_body", "issuer_of", "proving_context"]
+__all__ = [
+    "ELAN_BASE_PATH",
+    "SEPARATE_API_BASES",
+    "elan_routes",
+    "error_body",
+    "issuer_of",
+    "proving_context",
+]
 
 ELAN_BASE_PATH = "/api/utleggsbegjaering/v2"
+# Status på sak and Betjeningskartet are separate SwaggerHub APIs; their production
+# bases are unpublished. The sandbox serves them at ELAN_BASE_PATH and, to exercise
+# `elan.apis.*.base_url`, also under these bases of its own invention.
+SEPARATE_API_BASES = {
+    "status": "/api/utleggsbegjaering-status/v1",
+    "betjeningskartet": "/api/utleggsbegjaering-betjeningskartet/v1",
+}
+_API_OF = {"status": "status", "betjeningskartet": "betjeningskartet"}
 _LOGGED_HEADERS = ("korrelasjonsid", "meldingsid", "klientid", "content-type", "accept")
 
 
@@ -131,9 +146,14 @@ def issuer_of(sb: Sandbox, request: Request) -> str:
     return (sb.base_url or str(request.base_url).rstrip("/")) + "/"
 
 
-def _guarded(sb: Sandbox, operation: str, handler: Handler) -> Callable[[Request], Any]:
+def _guarded(
+    sb: Sandbox, operation: str, handler: Handler, base: str = ELAN_BASE_PATH
+) -> Callable[[Request], Any]:
+    api = _API_OF.get(operation, "innsending")
+
     async def endpoint(request: Request) -> Response:
         sb.stats.calls[operation] += 1
+        sb.stats.bases[base] += 1
         response = await _run(request)
         shown = "dropped" if isinstance(response, DroppedConnection) else response.status_code
         sb.stats.answers[f"{operation}:{shown}"] += 1
@@ -173,12 +193,12 @@ def _guarded(sb: Sandbox, operation: str, handler: Handler) -> Callable[[Request
             return _error(401, "XXX-004", "Klienten er ikke autentisert", korr)
         if ELAN_SCOPE not in token.scopes:
             return _error(403, "XXX-005", f"Tokenet mangler scope {ELAN_SCOPE}", korr)
-        if not sb.limiter.try_acquire(token.orgnr):
+        if not sb.limiter.try_acquire(token.orgnr, api):
             return _too_many(korr)
         try:
             return await _faulted(request, Call(request, korr or "", token, operation))
         finally:
-            sb.limiter.release(token.orgnr)
+            sb.limiter.release(token.orgnr, api)
 
     async def _faulted(request: Request, call: Call) -> Response:
         action, seconds = parse_action(sb.faults.next_action(operation))
@@ -236,6 +256,8 @@ async def _upload(sb: Sandbox, call: Call) -> Response:
             korrelasjonsid=korr,
         )
     sb.state.add_upload(row)
+    if not sb.options.upload_reply_status:
+        return JSONResponse({"uuid": row.uuid}, 201)
     return JSONResponse({"uuid": row.uuid, "status": _upload_state(sb, row)}, 201)
 
 
@@ -246,6 +268,9 @@ def _upload_state(sb: Sandbox, row: UploadRow) -> str:
 
 
 async def _attachment_status(sb: Sandbox, call: Call) -> Response:
+    if not sb.options.attachment_status_endpoint:
+        path = call.request.url.path
+        return _error(404, "XXX-003", f"Ukjent URL {path}", call.korrelasjonsid)
     uid = call.request.path_params["uuid"]
     row = sb.state.get_upload(uid)
     if row is None or row.org != call.org:
@@ -438,7 +463,19 @@ def elan_routes(sb: Sandbox, base: str = ELAN_BASE_PATH) -> list[Route]:
         ("GET", "/status/{ref}", "status", _status),
         ("POST", "/betjeningskartet", "betjeningskartet", _betjeningskartet),
     ]
-    return [
-        Route(base + path, _guarded(sb, name, handler), methods=[method], name=f"elan_{name}")
+    routes = [
+        Route(base + path, _guarded(sb, name, handler, base), methods=[method], name=f"elan_{name}")
         for method, path, name, handler in table
     ]
+    for method, path, name, handler in table:
+        if name in SEPARATE_API_BASES:
+            own = SEPARATE_API_BASES[name]
+            routes.append(
+                Route(
+                    own + path,
+                    _guarded(sb, name, handler, own),
+                    methods=[method],
+                    name=f"elan_{name}_own_base",
+                )
+            )
+    return routes

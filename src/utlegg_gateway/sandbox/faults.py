@@ -144,6 +144,8 @@ class Stats:
     # error), but counted so tests can assert a client never does it.
     korrelasjonsid_reused: int = 0
     seen_korrelasjonsid: set[str] = field(default_factory=set)
+    # Calls per base path (an API served under its own base URL shows up here).
+    bases: Counter[str] = field(default_factory=Counter)
 
     def note_korrelasjonsid(self, value: str) -> None:
         """Count a Korrelasjonsid seen before."""
@@ -163,37 +165,47 @@ class Stats:
             "rejected_concurrency": self.rejected_concurrency,
             "max_concurrency_seen": self.max_concurrency_seen,
             "korrelasjonsid_reused": self.korrelasjonsid_reused,
+            "bases": dict(self.bases),
             "in_flight": dict(in_flight),
         }
 
 
 class ConcurrencyLimiter:
-    """In-flight ELAN calls per authenticated organisation; the (limit+1)th is refused."""
+    """In-flight ELAN calls per organisation and API; the (limit+1)th is refused.
 
-    def __init__(self, limit: int, stats: Stats) -> None:
+    `per_api=False` counts all APIs of an organisation together. Keys read `org` or
+    `org/api`; `max_concurrency_seen` is the highest count of any key.
+    """
+
+    def __init__(self, limit: int, stats: Stats, *, per_api: bool = True) -> None:
         self.limit = limit
         self._stats = stats
+        self._per_api = per_api
         self._in_flight: Counter[str] = Counter()
 
     def in_flight(self) -> dict[str, int]:
-        """Current in-flight count per organisation (non-zero only)."""
+        """Current in-flight count per key (non-zero only)."""
         return {k: v for k, v in self._in_flight.items() if v}
 
-    def try_acquire(self, org: str) -> bool:
-        """Take a slot for `org`; False when it already has `limit` calls in flight."""
+    def _key(self, org: str, api: str) -> str:
+        return f"{org}/{api}" if self._per_api else org
+
+    def try_acquire(self, org: str, api: str = "innsending") -> bool:
+        """Take a slot; False when `org` (on `api`) already has `limit` calls in flight."""
         # All ELAN handlers run on the one event loop thread, so no lock is needed.
-        if self._in_flight[org] >= self.limit:
+        key = self._key(org, api)
+        if self._in_flight[key] >= self.limit:
             self._stats.rejected_concurrency += 1
             return False
-        self._in_flight[org] += 1
+        self._in_flight[key] += 1
         self._stats.max_concurrency_seen = max(
-            self._stats.max_concurrency_seen, self._in_flight[org]
+            self._stats.max_concurrency_seen, self._in_flight[key]
         )
         return True
 
-    def release(self, org: str) -> None:
+    def release(self, org: str, api: str = "innsending") -> None:
         """Give the slot back."""
-        self._in_flight[org] -= 1
+        self._in_flight[self._key(org, api)] -= 1
 
 
 class DelayGate:

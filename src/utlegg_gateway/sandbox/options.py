@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from utlegg_gateway.model import DEFAULT_MODEL_VERSION, ModelVersion
 
@@ -47,6 +47,14 @@ class SandboxOptions:
     strict: bool = False
     # How long an upload stays `scanning` (sandbox clock) before its final state.
     scanning_seconds: float = 2.0
+    # GET /vedlegg/{uuid} is unpublished: False answers 404 XXX-003 there, as a server
+    # without it would, so the gateway must learn readiness from `valider`.
+    attachment_status_endpoint: bool = True
+    # False: the upload reply carries only the uuid (no `status`).
+    upload_reply_status: bool = True
+    # "at most 5 calls in flight per API per organisation"; organisation: one count for
+    # all ELAN APIs together (the stricter reading).
+    concurrency_scope: Literal["api", "organisation"] = "api"
     status_timings: tuple[tuple[str, float], ...] = DEFAULT_STATUS_TIMINGS
     # A case whose innsenderReferanse ends with a suffix here takes this final status at
     # the second step of `status_timings` and stays there (refused / withdrawn cases).

@@ -1,0 +1,164 @@
+"""How the gateway learns that ELAN has checked an attachment (elan.attachment_readiness).
+
+No source documents `GET /vedlegg/{uuid}`; the pipeline must work (a) from the upload
+reply's state, (b) from the status path, (c) from `valider` alone, where a 422 with only
+VEDLEGG_SKAL_VAERE_VIRUSSJEKKET_VALIDERT_OG_KONVERTERT means "not yet". Each mode runs the
+whole pipeline against the sandbox, lenient and strict.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e._support import FORMATS, MAPPINGS, drop_attachments, drop_renamed, receipt
+from tests.elan.conftest import PDF, reference_begjaering, settings_for
+from utlegg_gateway.config import load_settings
+from utlegg_gateway.demo import write_gateway_config
+from utlegg_gateway.elan import UploadedAttachment, build_client
+from utlegg_gateway.errors import ElanPermanentError, ElanTemporaryError
+from utlegg_gateway.gateway.runner import run_once
+from utlegg_gateway.sandbox import SandboxOptions
+
+# What the server offers per mode: (state in the upload reply, status path there)
+_SERVER = {"reply": (True, True), "status": (False, True), "validate": (False, False)}
+
+
+@pytest.mark.parametrize("strict", [False, True], ids=["lenient", "strict"])
+@pytest.mark.parametrize("mode", sorted(_SERVER))
+def test_pipeline_in_each_readiness_mode(
+    tmp_path: Path, make_sandbox: Any, credentials: Any, mode: str, strict: bool
+) -> None:
+    """`auto` takes the reply's state, else polls the status path, else asks `valider`."""
+    reply_state, status_path = _SERVER[mode]
+    options = SandboxOptions(
+        scanning_seconds=0.0,
+        strict=strict,
+        upload_reply_status=reply_state,
+        attachment_status_endpoint=status_path,
+    )
+    with make_sandbox(options) as sb:
+        config = write_gateway_config(
+            tmp_path,
+            sandbox=sb,
+            credentials=credentials,
+            inboxes={"csv-krav": ["csv-krav"]},
+            mapping_dirs=[MAPPINGS],
+            stable_seconds=0.05,
+        )
+        inbox = tmp_path / "inbox" / "csv-krav"
+        drop_attachments("csv-krav", inbox)
+        drop_renamed(FORMATS["csv-krav"], inbox)
+
+        report = run_once(load_settings(config, environ={}))
+
+        stats = sb.admin.stats()
+        held = {c["innsenderReferanse"]: c["eksternSaksreferanse"] for c in sb.admin.cases()}
+    assert report.exit_code == 0
+    got = receipt(tmp_path / "outbox", FORMATS["csv-krav"].name)
+    assert {c["innsenderReferanse"]: c["eksternSaksreferanse"] for c in got["cases"]} == held
+    assert {c["status"] for c in got["cases"]} == {"accepted"}
+    calls, answers = stats["calls"], stats["answers"]
+    uploads = calls["upload"]
+    assert uploads >= 2
+    if mode == "reply":
+        assert "attachment_status" not in calls and "validate" not in calls
+    elif mode == "status":
+        assert calls["attachment_status"] >= uploads and "validate" not in calls
+    else:
+        # One 404 teaches the client that the path is not there; valider answers after.
+        assert answers["attachment_status:404"] == 1
+        assert calls["validate"] >= len(held)
+
+
+async def _uploaded_and_named(elan: Any, ref: str) -> tuple[UploadedAttachment, dict[str, Any]]:
+    """One upload, named by every attachment object of the reference begjæring."""
+    upload = await elan.upload_attachment(PDF, "vedlegg.pdf", ref)
+    begjaering = reference_begjaering()
+    begjaering["innsenderReferanse"] = ref
+    for att in _attachment_objects(begjaering):
+        att["uuid"] = upload.uuid
+    return upload, begjaering
+
+
+def _attachment_objects(node: Any) -> list[dict[str, Any]]:
+    if isinstance(node, dict):
+        own = [node] if "filnavn" in node and "uuid" in node else []
+        return own + [o for v in node.values() for o in _attachment_objects(v)]
+    if isinstance(node, list):
+        return [o for v in node for o in _attachment_objects(v)]
+    return []
+
+
+def test_validate_mode_waits_while_valider_says_not_checked(
+    make_sandbox: Any, credentials: Any, tmp_path: Path
+) -> None:
+    """While ELAN is still checking, valider's 422 (only the not-checked rule) is "not yet":
+    the wait gives up at its timeout; once the scan is over the same call says ready."""
+    options = SandboxOptions(
+        model_version="1.1",  # the reference begjæring's
+        scanning_seconds=3600.0,
+        upload_reply_status=False,
+        attachment_status_endpoint=False,
+    )
+    with make_sandbox(options) as sb:
+        settings = settings_for(sb, tmp_path, credentials)
+
+        async def run() -> dict[str, str]:
+            async with build_client(settings) as elan:
+                upload, begjaering = await _uploaded_and_named(elan, "IB-RV1")
+                assert upload.state is None
+                with pytest.raises(ElanTemporaryError, match="VIRUSSJEKKET"):
+                    await elan.wait_until_ready([upload], begjaering, timeout=0.05)
+                sb.admin.advance_clock(3600)
+                return await elan.wait_until_ready([upload], begjaering, timeout=5)
+
+        states = asyncio.run(run())
+        answers = sb.admin.stats()["answers"]
+    assert set(states.values()) == {"ready"}
+    assert answers["attachment_status:404"] == 1  # asked once, then remembered
+    assert answers["validate:422"] >= 1 and answers["validate:204"] == 1
+
+
+def test_status_mode_fails_when_the_path_is_missing(
+    make_sandbox: Any, credentials: Any, tmp_path: Path
+) -> None:
+    """attachment_readiness=status never falls back: a 404 there is the answer."""
+    options = SandboxOptions(
+        model_version="1.1", upload_reply_status=False, attachment_status_endpoint=False
+    )
+    with make_sandbox(options) as sb:
+        settings = settings_for(sb, tmp_path, credentials, elan={"attachment_readiness": "status"})
+
+        async def run() -> None:
+            async with build_client(settings) as elan:
+                upload, begjaering = await _uploaded_and_named(elan, "IB-RS1")
+                await elan.wait_until_ready([upload], begjaering)
+
+        with pytest.raises(ElanPermanentError) as caught:
+            asyncio.run(run())
+        calls = sb.admin.stats()["calls"]
+    assert caught.value.http_status == 404
+    assert "validate" not in calls
+
+
+def test_no_status_path_configured_goes_straight_to_valider(
+    make_sandbox: Any, credentials: Any, tmp_path: Path
+) -> None:
+    """elan.paths.attachment: null means the status path is never called."""
+    options = SandboxOptions(model_version="1.1", scanning_seconds=0.0, upload_reply_status=False)
+    with make_sandbox(options) as sb:
+        settings = settings_for(sb, tmp_path, credentials, elan={"paths": {"attachment": None}})
+
+        async def run() -> dict[str, str]:
+            async with build_client(settings) as elan:
+                upload, begjaering = await _uploaded_and_named(elan, "IB-RN1")
+                return await elan.wait_until_ready([upload], begjaering)
+
+        states = asyncio.run(run())
+        calls = sb.admin.stats()["calls"]
+    assert set(states.values()) == {"ready"}
+    assert "attachment_status" not in calls and calls["validate"] == 1
