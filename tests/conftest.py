@@ -4,7 +4,9 @@ def test_x(sandbox, sandbox_credentials): ...        # default options, client r
 def test_y(make_sandbox): with make_sandbox(SandboxOptions(model_version="1.1")) as sb: ...
 def test_z(strict_or_lenient_sandbox): ...          # runs twice: lenient and strict mode
 
-`--sandbox-mode strict` (or lenient) runs the `sandbox` fixture itself in that mode.
+Every test using the `sandbox` fixture runs in both modes (ids `[lenient]`, `[strict]`):
+the gateway must behave in the published world as in the richer one. `--sandbox-mode
+strict` (or lenient) runs only that mode.
 """
 
 from __future__ import annotations
@@ -25,10 +27,18 @@ SANDBOX_SYSTEMUSER_ORG = "313367002"
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--sandbox-mode",
-        choices=("lenient", "strict"),
-        default="lenient",
-        help="Mode of the `sandbox` fixture (strict: only what Skatteetaten publishes).",
+        choices=("both", "lenient", "strict"),
+        default="both",
+        help="Mode(s) of the `sandbox` fixture (strict: only what Skatteetaten publishes).",
     )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # Only the root `sandbox` fixture asks for `sandbox_mode` (tests/elan has its own).
+    if "sandbox_mode" in metafunc.fixturenames:
+        chosen = metafunc.config.getoption("--sandbox-mode")
+        modes = ["lenient", "strict"] if chosen == "both" else [chosen]
+        metafunc.parametrize("sandbox_mode", modes)
 
 
 @pytest.fixture(scope="session")
@@ -63,13 +73,13 @@ def make_sandbox(
 
 @pytest.fixture
 def sandbox(
-    make_sandbox: Callable[..., AbstractContextManager[Any]], request: pytest.FixtureRequest
+    make_sandbox: Callable[..., AbstractContextManager[Any]], sandbox_mode: str
 ) -> Iterator[Any]:
     """A fresh sandbox (default model, attachments ready at once) with our client registered."""
     from utlegg_gateway.sandbox import SandboxOptions
 
-    strict = request.config.getoption("--sandbox-mode") == "strict"
-    with make_sandbox(SandboxOptions(scanning_seconds=0.0, strict=strict)) as running:
+    options = SandboxOptions(scanning_seconds=0.0, strict=sandbox_mode == "strict")
+    with make_sandbox(options) as running:
         yield running
 
 

@@ -55,6 +55,7 @@ CSV_COLUMNS = (
     "element",
     "column",
     "field",
+    "note",
 )
 
 
@@ -108,7 +109,7 @@ def receipt_csv(
             iso_time(case.submitted_at) or "",
             iso_time(case.finished_at) or "",
         ]
-        writer.writerow(["case", *base, *[""] * 8])
+        writer.writerow(["case", *base, *[""] * 8, case.note or ""])
         for err in case.errors:
             writer.writerow(
                 [
@@ -122,6 +123,7 @@ def receipt_csv(
                     err.element or "",
                     err.column or "",
                     err.field or "",
+                    "",
                 ]
             )
     return buf.getvalue().encode(encoding, errors="replace")
@@ -148,6 +150,7 @@ def receipt_xml(receipt: Receipt) -> bytes:
         _set(sak, "korrelasjonsid", case.korrelasjonsid)
         _set(sak, "innsendt", iso_time(case.submitted_at))
         _set(sak, "ferdig", iso_time(case.finished_at))
+        _set(sak, "merknad", case.note)
         for err in case.errors:
             feil = etree.SubElement(sak, f"{{{ns}}}feil")
             _set(feil, "regel", err.rule)

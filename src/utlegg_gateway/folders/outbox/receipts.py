@@ -88,10 +88,12 @@ class CaseReceipt:
     submitted_at: datetime | None = None
     finished_at: datetime | None = None
     errors: tuple[ReceiptError, ...] = ()
+    # Something the operator must know that is not an error (REFERENCE_UNKNOWN).
+    note: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object of this case."""
-        return {
+        out = {
             "innsenderReferanse": self.innsender_referanse,
             "begjaeringsdato": self.begjaeringsdato,
             "status": self.status,
@@ -101,6 +103,9 @@ class CaseReceipt:
             "finishedAt": iso_time(self.finished_at),
             "errors": [e.to_json() for e in self.errors],
         }
+        if self.note is not None:
+            out["note"] = self.note
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +226,15 @@ def receipt_error(entry: ErrorEntry, origin: Origin) -> ReceiptError:
     )
 
 
+# DUPLIKAT_INNSENDING as published names no reference, and Status på sak is keyed by it.
+REFERENCE_UNKNOWN = (
+    "ELAN answered DUPLIKAT_INNSENDING: the case is already submitted, but ELAN did not "
+    "name its eksternSaksreferanse and the journal has none (the first answer was lost). "
+    "Find the case in Skatteetaten's messages to the organisation (Altinn) or ask "
+    "Skatteetaten, quoting innsenderReferanse, begjaeringsdato and korrelasjonsid."
+)
+
+
 def build_receipt(
     record: FileRecord, cases: Sequence[CaseRecord], *, duplicate_of: FileRecord | None = None
 ) -> Receipt:
@@ -244,6 +258,9 @@ def build_receipt(
                 errors=tuple(receipt_error(e, origin) for e in case.errors)
                 if duplicate_of is None
                 else (),
+                note=REFERENCE_UNKNOWN
+                if status == "accepted" and not case.ekstern_saksreferanse
+                else None,
             )
         )
     finished = [c.finished_at for c in cases if c.finished_at is not None]
