@@ -63,6 +63,14 @@ from utlegg_gateway.model import DEFAULT_MODEL_VERSION, SPECS
     help="Upload replies carry only the uuid, no 'status'.",
 )
 @click.option(
+    "--no-published-test-parties",
+    is_flag=True,
+    help=(
+        "Do not put Skatteetaten's published old-rules test parties (~100 persons, ~100"
+        " organisations) on the old rules."
+    ),
+)
+@click.option(
     "--old-rules-debtor",
     "old_rules",
     multiple=True,
@@ -82,6 +90,7 @@ def sandbox(  # noqa: PLR0917 - click passes every option positionally-by-name
     strict: bool,
     no_attachment_status: bool,
     no_upload_status: bool,
+    no_published_test_parties: bool,
 ) -> None:
     """Serve the sandbox until Ctrl-C / SIGTERM. Prints the URLs it serves."""
     if ctx.invoked_subcommand is not None:
@@ -97,6 +106,7 @@ def sandbox(  # noqa: PLR0917 - click passes every option positionally-by-name
         strict=strict,
         attachment_status_endpoint=not no_attachment_status,
         upload_reply_status=not no_upload_status,
+        published_old_rules_parties=not no_published_test_parties,
     )
 
     def ready(url: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,14 @@ def _process_key() -> rsa.RSAPrivateKey:
     return new_rsa_key()
 
 
+@functools.cache
+def published_old_rules_parties() -> frozenset[str]:
+    """Skatteetaten's published test parties locked to the old rules (persons and orgs)."""
+    raw = resources.files("utlegg_gateway.sandbox").joinpath("data/old-rules-test-parties.json")
+    data = json.loads(raw.read_text("utf-8"))
+    return frozenset(data["persons"]) | frozenset(data["organisations"])
+
+
 class Sandbox:
     """Everything the routes share; one per running server."""
 
@@ -95,6 +104,15 @@ class Sandbox:
             self.load_registry(path)
         for debtor in self.options.old_rules_debtors:
             self.state.add_old_debtor(debtor)
+
+    def old_debtors(self) -> set[str]:
+        """Debtors on the old rules: added ones, plus Skatteetaten's published test parties."""
+        added = self.state.old_debtors()
+        return (
+            added | published_old_rules_parties()
+            if self.options.published_old_rules_parties
+            else added
+        )
 
     def _signing_key(self) -> rsa.RSAPrivateKey:
         # Kept in the state so tokens issued before a restart stay valid after it.

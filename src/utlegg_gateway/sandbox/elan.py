@@ -378,7 +378,7 @@ async def _decide(
         org=call.org,
         uploads=_upload_view(sb),
         duplicate_ref=dup.ref if dup else None,
-        old_debtors=sb.state.old_debtors(),
+        old_debtors=sb.old_debtors(),
         change=change,
     )
     if findings:
@@ -435,7 +435,7 @@ async def _betjeningskartet(sb: Sandbox, call: Call) -> Response:
     skyldnere = payload.get("skyldner") if isinstance(payload, dict) else None
     if not isinstance(skyldnere, list) or not skyldnere:
         return _error(400, "XXX-006", "Feltet 'skyldner' må være en ikke-tom liste", korr)
-    old = sb.state.old_debtors()
+    old = sb.old_debtors()
     answers = []
     for skyldner in skyldnere:
         ident = skyldner.get("taxIdentificationNumber") if isinstance(skyldner, dict) else None

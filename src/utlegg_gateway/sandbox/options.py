@@ -68,6 +68,10 @@ class SandboxOptions:
     # Registration files (or folders of them) loaded at start; see `certs.write_credentials`.
     registries: tuple[Path, ...] = ()
     old_rules_debtors: tuple[str, ...] = ()
+    # The ~100 persons and ~100 organisations Skatteetaten's test environment keeps on the
+    # old rules (sandbox/data/old-rules-test-parties.json): on by default, so a case that
+    # passes here does not get SAKSOEKT_GAMMELT_REGELVERK there.
+    published_old_rules_parties: bool = True
     # A fault plan applied at start (same shape as `PUT /_sandbox/faults`).
     faults: dict[str, Any] = field(default_factory=dict)
     fault_seed: int = 0

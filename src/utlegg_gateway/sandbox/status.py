@@ -100,14 +100,38 @@ def _body(
             {
                 "beslutningstidspunkt": decided_at,
                 "saksoekt": saksoekt,
-                "besluttetUtleggstrekk": {
-                    "tiltaksidentifikator": _id(ref, "tiltak", str(i)),
-                    "kravgrunnlagsidentifikator": ids,
-                },
+                **_decision(ref, i, ids),
             }
             for i, saksoekt in enumerate(body["saksoekt"])
         ]
     return body
+
+
+# Every decision type the Status på sak pages name, in turn per saksøkt (the first gets
+# utleggstrekk, the second utleggspant, the third intet til utlegg), so a client meets
+# each shape: single objects, and utleggspant as a list (0..*).
+_DECISION_KINDS = ("besluttetUtleggstrekk", "besluttetUtleggspant", "besluttetIntetTilUtlegg")
+
+
+def _decision(ref: str, index: int, ids: list[str]) -> dict[str, Any]:
+    kind = _DECISION_KINDS[index % len(_DECISION_KINDS)]
+    measure = {
+        "tiltaksidentifikator": _id(ref, "tiltak", str(index)),
+        "kravgrunnlagsidentifikator": ids,
+    }
+    if kind != "besluttetUtleggspant":
+        return {kind: measure}
+    # One pant per claim: a list of measures, as the model allows.
+    return {
+        kind: [
+            {
+                "tiltaksidentifikator": _id(ref, "pant", str(index), kid),
+                "kravgrunnlagsidentifikator": [kid],
+            }
+            for kid in ids
+        ]
+        or [measure]
+    }
 
 
 def status_body(
@@ -141,6 +165,7 @@ _FIXTURE_PAYLOAD: dict[str, Any] = {
             }
         }
     ],
+    # Three saksøkte, so TEST_SAK_BESLUTTET shows all three decision types.
     "saksoekt": [
         {
             "saksoekt": {
@@ -152,7 +177,20 @@ _FIXTURE_PAYLOAD: dict[str, Any] = {
                     },
                 }
             }
-        }
+        },
+        {
+            "saksoekt": {
+                "virksomhet": {
+                    "navn": "TEST SAKSØKT AS",
+                    "identifikator": {
+                        "taxIdentificationNumber": "310000108",
+                        "landkodeIdentifikator": "NO",
+                    },
+                    "virksomhetstype": "annet",
+                }
+            }
+        },
+        {"saksoekt": {"sammenslutning": {"navn": "TEST SAMEIE"}}},
     ],
     "kravTilInnkreving": [
         {
@@ -160,7 +198,12 @@ _FIXTURE_PAYLOAD: dict[str, Any] = {
             "kravdetaljer": "Hovedkrav",
             "prioritetDekningsloven": "e",
             "gjenstaaendeBeloep": {"beloep": 12000.14, "valuta": "NOK"},
-        }
+        },
+        {
+            "innsendersKravreferanse": "TEST-KRAV-2",
+            "kravdetaljer": "Rentekrav",
+            "prioritetDekningsloven": "e",
+        },
     ],
 }
 
