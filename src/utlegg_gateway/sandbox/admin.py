@@ -18,7 +18,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from utlegg_gateway import provning
 from utlegg_gateway.sandbox.core import Sandbox
+from utlegg_gateway.sandbox.register import RegisterEntry
 from utlegg_gateway.sandbox.rules import attachment_state
 
 __all__ = ["ADMIN_PREFIX", "SandboxAdmin", "admin_routes"]
@@ -175,6 +177,27 @@ def admin_routes(sb: Sandbox) -> list[Route]:
             sb.state.add_old_debtor(ident)
         return JSONResponse(sorted(sb.state.old_debtors()))
 
+    async def register(request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                entry = RegisterEntry.from_json(await _json(request))
+            except (ValueError, AttributeError) as exc:
+                return _bad(str(exc))
+            sb.register[entry.identifikator] = entry
+        return JSONResponse([e.to_json() for _, e in sorted(sb.register.items())])
+
+    async def rule_triggers(request: Request) -> Response:
+        if request.method == "POST":
+            data = await _json(request)
+            ref, names = data.get("innsenderReferanse"), data.get("rules")
+            if not isinstance(ref, str) or not isinstance(names, list):
+                return _bad("innsenderReferanse (text) and rules (a list) are required")
+            unknown = sorted(str(n) for n in names if n not in provning.RULES)
+            if unknown:
+                return _bad(f"unknown rules: {', '.join(unknown)}")
+            sb.forced_rules[ref] = tuple(str(n) for n in names)
+        return JSONResponse({k: list(v) for k, v in sorted(sb.forced_rules.items())})
+
     async def stats(_: Request) -> Response:
         return JSONResponse(sb.stats.as_dict(sb.limiter.in_flight()))
 
@@ -204,6 +227,8 @@ def admin_routes(sb: Sandbox) -> list[Route]:
         Route(f"{p}/clients", clients, methods=["GET", "POST"]),
         Route(f"{p}/systemusers", systemusers, methods=["POST"]),
         Route(f"{p}/old-rules-debtors", old_debtors, methods=["GET", "POST"]),
+        Route(f"{p}/register", register, methods=["GET", "POST"]),
+        Route(f"{p}/rule-triggers", rule_triggers, methods=["GET", "POST"]),
         Route(f"{p}/stats", stats, methods=["GET"]),
         Route(f"{p}/info", info, methods=["GET"]),
     ]
@@ -260,6 +285,19 @@ class SandboxAdmin:
         body = {"client_id": client_id, "orgnr": orgnr, "external_ref": external_ref}
         result: dict[str, Any] = self._call("POST", "/systemusers", body)
         return result
+
+    def add_register_entry(self, identifikator: str, **facts: Any) -> list[dict[str, Any]]:
+        """Put an organisation (or person) into the register behind the register rules."""
+        result: list[dict[str, Any]] = self._call(
+            "POST", "/register", {"identifikator": identifikator, **facts}
+        )
+        return result
+
+    def trigger_rules(self, innsender_referanse: str, *rules: str) -> None:
+        """Answer every validate/submit of `innsender_referanse` with these rules too."""
+        self._call(
+            "POST", "/rule-triggers", {"innsenderReferanse": innsender_referanse, "rules": rules}
+        )
 
     def add_old_rules_debtor(self, identifikator: str) -> None:
         """Put a debtor on the old rules (SAKSOEKT_GAMMELT_REGELVERK, tidligereRegelverk)."""

@@ -16,6 +16,7 @@ from utlegg_gateway.errors import ConfigError
 from utlegg_gateway.sandbox.certs import kid_of, new_rsa_key
 from utlegg_gateway.sandbox.faults import ConcurrencyLimiter, DelayGate, FaultBook, Stats
 from utlegg_gateway.sandbox.options import SandboxClock, SandboxOptions
+from utlegg_gateway.sandbox.register import SEEDED, RegisterEntry
 from utlegg_gateway.sandbox.rules import case_status, timings_for
 from utlegg_gateway.sandbox.state import CaseRow, SandboxState
 
@@ -102,6 +103,10 @@ class Sandbox:
         self.base_url: str | None = None
         for path in self.options.registries:
             self.load_registry(path)
+        # The register behind the five register rules (sandbox/register.py).
+        self.register: dict[str, RegisterEntry] = {e.identifikator: e for e in SEEDED}
+        # innsenderReferanse -> rules every validate/submit of it is answered with.
+        self.forced_rules: dict[str, tuple[str, ...]] = {}
         for debtor in self.options.old_rules_debtors:
             self.state.add_old_debtor(debtor)
 

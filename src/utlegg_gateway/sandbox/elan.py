@@ -32,6 +32,7 @@ from utlegg_gateway.sandbox.rules import (
     attachment_state,
     classify_upload,
     findings_for,
+    message,
 )
 from utlegg_gateway.sandbox.state import CaseRow, UploadRow
 from utlegg_gateway.sandbox.status import fixture_status, status_body
@@ -380,7 +381,14 @@ async def _decide(
         duplicate_ref=dup.ref if dup else None,
         old_debtors=sb.old_debtors(),
         change=change,
+        register=sb.register,
     )
+    # Rules a test asked for (admin `rule-triggers`): those whose condition is a legal
+    # judgement (PARAGRAF_4_19_VARSEL_PAAKREVET) cannot be derived from the payload.
+    seen = {f.rule for f in findings}
+    for rule in sb.forced_rules.get(str(payload.get("innsenderReferanse")), ()):
+        if rule not in seen:
+            findings.append(Finding(rule, message(rule), ""))
     if findings:
         if sb.options.strict:
             return 422, _strict_rejection_body(findings, call.request.url.path)

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from utlegg_gateway import provning
+from utlegg_gateway.model._versions import rule_active
 from utlegg_gateway.provning import Finding, ProvingContext
+from utlegg_gateway.sandbox.register import RegisterEntry, register_findings
 
 __all__ = [
     "CHANGE_LOCKED_STATUSES",
@@ -213,8 +215,12 @@ def _server_findings(
     duplicate_ref: str | None,
     old_debtors: set[str],
     change: ChangeContext | None,
+    register: Mapping[str, RegisterEntry],
 ) -> list[Finding]:
     out: list[Finding] = []
+    for found in register_findings(payload, register):
+        if rule_active(provning.RULES[found.rule].since, version):
+            out.append(Finding(found.rule, message(found.rule), found.pointer))
     innsender_ref = payload.get("innsenderReferanse")
     if change is None and duplicate_ref is not None:
         out.append(
@@ -331,6 +337,7 @@ def findings_for(
     duplicate_ref: str | None,
     old_debtors: set[str],
     change: ChangeContext | None = None,
+    register: Mapping[str, RegisterEntry] | None = None,
 ) -> list[Finding]:
     """Local prøving first, then the server-only rules it did not already report."""
     local = provning.validate(payload, ctx)
@@ -343,5 +350,6 @@ def findings_for(
         duplicate_ref=duplicate_ref,
         old_debtors=old_debtors,
         change=change,
+        register=register or {},
     )
     return local + [f for f in server if f.rule not in seen]
