@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 from datetime import UTC, datetime, timedelta
@@ -174,3 +175,46 @@ def test_sightings_trust_the_scanners(tmp_path: Path) -> None:
     path.write_bytes(b"x")
     seen = attachments.Sightings(_Clock(), scanned=lambda p, st: p == path)
     assert seen.stable(path, path.stat(), 10)
+
+
+def _streamed(stream: attachments.Stream) -> bytes:
+    async def collect() -> bytes:
+        return b"".join([chunk async for chunk in stream.chunks()])
+
+    return asyncio.run(collect())
+
+
+def test_check_hashes_without_holding_and_stream_sends_the_same_bytes(tmp_path: Path) -> None:
+    """check: size and SHA-256 chunk by chunk; Stream: the bytes again, as often as asked
+    (a retried upload starts over)."""
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    path = tmp_path / "big.pdf"
+    path.write_bytes(data)
+    checked = attachments.check(path)
+    assert (checked.size, checked.sha256) == (len(data), hashlib.sha256(data).hexdigest())
+    stream = attachments.Stream(checked)
+    assert stream.size == len(data)
+    assert _streamed(stream) == data
+    assert _streamed(stream) == data
+    with pytest.raises(AttachmentError, match="more than the limit"):
+        attachments.check(path, max_bytes=1024)
+
+
+def test_a_file_changed_after_its_check_is_not_sent(tmp_path: Path) -> None:
+    """Replaced (other inode) or rewritten in place (same size, other bytes): the stream ends
+    with an AttachmentError, so ELAN never gets bytes the journal did not hash."""
+    path = tmp_path / "a.pdf"
+    path.write_bytes(b"%PDF first")
+    checked = attachments.check(path)
+    replacement = tmp_path / "b.pdf"
+    replacement.write_bytes(b"%PDF other")
+    replacement.replace(path)
+    with pytest.raises(AttachmentError, match="changed after it was checked"):
+        _streamed(attachments.Stream(checked))
+    checked = attachments.check(path)
+    st = path.stat()
+    with path.open("r+b") as fh:
+        fh.write(b"%PDF OTHER")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # a writer that keeps the mtime
+    with pytest.raises(AttachmentError, match="changed while it was sent"):
+        _streamed(attachments.Stream(checked))

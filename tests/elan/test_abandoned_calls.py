@@ -17,7 +17,9 @@ from tests.elan.conftest import settings_for
 from utlegg_gateway.elan import build_client
 
 
-def _run(sandbox: Any, credentials: Any, tmp_path: Path, grace: float) -> dict[str, Any]:
+def _run(
+    sandbox: Any, credentials: Any, tmp_path: Path, grace: float, hold: float = 1.0
+) -> dict[str, Any]:
     settings = settings_for(
         sandbox,
         tmp_path,
@@ -28,7 +30,7 @@ def _run(sandbox: Any, credentials: Any, tmp_path: Path, grace: float) -> dict[s
             "retry": {"attempts": 2, "initial_wait_seconds": 0.001, "max_wait_seconds": 0.01},
         },
     )
-    sandbox.admin.set_faults({"status": {"probability": 1.0, "actions": ["delay:1.0"]}})
+    sandbox.admin.set_faults({"status": {"probability": 1.0, "actions": [f"delay:{hold:g}"]}})
 
     async def calls() -> None:
         async with build_client(settings) as elan:
@@ -56,6 +58,9 @@ def test_no_sixth_call_at_the_server_with_the_grace(
 def test_without_the_grace_the_server_sees_too_many(
     sandbox: Any, credentials: Any, tmp_path: Path
 ) -> None:
-    """The control: with no grace the retries overlap the abandoned calls (the old bug)."""
-    stats = _run(sandbox, credentials, tmp_path, 0.0)
+    """The control: with no grace the retries overlap the abandoned calls (the old bug).
+
+    The server holds these calls until the test releases them, so the overlap does not
+    depend on how fast a loaded machine delivers the retries."""
+    stats = _run(sandbox, credentials, tmp_path, 0.0, hold=60.0)
     assert stats["rejected_concurrency"] > 0

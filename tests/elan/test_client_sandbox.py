@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -338,3 +340,27 @@ def test_change_with_lost_answer_then_uavklart_is_not_a_rejection(
     assert changed.kode == "UAVKLART_STATUS"
     assert case["versions"] == 2, "the lost change was applied once, not twice"
     assert case["eksternSaksreferanse"] == accepted.ekstern_saksreferanse
+
+
+def test_a_streamed_upload_arrives_byte_for_byte(
+    sandbox: Any, credentials: Any, tmp_path: Path
+) -> None:
+    """An UploadBody is sent as multipart in chunks with a Content-Length: the sandbox gets
+    the same bytes, file name and reference as from an in-memory upload."""
+    from utlegg_gateway.folders import attachments
+
+    data = b"%PDF-1.4\n" + os.urandom(2 * 1024 * 1024 + 3)
+    path = tmp_path / "stor fil.pdf"
+    path.write_bytes(data)
+    settings = settings_for(sandbox, tmp_path, credentials)
+
+    async def run() -> UploadedAttachment:
+        async with build_client(settings) as elan:
+            checked = attachments.check(path)
+            return await elan.upload_attachment(attachments.Stream(checked), path.name, "IB-S1")
+
+    upload = asyncio.run(run())
+    (got,) = sandbox.admin.uploads()
+    assert got["uuid"] == upload.uuid
+    assert (got["filnavn"], got["innsenderReferanse"]) == ("stor fil.pdf", "IB-S1")
+    assert got["sha256"] == hashlib.sha256(data).hexdigest()

@@ -15,9 +15,9 @@ import asyncio
 import random
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
@@ -56,6 +56,44 @@ NOT_CHECKED_YET_RULE = "VEDLEGG_SKAL_VAERE_VIRUSSJEKKET_VALIDERT_OG_KONVERTERT"
 _PENDING_CHANGE_RULE = "UAVKLART_STATUS"
 # Which of ELAN's separately published APIs each operation belongs to.
 _API_OF = {"status": "status", "betjeningskartet": "betjeningskartet"}
+
+
+class UploadBody(Protocol):
+    """An attachment sent as a stream: its size up front, its bytes on each `chunks()`."""
+
+    size: int
+
+    def chunks(self) -> AsyncIterator[bytes]: ...
+
+
+def _multipart(
+    body: UploadBody, filnavn: str, innsender_referanse: str
+) -> tuple[dict[str, str], Callable[[], AsyncIterator[bytes]]]:
+    """The same multipart/form-data as `files=`/`data=` give, streamed with a length."""
+    boundary = uuid.uuid4().hex
+    quoted = filnavn.replace("\\", "\\\\").replace('"', "%22").replace("\r", "%0D")
+    quoted = quoted.replace("\n", "%0A")
+    head = (
+        f"--{boundary}\r\n"
+        'Content-Disposition: form-data; name="innsenderReferanse"\r\n\r\n'
+        f"{innsender_referanse}\r\n"
+        f"--{boundary}\r\n"
+        f'Content-Disposition: form-data; name="fil"; filename="{quoted}"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    headers = {
+        "Content-Type": f"multipart/form-data; boundary={boundary}",
+        "Content-Length": str(len(head) + body.size + len(tail)),
+    }
+
+    async def stream() -> AsyncIterator[bytes]:
+        yield head
+        async for chunk in body.chunks():
+            yield chunk
+        yield tail
+
+    return headers, stream
 
 
 class _Outcome:
@@ -137,6 +175,7 @@ class ElanClient:
         json: Any = None,
         files: Mapping[str, Any] | None = None,
         data: Mapping[str, str] | None = None,
+        stream: tuple[dict[str, str], Callable[[], AsyncIterator[bytes]]] | None = None,
         passthrough: frozenset[int] = frozenset(),
         outcome: _Outcome | None = None,
     ) -> httpx.Response:
@@ -150,20 +189,22 @@ class ElanClient:
             token = await self.tokens.get()
             korrelasjonsid = str(uuid.uuid4())
             outcome.korrelasjonsid = korrelasjonsid
-            request = self._http.build_request(
-                method,
-                url,
-                json=json,
-                files=files,
-                data=data,
-                headers={
-                    "Authorization": f"Bearer {token.value}",
-                    names.korrelasjonsid: korrelasjonsid,
-                    names.meldingsid: meldingsid,
-                    names.klientid: self._settings.klientid,
-                    "Accept": "application/json",
-                },
-            )
+            headers = {
+                "Authorization": f"Bearer {token.value}",
+                names.korrelasjonsid: korrelasjonsid,
+                names.meldingsid: meldingsid,
+                names.klientid: self._settings.klientid,
+                "Accept": "application/json",
+            }
+            if stream is not None:
+                # A new iterator per attempt: a retry sends the file from its start.
+                request = self._http.build_request(
+                    method, url, content=stream[1](), headers=headers | stream[0]
+                )
+            else:
+                request = self._http.build_request(
+                    method, url, json=json, files=files, data=data, headers=headers
+                )
             try:
                 response = await self._in_slot(
                     request, korrelasjonsid, self._slots[_API_OF.get(operation, "innsending")]
@@ -240,18 +281,30 @@ class ElanClient:
     # --- attachments ----------------------------------------------------------------
 
     async def upload_attachment(
-        self, content: bytes, filnavn: str, innsender_referanse: str
+        self, content: bytes | UploadBody, filnavn: str, innsender_referanse: str
     ) -> UploadedAttachment:
-        """Upload one file for the begjæring `innsender_referanse`: its uuid (and state)."""
+        """Upload one file for the begjæring `innsender_referanse`: its uuid (and state).
+
+        `content` is the bytes, or an `UploadBody` streamed in chunks (big files).
+        """
         # A retry after an unknown outcome may leave an orphan upload on the server;
         # harmless: only the uuid we return is referenced by the begjæring.
-        response = await self._call(
-            "upload_attachment",
-            "POST",
-            self._url(self._settings.paths.upload),
-            files={"fil": (filnavn, content, "application/octet-stream")},
-            data={"innsenderReferanse": innsender_referanse},
-        )
+        url = self._url(self._settings.paths.upload)
+        if isinstance(content, bytes):
+            response = await self._call(
+                "upload_attachment",
+                "POST",
+                url,
+                files={"fil": (filnavn, content, "application/octet-stream")},
+                data={"innsenderReferanse": innsender_referanse},
+            )
+        else:
+            response = await self._call(
+                "upload_attachment",
+                "POST",
+                url,
+                stream=_multipart(content, filnavn, innsender_referanse),
+            )
         body = json_body(response)
         value = body.get("uuid")
         if not isinstance(value, str) or not value:

@@ -136,8 +136,10 @@ async def submit_begjaering(
     async with build_client(settings, transport=transport) as elan:
         uploads: dict[str, UploadedAttachment] = {}
         for filnavn, path in files.items():
-            content = await asyncio.to_thread(attachments.read, path)
-            uploads[filnavn] = await elan.upload_attachment(content.data, path.name, ref or "")
+            checked = await asyncio.to_thread(attachments.check, path)
+            uploads[filnavn] = await elan.upload_attachment(
+                attachments.Stream(checked), path.name, ref or ""
+            )
         uploaded = {name: u.uuid for name, u in uploads.items()}
         for obj in objects:
             obj["uuid"] = uploaded[obj["filnavn"]]

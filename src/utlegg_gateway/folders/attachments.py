@@ -9,17 +9,20 @@ folder or still in the inbox. Everything about such a name is decided here:
 - `Sightings`: readiness by the data files' rule (size and mtime unchanged for
   `stable_seconds` of our clock);
 - `read`: opened without following links and without blocking, checked again on the
-  open descriptor, read in chunks up to a size limit, hashed on the way.
+  open descriptor, read in chunks up to a size limit, hashed on the way;
+- `check` + `Stream`: the same checks and hash without holding the file, then its bytes
+  streamed to the upload in chunks (a 500 MB PDF never sits in memory).
 
 The pipeline (archiving), the case worker (upload) and `utlegg-gateway submit` call it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import stat
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -31,8 +34,11 @@ from utlegg_gateway.mapping.results import AttachmentRef
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "AttachmentContent",
+    "CheckedAttachment",
     "Sightings",
+    "Stream",
     "attachments_of",
+    "check",
     "check_name",
     "find_by_stem",
     "locate",
@@ -153,14 +159,8 @@ def find_by_stem(directory: Path, filnavn: str) -> Path:
     return candidates[0]
 
 
-def read(
-    path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES, hard_links: bool = False
-) -> AttachmentContent:
-    """Read an attachment safely: no link followed, no blocking open, size-limited.
-
-    The checks are repeated on the open descriptor, so a file swapped for a FIFO or a
-    link between `locate` and here is still refused. Call it off the event loop.
-    """
+def _open_checked(path: Path, max_bytes: int, hard_links: bool) -> tuple[int, os.stat_result]:
+    """Open without following a link or blocking; the descriptor's own checks passed."""
     name = path.name
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
@@ -181,20 +181,99 @@ def read(
                 field="filnavn",
                 value=str(st.st_size),
             )
-        digest = hashlib.sha256()
-        chunks: list[bytes] = []
-        size = 0
-        while chunk := os.read(fd, _CHUNK):
-            size += len(chunk)
-            if size > max_bytes:  # it grew while being read
-                raise AttachmentError(
-                    f"attachment {name!r} grew beyond the limit of {max_bytes} bytes"
-                )
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st
+
+
+def _chunks(fd: int, name: str, max_bytes: int) -> Iterator[bytes]:
+    size = 0
+    while chunk := os.read(fd, _CHUNK):
+        size += len(chunk)
+        if size > max_bytes:  # it grew while being read
+            raise AttachmentError(f"attachment {name!r} grew beyond the limit of {max_bytes} bytes")
+        yield chunk
+
+
+def read(
+    path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES, hard_links: bool = False
+) -> AttachmentContent:
+    """Read an attachment safely into memory: no link followed, no blocking open, limited.
+
+    The checks are repeated on the open descriptor, so a file swapped for a FIFO or a
+    link between `locate` and here is still refused. Call it off the event loop.
+    """
+    fd, _ = _open_checked(path, max_bytes, hard_links)
+    digest = hashlib.sha256()
+    parts: list[bytes] = []
+    try:
+        for chunk in _chunks(fd, path.name, max_bytes):
             digest.update(chunk)
-            chunks.append(chunk)
+            parts.append(chunk)
     finally:
         os.close(fd)
-    return AttachmentContent(b"".join(chunks), digest.hexdigest())
+    return AttachmentContent(b"".join(parts), digest.hexdigest())
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedAttachment:
+    """An attachment checked and hashed without being held; `Stream` sends it."""
+
+    path: Path
+    size: int
+    sha256: str
+    max_bytes: int
+    hard_links: bool
+    # (device, inode, size, mtime): the file `Stream` reopens must still be this one.
+    identity: tuple[int, int, int, int]
+
+
+def check(
+    path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES, hard_links: bool = False
+) -> CheckedAttachment:
+    """The checks of `read`, and the SHA-256 computed chunk by chunk: memory stays flat
+    whatever the size. Call it off the event loop."""
+    fd, st = _open_checked(path, max_bytes, hard_links)
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        for chunk in _chunks(fd, path.name, max_bytes):
+            digest.update(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    identity = (st.st_dev, st.st_ino, size, st.st_mtime_ns)
+    return CheckedAttachment(path, size, digest.hexdigest(), max_bytes, hard_links, identity)
+
+
+class Stream:
+    """The bytes of a checked attachment, read again in chunks off the event loop.
+
+    Each `chunks()` call reopens the file (a retried upload starts over), with the same
+    checks; a file changed since `check` (other inode, size, mtime or content) ends the
+    stream with an AttachmentError, so ELAN never gets bytes the journal did not hash.
+    """
+
+    def __init__(self, checked: CheckedAttachment) -> None:
+        self._checked = checked
+        self.size = checked.size
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The file's content, 1 MiB at a time."""
+        c = self._checked
+        fd, st = await asyncio.to_thread(_open_checked, c.path, c.max_bytes, c.hard_links)
+        try:
+            if (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) != c.identity:
+                raise AttachmentError(f"attachment {c.path.name!r} changed after it was checked")
+            digest = hashlib.sha256()
+            while chunk := await asyncio.to_thread(os.read, fd, _CHUNK):
+                digest.update(chunk)
+                yield chunk
+            if digest.hexdigest() != c.sha256:
+                raise AttachmentError(f"attachment {c.path.name!r} changed while it was sent")
+        finally:
+            os.close(fd)
 
 
 class Sightings:

@@ -343,28 +343,28 @@ class CaseWorker:
         """Upload one attachment (once per content: the journal keeps its uuid); None
         when the case ended or must wait."""
         try:
-            content = await asyncio.to_thread(
-                attachments.read,
+            # Hashed and sent in chunks: memory stays flat whatever the file's size.
+            checked = await asyncio.to_thread(
+                attachments.check,
                 path,
                 max_bytes=inbox.attachments_max_bytes,
                 hard_links=inbox.attachments_allow_hard_links,
             )
+            known = self.journal.attachment_uuid(case.id, att.filnavn, checked.sha256)
+            if known is not None:
+                # Uploaded in an earlier run: its state is asked for again.
+                return UploadedAttachment(known)
+            upload = await self.client.upload_attachment(
+                attachments.Stream(checked), att.filnavn, case.innsender_referanse
+            )
         except AttachmentError as exc:
             await self.aend(case, C.FAILED, errors=[ErrorEntry.from_error(exc, case.place)])
             return None
-        known = self.journal.attachment_uuid(case.id, att.filnavn, content.sha256)
-        if known is not None:
-            # Uploaded in an earlier run: its state is asked for again.
-            return UploadedAttachment(known)
-        try:
-            upload = await self.client.upload_attachment(
-                content.data, att.filnavn, case.innsender_referanse
-            )
         except (ElanError, AuthError) as exc:
             await self._apply(record, case, from_error(exc, case.place))
             return None
         await self._write(
-            self.journal.record_attachment, case.id, att.filnavn, content.sha256, upload.uuid
+            self.journal.record_attachment, case.id, att.filnavn, checked.sha256, upload.uuid
         )
         return upload
 
