@@ -167,3 +167,30 @@ def test_an_export_whose_records_are_in_another_namespace_is_not_silently_empty(
     assert "found no case" in feil["message"] and "namespace" in feil["hint"]
     assert (tmp_path / "failed" / "ny_versjon.xml").is_file()
     assert not (tmp_path / "outbox" / "ny_versjon.xml.kvittering.json").exists()
+
+
+def test_an_xml_value_longer_than_libxml2_takes_is_refused_before_it_is_buffered(
+    tmp_path: Path, sandbox: Any, credentials: Any
+) -> None:
+    """A 12 MB attribute: an error report (source-unsafe, about which byte), failed/; it is
+    refused while reading, not after libxml2 buffered the whole tag (benchmark:
+    benchmarks/bench_hostile_memory.py)."""
+    config = _config(tmp_path, sandbox, credentials)
+    text = FORMATS["xml-sak"].read_bytes()
+    head, _, tail = text.partition(b"<in:Underskrift>")
+    xml_inbox = tmp_path / "inbox" / "xml-sak"
+    part = xml_inbox / "lang.xml.part"
+    part.write_bytes(head + b'<in:Underskrift notat="' + b"A" * 12_000_000 + b'">' + tail)
+    part.replace(xml_inbox / "lang.xml")
+    drop_attachments("csv-krav", tmp_path / "inbox" / "csv-krav")
+    companion = drop_renamed(FORMATS["csv-krav"], tmp_path / "inbox" / "csv-krav").name
+
+    assert run_once(load_settings(config, environ={})).exit_code == 1
+
+    assert {c["status"] for c in _cases(tmp_path, companion).values()} == {"accepted"}
+    feil = json.loads((tmp_path / "outbox" / "lang.xml.feil.json").read_bytes())
+    assert feil["code"] == "source-unsafe"
+    assert "longer than 10000000 bytes" in feil["message"]
+    assert f"about byte {head.rfind(b'>') + 1}" in feil["message"]  # after the last tag
+    assert (tmp_path / "failed" / "lang.xml").is_file()
+    _later_drop_is_processed(tmp_path, config)

@@ -27,6 +27,8 @@ __all__ = ["XmlRecord", "iter_xml_records"]
 
 _PROLOG_BYTES = 64 * 1024
 _CHUNK_BYTES = 64 * 1024
+# libxml2's own limit for one text or attribute value without huge_tree (XML_MAX_TEXT_LENGTH).
+_MAX_VALUE_BYTES = 10_000_000
 _DOCTYPE = re.compile(r"<!DOCTYPE|<!ENTITY", re.IGNORECASE)
 _ROOT_START = re.compile(r"<[A-Za-z_]")
 
@@ -81,13 +83,29 @@ def _ancestor_path(element: Any) -> str:
     return "".join(f"/{p}" for p in reversed(parts))
 
 
+class _TooLong(Exception):
+    """A tag or text value longer than libxml2 accepts, starting near byte `offset`."""
+
+    def __init__(self, offset: int) -> None:
+        super().__init__(offset)
+        self.offset = offset
+
+
 def _pull_events(parser: Any, fh: BinaryIO) -> Iterator[tuple[str, Any]]:
     """Feed the file in chunks and hand out every event parsed before a syntax error.
 
     `iterparse` gives no guarantee here: with libxml2 2.14 it raised on a small file before
     yielding any of the records in front of the error, so good cases were lost with the bad.
     """
+    since_gt = 0  # bytes since the last '>': the tag or text libxml2 is still buffering
     while chunk := fh.read(_CHUNK_BYTES):
+        last = chunk.rfind(b">")
+        since_gt = since_gt + len(chunk) if last < 0 else len(chunk) - last - 1
+        if since_gt > _MAX_VALUE_BYTES:
+            # libxml2 refuses a value this long anyway (no huge_tree), but only once the
+            # whole start tag is in its buffer: a 200 MB attribute cost ~0.5 GB first.
+            yield from parser.read_events()
+            raise _TooLong(fh.tell() - since_gt)
         try:
             parser.feed(chunk)
         except etree.XMLSyntaxError:
@@ -149,6 +167,12 @@ def iter_xml_records(path: Path, spec: MappingSpec) -> Iterator[XmlRecord]:
                         previous = element.getprevious()
                 yield XmlRecord(element, record_path, element.sourceline or 0)
                 element.clear(keep_tail=False)
+    except _TooLong as exc:
+        raise UnsafeSourceError(
+            f"an XML tag or text value from about byte {exc.offset} is longer than "
+            f"{_MAX_VALUE_BYTES} bytes; refused before it was read",
+            file=str(path),
+        ) from None
     except etree.XMLSyntaxError as exc:
         raise SourceError(
             f"malformed XML: {exc.msg}", file=str(path), row=exc.lineno or None
