@@ -37,6 +37,7 @@ __all__ = [
     "Scope",
     "StaticList",
     "attachment_refs",
+    "json_number",
     "pointer_segment",
 ]
 
@@ -363,7 +364,20 @@ class Expr(Node):
         if self.attachment is not None:
             return self._attachment(value, scope, state, pointer)
         if isinstance(value, Decimal):
-            return _number(value)
+            number = json_number(value)
+            if number is None:
+                state.issue(
+                    "amount-not-exact",
+                    f"{format(value, 'f')} has more digits than a JSON number carries exactly"
+                    " (at most 15 significant digits)",
+                    pointer,
+                    scope,
+                    column=self.label,
+                    value=format(value, "f"),
+                    rule=value_rule(pointer),
+                    rtype=self.rtype,
+                )
+            return number
         return value
 
     def _check_rows_agree(
@@ -612,12 +626,22 @@ class Repeat(Node):
         return out
 
 
-def _number(value: Decimal) -> int | float:
-    # JSON numbers: whole amounts as integers (`469`), others as the shortest float that
-    # round-trips; at most two decimals were let through, so the float is exact enough.
+def json_number(value: Decimal) -> int | float | None:
+    """The JSON number of a Decimal, exactly, or None when no double holds it exactly.
+
+    Whole amounts are integers (`469`, any size); others the float whose shortest text
+    (`repr`, which `json` writes) is the same decimal: `12469.14`, never `1.246914e4`
+    nor a neighbour. Up to 15 significant digits always fit; beyond, only some do, and
+    those that do not are refused rather than rounded.
+    """
+    if not value.is_finite():
+        return None
     if value == value.to_integral_value():
         return int(value)
-    return float(value)
+    number = float(value)
+    if Decimal(repr(number)) != value:
+        return None
+    return number
 
 
 def attachment_refs(state: BuildState) -> tuple[AttachmentRef, ...]:
