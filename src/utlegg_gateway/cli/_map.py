@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from utlegg_gateway.cli._common import config_option, environment_option, handle_errors, load
-from utlegg_gateway.errors import EXIT_CASE_ERRORS, EXIT_OK, InputFileError
+from utlegg_gateway.errors import EXIT_CASE_ERRORS, EXIT_OK, InputFileError, SourceError
 
 # The mappings shipped in the source tree, used after the configured folders.
 _SHIPPED = Path(__file__).resolve().parents[3] / "mappings"
@@ -44,7 +44,8 @@ def map_command(
     dirs = [*settings.runner.mapping_dirs]
     if _SHIPPED.is_dir() and _SHIPPED not in dirs:
         dirs.append(_SHIPPED)
-    spec = resolve_mapping(mapping_name, file, dirs)
+    # The same check as `mapping check` (and the gateway): a mapping with errors never runs.
+    spec = resolve_mapping(mapping_name, file, dirs, version=settings.model_version)
     ctx = ProvingContext(
         today=date.today(), version=settings.model_version, environment=settings.environment
     )
@@ -60,6 +61,12 @@ def map_command(
             line["errors"] = [issue.to_json() for issue in result.errors]
         click.echo(json.dumps(line, ensure_ascii=False))
     if count == 0:
-        # Not an error (an export may be empty), but often a mapping that does not fit.
-        click.echo(f"note: no cases in {file} (mapping {spec.name})", err=True)
+        # Records in another namespace, a renamed element or a wrong delimiter once gave
+        # "0 cases, exit 0": as in the gateway, a file without a case is an error.
+        raise SourceError(
+            f"the mapping {spec.name!r} found no case in {file}",
+            file=str(file),
+            hint="check the record element and its namespace, the delimiter and the header "
+            "(`utlegg-gateway mapping check MAPPING --sample FILE`)",
+        )
     sys.exit(EXIT_CASE_ERRORS if failed else EXIT_OK)

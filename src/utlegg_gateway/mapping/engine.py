@@ -26,6 +26,7 @@ from utlegg_gateway.provning import value_rule
 
 __all__ = [
     "FAILED",
+    "Broken",
     "BuildState",
     "Cond",
     "Expr",
@@ -203,6 +204,17 @@ class Node:
         raise NotImplementedError
 
 
+# A YAML position (1-based line, column) kept on compiled nodes for `mapping check`.
+Mark = tuple[int, int]
+
+
+class Broken(Node):
+    """Stands for a part of the template that did not compile (never built: load fails)."""
+
+    def build(self, scope: Scope, state: BuildState, pointer: str) -> Any:
+        raise AssertionError("a mapping with errors is never run")
+
+
 TransformStep = tuple[str, Callable[[Any, Any], Any], Any]
 
 
@@ -225,6 +237,9 @@ class Expr(Node):
     simple: tuple[str | None, str | None, str | None] | None = None
     rtype: str | None = None  # record-type files: the type whose column `ref` indexes
     parts: tuple[Expr, ...] = ()  # concat / coalesce: the expressions combined
+    mark: Mark | None = None  # where the expression is written in the YAML
+    # A part of it did not compile (reported): `mapping check` does not guess its type.
+    unchecked: bool = False
 
     def read(self, scope: Scope) -> Any:
         """The raw source value (first match), stripped; empty text is None."""
@@ -508,11 +523,18 @@ class Obj(Node):
     fields: tuple[tuple[str, str, Node], ...]  # (key, "/" + escaped key, node)
     when: Cond | None = None
     omit_if_empty: bool = True
+    marks: tuple[Mark, ...] = ()  # the YAML position of each field's key
 
     @classmethod
-    def of(cls, fields: Sequence[tuple[str, Node]], when: Cond | None, omit: bool) -> Obj:
+    def of(
+        cls,
+        fields: Sequence[tuple[str, Node]],
+        when: Cond | None,
+        omit: bool,
+        marks: Sequence[Mark] = (),
+    ) -> Obj:
         """An object node; pointer segments are escaped once, here."""
-        return cls(tuple((k, pointer_segment(k), n) for k, n in fields), when, omit)
+        return cls(tuple((k, pointer_segment(k), n) for k, n in fields), when, omit, tuple(marks))
 
     def build(self, scope: Scope, state: BuildState, pointer: str) -> Any:
         if self.when is not None and not self.when.test(scope, state, pointer):

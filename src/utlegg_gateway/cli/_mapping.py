@@ -1,0 +1,63 @@
+"""`utlegg-gateway mapping …`: the toolchain for writing mappings (check, test, explain, init).
+
+Each subcommand is a thin shell over one library function in `utlegg_gateway.mapping`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from utlegg_gateway.cli._common import config_option, handle_errors, load, model_version_option
+from utlegg_gateway.errors import EXIT_CASE_ERRORS, EXIT_OK
+
+
+@click.group("mapping")
+def mapping() -> None:
+    """Write and test mappings: check, test, explain, init."""
+
+
+@mapping.command("check")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--sample",
+    "samples",
+    multiple=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A sample export to run the mapping over (repeatable).",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per problem.")
+@model_version_option
+@config_option
+@handle_errors
+def check(
+    file: Path,
+    samples: tuple[Path, ...],
+    as_json: bool,
+    model_version: str | None,
+    config_path: Path | None,
+) -> None:
+    """Check the mapping FILE against the target model: every problem, with line:column.
+
+    Unknown target fields (with did-you-mean), required fields no branch fills, constants
+    outside their code list (listing the valid values), type mismatches, XPaths that can
+    never match. Exit 0 when there is no error (warnings allowed), 1 when there is one,
+    2 when FILE cannot be read.
+    """
+    from utlegg_gateway.mapping.check import check_mapping
+
+    settings = load(config_path, model_version=model_version)
+    report = check_mapping(file, settings.model_version, samples)
+    for problem in report.problems:
+        click.echo(json.dumps(problem.to_json()) if as_json else problem.describe())
+    for run in report.samples:
+        click.echo(f"sample {run.path}: {run.cases} case(s), {run.failed} with issues", err=True)
+    summary = (
+        f"{file}: {len(report.errors)} error(s), {len(report.warnings)} warning(s)"
+        f" (model {report.version})"
+    )
+    click.echo(summary, err=True)
+    sys.exit(EXIT_CASE_ERRORS if report.errors else EXIT_OK)
