@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import date, datetime
 from pathlib import Path
 
 import click
@@ -61,3 +62,62 @@ def check(
     )
     click.echo(summary, err=True)
     sys.exit(EXIT_CASE_ERRORS if report.errors else EXIT_OK)
+
+
+@mapping.command("test")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--mapping",
+    "mapping_name",
+    default=None,
+    help="Mapping name or path for every export; default: by the file-name patterns.",
+)
+@click.option("--update", is_flag=True, help="Write the expected files (after review).")
+@click.option(
+    "--today",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="The day prøving runs on (YYYY-MM-DD; default: today), for tests that must not age.",
+)
+@model_version_option
+@config_option
+@handle_errors
+def test(  # noqa: PLR0917 - click passes every option positionally-by-name
+    folder: Path,
+    mapping_name: str | None,
+    update: bool,
+    today: datetime | None,
+    model_version: str | None,
+    config_path: Path | None,
+) -> None:
+    """Map the sample exports in FOLDER and compare each case with FOLDER/expected/EXPORT/CASE.json.
+
+    Prints each case as PASS, FAIL (with one line per differing field: its JSON pointer,
+    the expected and the actual value), NEW (no expected file yet) or GONE (expected, but
+    no longer in the export). Exit 0 when every case passes, 1 otherwise; with --update the
+    expected files are written from what the mapping makes now, exit 0.
+    """
+    from utlegg_gateway.mapping.golden import run_golden
+
+    settings = load(config_path, model_version=model_version)
+    day = today.date() if today else date.today()
+    report = run_golden(
+        folder,
+        settings.runner.mapping_dirs,
+        settings.model_version,
+        day,
+        mapping=mapping_name,
+        update=update,
+    )
+    for case in report.cases:
+        click.echo(f"{case.status.upper():7} {case.export} {case.case}")
+        for line in case.diffs:
+            click.echo(f"        {line}")
+    for name in report.skipped:
+        click.echo(f"skipped {name}: no mapping claims it", err=True)
+    passed = sum(c.status == "pass" for c in report.cases)
+    click.echo(
+        f"{folder}: {len(report.cases)} case(s), {passed} passed, {len(report.failed)} failed",
+        err=True,
+    )
+    sys.exit(EXIT_CASE_ERRORS if report.failed else EXIT_OK)

@@ -505,10 +505,11 @@ class Cond:
                 return False
         if self.op == "empty":
             return (value is None) == bool(self.operand)
-        if value is None:
-            return False  # any test but `empty` is false on a value that is not given
         if self.op == "present":
-            return bool(self.operand)
+            # `present: false` is `empty: true`: true for a value that is not given.
+            return (value is not None) == bool(self.operand)
+        if value is None:
+            return False  # equals / in / not_in are false on a value that is not given
         if self.op == "equals":
             return bool(value == self.operand)
         if self.op == "in":
