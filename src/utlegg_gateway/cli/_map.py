@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
@@ -14,6 +15,14 @@ from utlegg_gateway.errors import EXIT_CASE_ERRORS, EXIT_OK, InputFileError, Sou
 
 # The mappings shipped in the source tree, used after the configured folders.
 _SHIPPED = Path(__file__).resolve().parents[3] / "mappings"
+
+
+def shipped_dirs(configured: Sequence[Path]) -> list[Path]:
+    """The configured mapping folders, then the shipped `mappings/`."""
+    dirs = [*configured]
+    if _SHIPPED.is_dir() and _SHIPPED not in dirs:
+        dirs.append(_SHIPPED)
+    return dirs
 
 
 @click.command("map")
@@ -41,9 +50,7 @@ def map_command(
     settings = load(config_path, environment=environment)
     if not file.is_file():
         raise InputFileError(f"cannot read {file}: no such file", file=str(file))
-    dirs = [*settings.runner.mapping_dirs]
-    if _SHIPPED.is_dir() and _SHIPPED not in dirs:
-        dirs.append(_SHIPPED)
+    dirs = shipped_dirs(settings.runner.mapping_dirs)
     # The same check as `mapping check` (and the gateway): a mapping with errors never runs.
     spec = resolve_mapping(mapping_name, file, dirs, version=settings.model_version)
     ctx = ProvingContext(

@@ -121,3 +121,43 @@ def test(  # noqa: PLR0917 - click passes every option positionally-by-name
         err=True,
     )
     sys.exit(EXIT_CASE_ERRORS if report.failed else EXIT_OK)
+
+
+@mapping.command("explain")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--case", "case", required=True, help="The case key (or innsenderReferanse).")
+@click.option(
+    "--mapping",
+    "mapping_name",
+    default=None,
+    help="Mapping name (mappings/NAME.yaml) or path; default: by the file-name patterns.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per field.")
+@config_option
+@handle_errors
+def explain(
+    file: Path, case: str, mapping_name: str | None, as_json: bool, config_path: Path | None
+) -> None:
+    """For one case of the export FILE: each target field and where it came from.
+
+    One line per value: its JSON pointer, the value, the source row or element, the column
+    or XPath, and the transform chain (or: a constant, or the default of an empty value).
+    The case's mapping issues follow. Exit 0, or 2 when the case is not in FILE.
+    """
+    from utlegg_gateway.cli._map import shipped_dirs
+    from utlegg_gateway.mapping import resolve_mapping
+    from utlegg_gateway.mapping.explain import explain_case
+
+    settings = load(config_path)
+    dirs = shipped_dirs(settings.runner.mapping_dirs)
+    spec = resolve_mapping(mapping_name, file, dirs, version=settings.model_version)
+    result = explain_case(file, spec, case)
+    if not as_json:
+        click.echo(f"case {result.key} ({result.source}), mapping {spec.name}")
+    for origin in result.fields:
+        click.echo(
+            json.dumps(origin.to_json(), ensure_ascii=False) if as_json else origin.describe()
+        )
+    for issue in result.issues:
+        click.echo(f"issue: {issue.code}  {issue.location or '/'}  {issue.message}")
+    sys.exit(EXIT_OK)

@@ -148,6 +148,9 @@ class BuildState:
     # recorded: list items get the index they are appended at, and an object holding a
     # Vedlegg is never empty, so never dropped.
     attachments: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    # `mapping explain`: the expression that made each pointer's value, and whether its
+    # `default` stood in for an empty source.
+    explain: dict[str, tuple[Expr, bool]] | None = None
 
     def issue(
         self,
@@ -356,8 +359,10 @@ class Expr(Node):
     def _finish(self, value: Any, scope: Scope, state: BuildState, pointer: str) -> Any:
         if value is FAILED:
             return None
+        defaulted = False
         if value is None or value in ("", []):
             value = self.default
+            defaulted = value is not None
         if value is None:
             if self.required:
                 what = f" ({self.label})" if self.label else ""
@@ -376,6 +381,8 @@ class Expr(Node):
             if self.rtype is not None:
                 where = scope.child_rows(scope.typed_rows(self.rtype)[:1])
             state.track[pointer] = (where, self.label)
+            if state.explain is not None:
+                state.explain[pointer] = (self, defaulted)
         if self.attachment is not None:
             return self._attachment(value, scope, state, pointer)
         if isinstance(value, Decimal):
