@@ -161,3 +161,52 @@ def explain(
     for issue in result.issues:
         click.echo(f"issue: {issue.code}  {issue.location or '/'}  {issue.message}")
     sys.exit(EXIT_OK)
+
+
+@mapping.command("init")
+@click.argument("sample", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option(
+    "--layout",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Fixed-width: a layout file, NAME;START;LENGTH (or NAME;START-END) per line.",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the mapping here (default: stdout); an existing file is not overwritten.",
+)
+@model_version_option
+@config_option
+@handle_errors
+def init(
+    sample: Path,
+    layout: Path | None,
+    out: Path | None,
+    model_version: str | None,
+    config_path: Path | None,
+) -> None:
+    """Write a starting mapping for exports like SAMPLE (CSV, fixed-width or XML).
+
+    Every source column (XML: element and attribute) is listed with its first value, the
+    encoding and the CSV delimiter are detected, and the template holds the target fields
+    the model requires as TODOs. A fixed-width SAMPLE needs a column ruler as its first
+    line (`----+----1----+----2`) or --layout. Exit 0, or 2 when SAMPLE cannot be read.
+    """
+    from utlegg_gateway.errors import UsageError
+    from utlegg_gateway.mapping.init import init_mapping
+
+    settings = load(config_path, model_version=model_version)
+    text = init_mapping(sample, settings.model_version, layout)
+    if out is None:
+        click.echo(text, nl=False)
+        sys.exit(EXIT_OK)
+    if out.exists():
+        raise UsageError(f"{out} exists; not overwritten", file=str(out))
+    out.write_text(text, encoding="utf-8")
+    click.echo(
+        f"wrote {out}: fill in the TODOs, then `utlegg-gateway mapping check {out}`", err=True
+    )
+    sys.exit(EXIT_OK)
