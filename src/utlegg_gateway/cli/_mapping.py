@@ -210,3 +210,33 @@ def init(
         f"wrote {out}: fill in the TODOs, then `utlegg-gateway mapping check {out}`", err=True
     )
     sys.exit(EXIT_OK)
+
+
+@mapping.command("schema")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the schema to this file (default: stdout).",
+)
+@handle_errors
+def schema(out: Path | None) -> None:
+    """The JSON Schema of mapping files, for editors.
+
+    Reference it from a mapping's first line, `# yaml-language-server: $schema=PATH`, and
+    an editor with the YAML language server completes keys and target field names and
+    flags typos as you type. Exit 0.
+    """
+    from utlegg_gateway.errors import UsageError
+    from utlegg_gateway.mapping.schema import SCHEMA_FILE
+
+    text = SCHEMA_FILE.read_text(encoding="utf-8")
+    if out is None:
+        click.echo(text, nl=False)
+        sys.exit(EXIT_OK)
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {out}: {exc.strerror or exc}", file=str(out)) from exc
+    sys.exit(EXIT_OK)

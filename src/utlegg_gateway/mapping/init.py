@@ -69,6 +69,8 @@ def init_mapping(sample: Path, version: str, layout: Path | None = None) -> str:
     name = re.sub(r"[^a-z0-9]+", "-", sample.stem.lower()).strip("-") or "mapping"
     pattern = _pattern(sample.name)
     head = [
+        "# For editors: `utlegg-gateway mapping schema --out mapping.schema.json`, then",
+        "# yaml-language-server: $schema=mapping.schema.json",
         "# Written by `utlegg-gateway mapping init` from " + sample.name + ": fill in the TODOs,",
         "# then `utlegg-gateway mapping check` this file (with --sample) and write golden tests",
         "# (`utlegg-gateway mapping test`). The language: docs/mapping.md; the target fields:",
