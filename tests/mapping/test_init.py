@@ -39,6 +39,7 @@ def test_csv_lists_every_column_and_detects_encoding_and_delimiter(tmp_path: Pat
     for column in header:
         assert f"#   {column} " in text
     assert "#   INNS_STED" in text and "'KOLSÅS'" in text
+    assert "29887847396" not in text and "'*********96'" in text  # SKY_ID: masked
     for required in (
         "begjaeringsdato",
         "underskrift",

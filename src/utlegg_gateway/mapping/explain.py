@@ -20,6 +20,7 @@ from utlegg_gateway.errors import UsageError
 from utlegg_gateway.mapping.engine import _IDENTIFIER_FIELDS, BuildState, Expr
 from utlegg_gateway.mapping.results import CaseIssue
 from utlegg_gateway.mapping.spec import MappingSpec
+from utlegg_gateway.mapping.transforms import TRANSFORMS
 
 __all__ = ["CaseExplanation", "FieldOrigin", "explain_case"]
 
@@ -76,14 +77,23 @@ class CaseExplanation:
 def _step(name: str, arg: Any) -> str:
     if arg is None:
         return name
+    try:
+        default = TRANSFORMS[name].parse_arg(None)
+    except (KeyError, ValueError):
+        default = None
     if isinstance(arg, dict) and name in {"map", "lookup"}:
         keys = ", ".join(str(k) for k in list(arg)[:4]) + (", …" if len(arg) > 4 else "")
         return f"{name}{{{keys}}}"
     if hasattr(arg, "text"):  # a date pattern
         return f"{name}{{{arg.text}}}"
     if hasattr(arg, "__dataclass_fields__"):
-        shown = ", ".join(f"{k}: {getattr(arg, k)!r}" for k in arg.__dataclass_fields__)
-        return f"{name}{{{shown}}}"
+        # Only what differs from the transform's defaults (`amount{scale: -2}`).
+        shown = ", ".join(
+            f"{k}: {getattr(arg, k)!r}"
+            for k in arg.__dataclass_fields__
+            if default is None or getattr(arg, k) != getattr(default, k, None)
+        )
+        return f"{name}{{{shown}}}" if shown else name
     return f"{name}{{{arg!r}}}"
 
 

@@ -5,7 +5,8 @@
 Reads a CSV (its header line), a fixed-width file (a column ruler as its first line, or a
 layout file `NAME;START;LENGTH` per line) or an XML file, detects the encoding (UTF-8 BOM,
 UTF-8, else Windows-1252) and for CSV the delimiter, and writes a mapping that lists every
-source column (or element and attribute) with its first value, and a template holding the
+source column (or element and attribute) with its first value (11-digit identifiers
+masked), and a template holding the
 target fields the model of `version` requires, each as a TODO (`{col: TODO}`, with the
 kind of value and the code list in a comment). `mapping check` finds the TODOs left: for a
 fixed-width file each as an unknown field at its line, for CSV and XML with `--sample`
@@ -25,6 +26,7 @@ from typing import Any
 from lxml import etree
 from pydantic import BaseModel
 
+from utlegg_gateway._logging import mask
 from utlegg_gateway.errors import InputFileError
 from utlegg_gateway.mapping.target import Target, field_target
 from utlegg_gateway.model import SPECS, Begjaering
@@ -98,7 +100,8 @@ def _pattern(file_name: str) -> str:
 
 
 def _show(value: str) -> str:
-    value = value.strip()
+    # The file is meant to be kept (and committed): no fødselsnummer or account number in it.
+    value = mask(value.strip())
     return value if len(value) <= 40 else value[:37] + "..."
 
 
