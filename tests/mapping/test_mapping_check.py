@@ -209,3 +209,36 @@ def test_sample_xpaths_and_record_path_that_match_nothing(tmp_path: Path) -> Non
         (5, 24, f"XPath 'Underskrift' matches nothing in any record of sample {good}"),
     ]
     assert [(r.path, r.cases, r.failed) for r in report.samples] == [(good, 1, 0), (wrong_ns, 0, 0)]
+
+
+def test_the_pipeline_refuses_the_mapping_at_load(tmp_path: Path) -> None:
+    """The gateway itself: reload_mappings (start and SIGHUP) raises every error of it."""
+    from datetime import UTC, datetime
+
+    from utlegg_gateway.config import load_settings
+    from utlegg_gateway.gateway.pipeline import Pipeline
+    from utlegg_gateway.journal.sqlite import Journal
+
+    folder = tmp_path / "mappings"
+    folder.mkdir()
+    write_mapping(folder, EIGHT_MISTAKES, "bad.yaml")
+    (tmp_path / "in").mkdir()
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        f"inboxes:\n  - name: a\n    path: {tmp_path}/in\n    mappings: [bad]\n"
+        f"runner:\n  mapping_dirs: [{folder}]\n",
+        encoding="utf-8",
+    )
+    settings = load_settings(config, environ={})
+    journal = Journal.open(tmp_path / "j.sqlite3", clock=lambda: datetime.now(UTC))
+    pipeline = Pipeline(settings, journal, None)
+    try:
+        pipeline.reload_mappings()
+    except MappingSpecError as exc:
+        assert len([p for p in exc.problems if p.severity == "error"]) == len(WANT)
+        assert "unknown target field 'begjaringsdato'" in str(exc)
+    else:
+        raise AssertionError("the pipeline loaded the mapping")
+    finally:
+        pipeline.close()
+        journal.close()

@@ -18,7 +18,7 @@ from utlegg_gateway.errors import EXIT_CASE_ERRORS, EXIT_OK
 
 @click.group("mapping")
 def mapping() -> None:
-    """Write and test mappings: check, test, explain, init."""
+    """Write and test mappings: check, test, explain, init, schema."""
 
 
 @mapping.command("check")
