@@ -106,3 +106,15 @@ def test_file_without_cases_is_an_error(tmp_path: Path) -> None:
     assert (code, lines) == (2, [])
     assert "[source-unreadable] the mapping 'xml-sak' found no case in" in stderr
     assert "mapping check MAPPING --sample FILE" in stderr
+
+
+def test_mapping_warnings_are_noted_in_one_line(tmp_path: Path) -> None:
+    """Warnings of the load check (deprecated fields under 2.1) do not stop map: one note."""
+    repo = Path(__file__).resolve().parents[1]
+    source = repo / "mappings" / "examples" / "utlegg_20251104_020000.csv"
+    code, lines, stderr = _run(str(source))
+    assert code == 0, stderr
+    assert len(lines) == 1
+    notes = [line for line in stderr.splitlines() if line.startswith("note: mapping csv-krav:")]
+    assert len(notes) == 1
+    assert "warning(s) under model 2.1; `utlegg-gateway mapping check" in notes[0]

@@ -53,6 +53,13 @@ def map_command(
     dirs = shipped_dirs(settings.runner.mapping_dirs)
     # The same check as `mapping check` (and the gateway): a mapping with errors never runs.
     spec = resolve_mapping(mapping_name, file, dirs, version=settings.model_version)
+    if spec.warnings:
+        # One line, not one per warning: deprecations would otherwise drown the output.
+        click.echo(
+            f"note: mapping {spec.name}: {len(spec.warnings)} warning(s) under model "
+            f"{settings.model_version}; `utlegg-gateway mapping check {spec.path}` lists them",
+            err=True,
+        )
     ctx = ProvingContext(
         today=date.today(), version=settings.model_version, environment=settings.environment
     )
