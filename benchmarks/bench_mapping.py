@@ -1,6 +1,12 @@
 """Mapping throughput: map+validate vs the raw parse rate of the same bytes, and peak memory.
 
     .venv/bin/python benchmarks/bench_mapping.py [--cases 25000] [--workdir DIR]
+    .venv/bin/python benchmarks/bench_mapping.py --kinds [--cases 5000]
+
+`--kinds` compares the source kinds of issue 14 with CSV instead: the header/detail
+(`records`), fixed-width (`fixed`) and wide (one row per case) examples of
+mappings/examples/, each replicated to `--cases` cases, built and mapped by their example
+mappings, against the csv-krav CSV of the same number of cases.
 
 Generates a CSV export (4 claim rows per case: 100,000 rows for 25,000 cases, rows of
 neighbouring cases interleaved) and an XML export (4 claims per Sak) from the shared
@@ -77,6 +83,80 @@ def make_xml(path: Path, cases: int) -> int:
     return cases * sak.count("<in:Krav ")
 
 
+EXAMPLES = ROOT / "mappings" / "examples"
+
+
+def _case_blocks(lines: list[str], starts: str) -> tuple[list[str], list[list[str]], list[str]]:
+    """(header lines, case blocks, trailer lines) of a record file; a case starts at `starts`."""
+    head, blocks, tail = [], [], []
+    for line in lines:
+        if line.startswith(starts):
+            blocks.append([line])
+        elif line[:2] in {"T;", "99"}:
+            tail.append(line)
+        elif blocks:
+            blocks[-1].append(line)
+        else:
+            head.append(line)
+    return head, blocks, tail
+
+
+def make_records(path: Path, cases: int) -> int:
+    """The header/detail example, its two cases repeated and renumbered; return records."""
+    text = (EXAMPLES / "hd_20251105.txt").read_bytes().decode("cp1252")
+    head, blocks, _ = _case_blocks(text.splitlines(), "S;")
+    out = list(head)
+    for n in range(cases):
+        for line in blocks[n % len(blocks)]:
+            renumbered = line.replace("HD-2025-01", f"HD-{n:08d}").replace(
+                "HD-2025-02", f"HD-{n:08d}"
+            )
+            out.append(renumbered.replace("HD1-", f"H{n}-").replace("HD2-", f"H{n}-"))
+    out.append(f"T;{cases}")
+    path.write_bytes(("\r\n".join(out) + "\r\n").encode("cp1252"))
+    return len(out) - len(head) - 1
+
+
+def make_fixed(path: Path, cases: int) -> int:
+    """The fixed-width example, its two cases repeated and renumbered; return records."""
+    text = (EXAMPLES / "fw_20251105.dat").read_bytes().decode("cp865")
+    head, blocks, _ = _case_blocks(text.splitlines(), "10")
+    out = list(head)
+    for n in range(cases):
+        for line in blocks[n % len(blocks)]:
+            record = line
+            if line.startswith("10"):
+                record = line[:2] + f"F{n:07d}" + line[10:]
+            elif line.startswith("30"):
+                suffix = line[2:12].strip().rpartition("-")[2]
+                record = line[:2] + f"R{n:07d}-{suffix}".ljust(10) + line[12:]
+            out.append(record)
+    out.append(("99" + f"{cases:06d}").ljust(120))
+    path.write_bytes(("\r\n".join(out) + "\r\n").encode("cp865"))
+    return len(out) - len(head) - 1
+
+
+def make_wide(path: Path, cases: int) -> int:
+    """The wide example, its two rows repeated with new case numbers; return rows."""
+    lines = (EXAMPLES / "wide_20251105.csv").read_text(encoding="utf-8").splitlines()
+    header, rows = lines[0], lines[1:]
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        fh.write(header + "\n")
+        for n in range(cases):
+            row = rows[n % len(rows)]
+            fh.write(f"W-{n:08d}" + row[row.index(",") :] + "\n")
+    return cases
+
+
+_MAPPINGS = {
+    "csv": ROOT / "mappings" / "csv-krav.yaml",
+    "xml": ROOT / "mappings" / "xml-sak.yaml",
+    "records": EXAMPLES / "hd-records.yaml",
+    "fixed": EXAMPLES / "fw-fixed.yaml",
+    "wide": EXAMPLES / "wide-krav.yaml",
+}
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
@@ -88,7 +168,7 @@ def phase(name: str, path: Path) -> dict[str, float]:
     from utlegg_gateway.provning import ProvingContext
 
     start, cpu_start = time.perf_counter(), time.process_time()
-    cases = rows = 0
+    cases = rows = claims = 0
     if name == "csv-raw":
         with path.open(encoding="cp1252", newline="") as fh:
             for _ in csv.reader(fh, delimiter=";"):
@@ -108,19 +188,26 @@ def phase(name: str, path: Path) -> dict[str, float]:
                     del element.getparent()[0]
     else:
         kind, mode = name.split("-")
-        spec = load_mapping(ROOT / "mappings" / ("csv-krav.yaml" if kind == "csv" else
-                                                 "xml-sak.yaml"))  # fmt: skip
+        spec = load_mapping(_MAPPINGS[kind])
         ctx = ProvingContext(today=date(2026, 1, 1))
         results = map_file(path, spec, ctx) if mode == "map" else build_file(path, spec)
         for result in results:
             if not result.ok:
                 raise SystemExit(f"benchmark case failed: {result.errors[:2]}")
             cases += 1
+            claims += len((result.begjaering or {}).get("kravTilInnkreving", ()))
             rows += len(result.source.rows or ()) or len(
                 (result.begjaering or {}).get("kravTilInnkreving", ()))  # fmt: skip
     seconds = time.perf_counter() - start
     cpu = time.process_time() - cpu_start
-    return {"cases": cases, "rows": rows, "seconds": seconds, "cpu": cpu, "rss_mb": peak_rss_mb()}
+    return {
+        "cases": cases,
+        "rows": rows,
+        "claims": claims,
+        "seconds": seconds,
+        "cpu": cpu,
+        "rss_mb": peak_rss_mb(),
+    }
 
 
 def run(name: str, path: Path) -> dict[str, float]:
@@ -136,10 +223,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=25_000)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--kinds", action="store_true", help="records/fixed/wide vs CSV")
     parser.add_argument("--phase", nargs=2, metavar=("NAME", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
         print(json.dumps(phase(args.phase[0], Path(args.phase[1]))))
+        return
+    if args.kinds:
+        kinds(args.cases, args.workdir)
         return
     with tempfile.TemporaryDirectory() as tmp:
         work = args.workdir or Path(tmp)
@@ -178,6 +269,35 @@ def main() -> None:
             build = raw["cpu"] / results[f"{kind}-build"]["cpu"] * 100
             print(f"{kind}: map+validate runs at {share:.1f}% of the raw parse rate "
                   f"(mapping alone: {build:.1f}%)")  # fmt: skip
+
+
+def kinds(cases: int, workdir: Path | None) -> None:
+    """The new source kinds against CSV, per case, per record (row) and per claim."""
+    with tempfile.TemporaryDirectory() as tmp:
+        work = workdir or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        files = {
+            "csv": (work / "utlegg_bench.csv", make_csv),
+            "records": (work / "hd_bench.txt", make_records),
+            "fixed": (work / "fw_bench.dat", make_fixed),
+            "wide": (work / "wide_bench.csv", make_wide),
+        }
+        counts = {}
+        for kind, (path, make) in files.items():
+            counts[kind] = make(path, cases)
+            print(f"{kind}: {cases} cases, {counts[kind]} records/rows, "
+                  f"{path.stat().st_size / 1e6:.1f} MB")  # fmt: skip
+        print("| run | cases | records (rows) | claims | CPU s | cases/s | rows/s | claims/s "
+              "| peak RSS MB |")  # fmt: skip
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for kind, (path, _) in files.items():
+            for mode in ("build", "map"):
+                r = run(f"{kind}-{mode}", path)
+                claims = r["claims"]
+                print(f"| {kind}-{mode} | {r['cases']:,.0f} | {counts[kind]:,} | {claims:,.0f} | "
+                      f"{r['cpu']:.2f} | {r['cases'] / r['cpu']:,.0f} | "
+                      f"{counts[kind] / r['cpu']:,.0f} | {claims / r['cpu']:,.0f} | "
+                      f"{r['rss_mb']:.0f} |")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -97,10 +97,24 @@ def test_real_command_line_process(tmp_path: Path) -> None:
     assert cases == ["IB-2025-000127", "IB-2025-000311"]
 
 
-def test_file_without_cases_is_ok_with_a_note(tmp_path: Path) -> None:
-    """An export with no case at all exits 0, writes nothing, and notes it on stderr."""
+def test_file_without_cases_is_an_error(tmp_path: Path) -> None:
+    """An export in which the record path matches nothing is an error (issue 14 item 7:
+    never "0 cases, exit 0"), as in the gateway: exit 2, nothing on stdout, a hint."""
     source = tmp_path / "inkassonett_20250101.xml"
     source.write_text('<in:Utleggsbatch xmlns:in="urn:no:inkassonett:eksport:3"/>\n')
     code, lines, stderr = _run(str(source))
-    assert (code, lines) == (0, [])
-    assert "no cases" in stderr
+    assert (code, lines) == (2, [])
+    assert "[source-unreadable] the mapping 'xml-sak' found no case in" in stderr
+    assert "mapping check MAPPING --sample FILE" in stderr
+
+
+def test_mapping_warnings_are_noted_in_one_line(tmp_path: Path) -> None:
+    """Warnings of the load check (deprecated fields under 2.1) do not stop map: one note."""
+    repo = Path(__file__).resolve().parents[1]
+    source = repo / "mappings" / "examples" / "utlegg_20251104_020000.csv"
+    code, lines, stderr = _run(str(source))
+    assert code == 0, stderr
+    assert len(lines) == 1
+    notes = [line for line in stderr.splitlines() if line.startswith("note: mapping csv-krav:")]
+    assert len(notes) == 1
+    assert "warning(s) under model 2.1; `utlegg-gateway mapping check" in notes[0]

@@ -125,3 +125,69 @@ def test_installed_command_runs_as_a_subprocess() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().endswith("OK (model 1.1, environment test)")
+
+
+def test_validate_checks_map_output(tmp_path: Path) -> None:
+    """What `map` writes validates clean: the Vedlegg uuids are uploads still to come, so no
+    VEDLEGG_SKAL_HA_UUID (issue 14 item 13); each finding is prefixed by its case."""
+    repo = Path(__file__).resolve().parents[1]
+    export = repo / "mappings" / "examples" / "utlegg_20251103_020000.csv"
+    mapped = CliRunner().invoke(main, ["map", str(export)])
+    assert mapped.exit_code == 0, mapped.output
+    out = tmp_path / "mapped.jsonl"
+    out.write_text(mapped.stdout, encoding="utf-8")
+    assert len(mapped.stdout.splitlines()) == 2
+    code, text = _run(str(out))
+    assert code == 0, text
+    assert "VEDLEGG_SKAL_HA_UUID" not in text
+    assert text.splitlines()[-1] == f"{out}: OK (model 2.1, environment test)"
+    # One line of map output on its own is a JSON file: the same.
+    one = tmp_path / "one.json"
+    one.write_text(mapped.stdout.splitlines()[0], encoding="utf-8")
+    assert _run(str(one))[0] == 0
+    # A broken case in map output is reported with its case and counts as a finding.
+    first = json.loads(mapped.stdout.splitlines()[0])
+    first["begjaering"]["kravTilInnkreving"][0]["gjenstaaendeBeloep"]["beloep"] = -1
+    failed = {"case": "X-1", "ok": False, "errors": [{"code": "invalid-date"}]}
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(first) + "\n" + json.dumps(failed) + "\n", encoding="utf-8")
+    code, text = _run(str(bad))
+    assert code == 1
+    lines = text.splitlines()
+    assert any(
+        line.startswith("EX-2025-1001: UGYLDIG_BELOEP  /kravTilInnkreving/0/gjenstaaendeBeloep")
+        for line in lines
+    ), lines
+    assert "X-1: not built by map (1 error(s)); see its errors" in lines
+
+
+def test_a_plain_begjaering_without_uuid_still_needs_one(tmp_path: Path) -> None:
+    """Only map output gets placeholders: a begjæring file without a uuid is still a finding."""
+    repo = Path(__file__).resolve().parents[1]
+    export = repo / "mappings" / "examples" / "utlegg_20251103_020000.csv"
+    mapped = CliRunner().invoke(main, ["map", str(export)])
+    payload = json.loads(mapped.stdout.splitlines()[0])["begjaering"]
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(payload), encoding="utf-8")
+    code, text = _run(str(path))
+    assert code == 1
+    assert "VEDLEGG_SKAL_HA_UUID" in text
+
+
+def test_shipped_mappings_cite_only_files_in_the_repository() -> None:
+    """Every path a shipped mapping's comments name (docs/…, tests/…, *.md) exists."""
+    import re
+
+    repo = Path(__file__).resolve().parents[1]
+    cited = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.(?:md|yaml|csv|xml|pdf|py))\b")
+    seen = 0
+    for mapping in sorted((repo / "mappings").rglob("*.yaml")):
+        for line in mapping.read_text(encoding="utf-8").splitlines():
+            comment = line.partition("#")[2] if "#" in line else ""
+            for name in cited.findall(comment):
+                seen += 1
+                assert (repo / name).exists() or (mapping.parent / name).exists(), (
+                    mapping.name,
+                    name,
+                )
+    assert seen >= 2

@@ -231,6 +231,106 @@ def tiny_pdf(title: str) -> bytes:
     return bytes(out)
 
 
+# -- The toolchain examples (issue 14): a header/detail file, a fixed-width mainframe
+# export and a wide one-row-per-case CSV, each mapped by the language alone
+# (hd-records.yaml, fw-fixed.yaml, wide-krav.yaml), with expected JSON in expected/.
+
+HD = """\
+H;312597772;UTROLIG ESTETISK TIGER AS;Hallagerstrand 54;1333;KOLSÅS;3201;Anna Norman;Anna Marie Norman;20251105
+S;HD-2025-01;05.11.2025;313182495;SMUL FLAT TIGER AS;Våganeset 40C;5106;ØVRE ERVIK;4601;27023097201;1586382226
+G;DOM;TR-25-1001;10.02.2025;Dom Oslo tingrett 25-1001;24.02.2025;HD-2025-01_dom.pdf
+D;44926701751;LYSEGUL, HENSIKT;16.09.2006;Josefines gate 3D;0351;OSLO;0301
+K;HD1-1;Husleie januar;01.01.2025;12 000,00;10 500,00
+K;HD1-2;Husleie februar;01.02.2025;12 000,00;12 000,00
+X;kommentar som ikke mappes
+S;HD-2025-02;05.11.2025;311758489;UPERSONLIG FRISK TIGER AS;Nattlandsåsen 2;5231;PARADIS;4601;09448224632;3878090814
+G;FORLIK;FR-25-0042;03.03.2025;Rettsforlik Bergen forliksråd 25-0042;17.03.2025;HD-2025-02_forlik.pdf
+D;29887847396;MERR, RIMELIG;29.08.1978;Kannikgata 32;1103;OSLO;0301
+K;HD2-1;Vedlikehold;15.01.2025;3 250,50;3 250,50
+T;2
+"""
+
+
+def fixed_line(fields: list[tuple[int, str]], width: int = 120) -> str:
+    """A fixed-width record: each (start, text) written at its 1-based position."""
+    line = [" "] * width
+    for start, text in fields:
+        line[start - 1 : start - 1 + len(text)] = text
+    return "".join(line)
+
+
+def fixed_bytes() -> bytes:
+    """cp865 (IBM Nordic), CRLF, 120 columns; amounts in øre with overpunched signs."""
+    head = [(1, "01"), (3, "312597772"), (12, "UTROLIG ESTETISK TIGER AS"),
+            (52, "Hallagerstrand 54"), (82, "1333"), (86, "KOLSÅS"), (106, "3201"),
+            (110, "20251105")]  # fmt: skip
+    cases = [
+        ("FW000017", "313182495", "SMUL FLAT TIGER AS", "27023097201", "1586382226",
+         ("100225", "240225", "FW000017_dom.pdf", "Dom Oslo tingrett 25-2002"),
+         ("44926701751", "LYSEGUL", "HENSIKT", "060916", "Josefines gate 3D", "0351", "OSLO"),
+         [("FW17-1", "010125", 2400000, 2150000), ("FW17-2", "010225", 98050, 98050)]),
+        ("FW000018", "311758489", "UPERSONLIG FRISK TIGER AS", "09448224632", "3878090814",
+         ("030325", "170325", "FW000018_dom.pdf", "Dom Bergen tingrett 25-0311"),
+         ("29887847396", "MERR", "RIMELIG", "780829", "Kannikgata 32", "1103", "OSLO"),
+         [("FW18-1", "150125", 500000, 450000)]),
+    ]  # fmt: skip
+    lines = [fixed_line(head)]
+    for saksnr, orgnr, navn, konto, kid, dom, sky, krav in cases:
+        lines.append(fixed_line([(1, "10"), (3, saksnr), (11, orgnr), (20, navn),
+                                 (60, konto), (71, kid), (81, "Anna Norman")]))  # fmt: skip
+        lines.append(fixed_line([(1, "15"), (3, dom[0]), (9, dom[1]), (15, dom[2]),
+                                 (45, dom[3])]))  # fmt: skip
+        lines.append(fixed_line([(1, "20"), (3, sky[0]), (14, sky[1]), (34, sky[2]),
+                                 (54, sky[3]), (60, sky[4]), (90, sky[5]), (94, sky[6])]))  # fmt: skip
+        for ref, forfall, oppr, rest in krav:
+            lines.append(fixed_line([(1, "30"), (3, ref), (13, forfall),
+                                     (19, f"{oppr:011d}"), (30, _overpunch(rest))]))  # fmt: skip
+    lines.append(fixed_line([(1, "99"), (3, f"{len(cases):06d}")]))
+    return ("\r\n".join(lines) + "\r\n").encode("cp865")
+
+
+def _overpunch(oere: int) -> str:
+    """COBOL signed zoned decimal, 11 digits: the last digit carries the sign."""
+    digits = f"{abs(oere):011d}"
+    signs = "{ABCDEFGHI" if oere >= 0 else "}JKLMNOPQR"
+    return digits[:-1] + signs[int(digits[-1])]
+
+
+WIDE_HEADER = (
+    "SAK,DATO,SIGNATUR,KREDITOR_ORGNR,KREDITOR,SKYLDNER_FNR,SKYLDNER_FORNAVN,"
+    "SKYLDNER_ETTERNAVN,SKYLDNER_FODT,SKYLDNER_ADRESSE,SKYLDNER_POSTNR,SKYLDNER_STED,"
+    "UTLAND_LAND,UTLAND_STED,DOM_TYPE,DOM_REF,DOM_DATO,DOM_FRIST,DOM_NAVN,DOM_FIL,KONTO,KID,"
+    + ",".join(f"KRAV{n}_TYPE,KRAV{n}_REF,KRAV{n}_TEKST,KRAV{n}_FORFALL,KRAV{n}_OPPR,KRAV{n}_REST"
+               for n in range(1, 6))
+)  # fmt: skip
+WIDE_ROWS = [
+    ["W-501", "2025-11-05", "Anna Norman", "313182495", "SMUL FLAT TIGER AS", "44926701751",
+     "HENSIKT", "LYSEGUL", "2006-09-16", "Josefines gate 3D", "0351", "OSLO", "", "",
+     "D", "TR-25-501", "2025-02-10", "2025-02-24", "Dom Oslo tingrett 25-501", "W-501_dom.pdf",
+     "27023097201", "1586382226",
+     "H", "W501-1", "Leie januar", "2025-01-01", "12000.00", "10500.00",
+     "H", "W501-2", "Leie februar", "2025-02-01", "12000.00", "12000.00",
+     "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""],
+    ["W-502", "2025-11-05", "Anna Norman", "311758489", "UPERSONLIG FRISK TIGER AS",
+     "29887847396", "RIMELIG", "MERR", "1978-08-29", "Storgatan 1", "", "STOCKHOLM", "SE",
+     "STOCKHOLM", "F", "FR-25-77", "2025-03-03", "2025-03-17", "Rettsforlik Oslo forliksråd 25-77",
+     "W-502_forlik.pdf", "09448224632", "3878090814",
+     "H", "W502-1", "Varekjøp", "2025-01-15", "1250.75", "1250.75",
+     "", "", "", "", "", "",
+     "H", "W502-3", "Varekjøp mars", "2025-03-15", "480.00", "480.00",
+     "", "", "", "", "", "", "", "", "", "", "", ""],
+]  # fmt: skip
+
+
+def wide_bytes() -> bytes:
+    """UTF-8, LF, comma-separated, one row per case, claims in KRAV1…KRAV5 column groups."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=",", lineterminator="\n")
+    writer.writerow(WIDE_HEADER.split(","))
+    writer.writerows(WIDE_ROWS)
+    return out.getvalue().encode("utf-8")
+
+
 def main() -> None:
     # cp1252 + CRLF, rows of E-1 and E-2 interleaved (a case's rows are not adjacent).
     mixed = [E1_ROWS[0], E2_ROWS[0], E2_ROWS[1], E1_ROWS[1], E2_ROWS[2], E2_ROWS[3]]
@@ -243,6 +343,11 @@ def main() -> None:
              "BETOPPF_FIL") if r.get(k)}  # fmt: skip
     files |= {"S-3001_tvangsgrunnlag.pdf", "S-3001_varsel.pdf", "S-3002_forlik.pdf",
               "EX-2025-3001_betalingsoppfordring.pdf"}  # fmt: skip
+    (HERE / "hd_20251105.txt").write_bytes(HD.replace("\n", "\r\n").encode("cp1252"))
+    (HERE / "fw_20251105.dat").write_bytes(fixed_bytes())
+    (HERE / "wide_20251105.csv").write_bytes(wide_bytes())
+    files |= {"HD-2025-01_dom.pdf", "HD-2025-02_forlik.pdf", "FW000017_dom.pdf",
+              "FW000018_dom.pdf", "W-501_dom.pdf", "W-502_forlik.pdf"}  # fmt: skip
     for name in sorted(files):
         (HERE / name).write_bytes(tiny_pdf(name))
 

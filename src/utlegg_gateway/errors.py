@@ -192,10 +192,15 @@ class ConfigError(GatewayError):
 
 
 class MappingSpecError(GatewayError):
-    """A YAML mapping file is invalid; `row`/`column` point into the YAML."""
+    """A YAML mapping file is invalid; `row`/`column` point into the YAML (the first problem).
+
+    `problems` holds every problem found in the same run (`mapping.MappingProblem`s),
+    errors and warnings, when the mapping was compiled far enough to find them.
+    """
 
     code = "mapping-invalid"
     exit_code = EXIT_CANNOT_RUN
+    problems: tuple[Any, ...] = ()
 
 
 class SourceError(GatewayError):

@@ -21,6 +21,7 @@ __all__ = ["main"]
 _COMMANDS: dict[str, str] = {
     "validate": "._validate:validate",
     "map": "._map:map_command",
+    "mapping": "._mapping:mapping",
     "token": "._token:token",
     "submit": "._submit:submit",
     "once": "._run:once",

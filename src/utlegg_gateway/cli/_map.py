@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
 import click
 
 from utlegg_gateway.cli._common import config_option, environment_option, handle_errors, load
-from utlegg_gateway.errors import EXIT_CASE_ERRORS, EXIT_OK, InputFileError
+from utlegg_gateway.errors import EXIT_CASE_ERRORS, EXIT_OK, InputFileError, SourceError
 
 # The mappings shipped in the source tree, used after the configured folders.
 _SHIPPED = Path(__file__).resolve().parents[3] / "mappings"
+
+
+def shipped_dirs(configured: Sequence[Path]) -> list[Path]:
+    """The configured mapping folders, then the shipped `mappings/`."""
+    dirs = [*configured]
+    if _SHIPPED.is_dir() and _SHIPPED not in dirs:
+        dirs.append(_SHIPPED)
+    return dirs
 
 
 @click.command("map")
@@ -41,10 +50,16 @@ def map_command(
     settings = load(config_path, environment=environment)
     if not file.is_file():
         raise InputFileError(f"cannot read {file}: no such file", file=str(file))
-    dirs = [*settings.runner.mapping_dirs]
-    if _SHIPPED.is_dir() and _SHIPPED not in dirs:
-        dirs.append(_SHIPPED)
-    spec = resolve_mapping(mapping_name, file, dirs)
+    dirs = shipped_dirs(settings.runner.mapping_dirs)
+    # The same check as `mapping check` (and the gateway): a mapping with errors never runs.
+    spec = resolve_mapping(mapping_name, file, dirs, version=settings.model_version)
+    if spec.warnings:
+        # One line, not one per warning: deprecations would otherwise drown the output.
+        click.echo(
+            f"note: mapping {spec.name}: {len(spec.warnings)} warning(s) under model "
+            f"{settings.model_version}; `utlegg-gateway mapping check {spec.path}` lists them",
+            err=True,
+        )
     ctx = ProvingContext(
         today=date.today(), version=settings.model_version, environment=settings.environment
     )
@@ -60,6 +75,12 @@ def map_command(
             line["errors"] = [issue.to_json() for issue in result.errors]
         click.echo(json.dumps(line, ensure_ascii=False))
     if count == 0:
-        # Not an error (an export may be empty), but often a mapping that does not fit.
-        click.echo(f"note: no cases in {file} (mapping {spec.name})", err=True)
+        # Records in another namespace, a renamed element or a wrong delimiter once gave
+        # "0 cases, exit 0": as in the gateway, a file without a case is an error.
+        raise SourceError(
+            f"the mapping {spec.name!r} found no case in {file}",
+            file=str(file),
+            hint="check the record element and its namespace, the delimiter and the header "
+            "(`utlegg-gateway mapping check MAPPING --sample FILE`)",
+        )
     sys.exit(EXIT_CASE_ERRORS if failed else EXIT_OK)

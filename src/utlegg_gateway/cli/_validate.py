@@ -38,12 +38,16 @@ def validate(
     model_version: str | None,
     allow_upload_placeholders: bool,
 ) -> None:
-    """Check one begjæring (JSON) against the model and the server's rules.
+    """Check one begjæring (JSON), or every case of what `map` wrote (JSON Lines).
 
     Prints one line per finding (rule, JSON pointer, message), then one "warning:" line
-    per deprecated field the model version still accepts. Exit 0 when clean (warnings
-    allowed), 1 when it found errors, 2 when the file or the configuration cannot be read.
+    per deprecated field the model version still accepts. For `map` output each line is
+    prefixed by its case, the attachments' uuids count as uploads still to come, and a
+    case `map` could not build counts as a finding. Exit 0 when clean (warnings allowed),
+    1 when it found errors, 2 when the file or the configuration cannot be read.
     """
+    import dataclasses
+
     settings = load(config_path, environment=environment, model_version=model_version)
     ctx = ProvingContext(
         today=date.today(),
@@ -52,16 +56,26 @@ def validate(
         authenticated_orgnr=settings.organisation,
         allow_upload_placeholders=allow_upload_placeholders,
     )
-    payload = provning.load_payload(file)
-    findings = provning.validate(payload, ctx)
-    for finding in findings:
-        click.echo(format_finding(finding))
-    # Deprecated fields are accepted: shown, but they do not change the exit code.
-    for warning in provning.deprecations(payload, ctx):
-        click.echo(f"warning: {format_finding(warning)}")
+    total = 0
+    for doc in provning.load_documents(file):
+        prefix = f"{doc.case}: " if doc.case is not None else ""
+        if doc.payload is None:
+            click.echo(f"{prefix}not built by map ({doc.map_errors} error(s)); see its errors")
+            total += 1
+            continue
+        case_ctx = (
+            dataclasses.replace(ctx, allow_upload_placeholders=True) if doc.placeholders else ctx
+        )
+        findings = provning.validate(doc.payload, case_ctx)
+        total += len(findings)
+        for finding in findings:
+            click.echo(prefix + format_finding(finding))
+        # Deprecated fields are accepted: shown, but they do not change the exit code.
+        for warning in provning.deprecations(doc.payload, case_ctx):
+            click.echo(f"{prefix}warning: {format_finding(warning)}")
     where = f"model {settings.model_version}, environment {settings.environment}"
-    if findings:
-        click.echo(f"{file}: {len(findings)} finding(s) ({where})")
+    if total:
+        click.echo(f"{file}: {total} finding(s) ({where})")
         sys.exit(EXIT_CASE_ERRORS)
     click.echo(f"{file}: OK ({where})")
     sys.exit(EXIT_OK)

@@ -181,24 +181,29 @@ class Pipeline:
             for name in inbox.mappings:
                 if name not in fresh:
                     fresh[name] = resolve_mapping(
-                        name, inbox.path / "_", self.settings.runner.mapping_dirs
+                        name,
+                        inbox.path / "_",
+                        self.settings.runner.mapping_dirs,
+                        version=self.settings.model_version,
                     )
         self._specs = fresh
 
     def _mapping_for(self, inbox: InboxSettings, path: Path) -> MappingSpec:
         dirs = self.settings.runner.mapping_dirs
+        # Checked against the configured model as they load (as `mapping check` does).
+        version = self.settings.model_version
         names = list(inbox.mappings)
         if len(names) == 1:
             if names[0] not in self._specs:
-                self._specs[names[0]] = resolve_mapping(names[0], path, dirs)
+                self._specs[names[0]] = resolve_mapping(names[0], path, dirs, version=version)
             return self._specs[names[0]]
         for name in names:
             if name not in self._specs:
-                self._specs[name] = resolve_mapping(name, path, dirs)
+                self._specs[name] = resolve_mapping(name, path, dirs, version=version)
             spec = self._specs[name]
             if any(fnmatch(path.name.lower(), p.lower()) for p in spec.patterns):
                 return spec
-        return resolve_mapping(None, path, dirs)
+        return resolve_mapping(None, path, dirs, version=version)
 
     # -- files -------------------------------------------------------------------------
 

@@ -26,7 +26,13 @@ from typing import Any
 
 from utlegg_gateway.errors import MappingSpecError
 from utlegg_gateway.mapping.engine import BuildState, Scope, attachment_refs
-from utlegg_gateway.mapping.results import AttachmentRef, CaseIssue, CaseResult, SourceLocation
+from utlegg_gateway.mapping.results import (
+    AttachmentRef,
+    CaseIssue,
+    CaseResult,
+    MappingProblem,
+    SourceLocation,
+)
 from utlegg_gateway.mapping.sources import iter_xml_records, read_csv_cases, read_record_file
 from utlegg_gateway.mapping.spec import MappingSpec, load_mapping
 from utlegg_gateway.provning import Finding, ProvingContext, validate
@@ -35,6 +41,7 @@ __all__ = [
     "AttachmentRef",
     "CaseIssue",
     "CaseResult",
+    "MappingProblem",
     "MappingSpec",
     "SourceLocation",
     "build_file",
@@ -45,18 +52,26 @@ __all__ = [
 
 
 def resolve_mapping(
-    name_or_path: str | None, file: Path, search_dirs: Sequence[Path]
+    name_or_path: str | None,
+    file: Path,
+    search_dirs: Sequence[Path],
+    *,
+    version: str | None = None,
 ) -> MappingSpec:
-    """A path is loaded as is; NAME is `<dir>/NAME.yaml`; None picks by file-name pattern."""
+    """A path is loaded as is; NAME is `<dir>/NAME.yaml`; None picks by file-name pattern.
+
+    With a model `version` the mapping is checked against that target model as it loads
+    (the check of `mapping check`): a mapping with errors is not used.
+    """
     if name_or_path is not None:
         candidate = Path(name_or_path)
         if candidate.suffix in {".yaml", ".yml"} or "/" in name_or_path or candidate.is_file():
-            return load_mapping(candidate)
+            return load_mapping(candidate, version=version)
         for folder in search_dirs:
             for suffix in (".yaml", ".yml"):
                 path = folder / f"{name_or_path}{suffix}"
                 if path.is_file():
-                    return load_mapping(path)
+                    return load_mapping(path, version=version)
         looked = ", ".join(str(d) for d in search_dirs) or "(no folders)"
         raise MappingSpecError(f"no mapping named {name_or_path!r} in {looked}", file=name_or_path)
     for folder in search_dirs:
@@ -65,7 +80,7 @@ def resolve_mapping(
         for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
             spec = load_mapping(path)
             if any(fnmatch.fnmatch(file.name, pattern) for pattern in spec.patterns):
-                return spec
+                return load_mapping(path, version=version) if version is not None else spec
     looked = ", ".join(str(d) for d in search_dirs) or "(no folders)"
     raise MappingSpecError(
         f"no mapping declares a file-name pattern matching {file.name!r} (looked in {looked})",

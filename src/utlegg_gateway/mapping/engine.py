@@ -26,6 +26,7 @@ from utlegg_gateway.provning import value_rule
 
 __all__ = [
     "FAILED",
+    "Broken",
     "BuildState",
     "Cond",
     "Expr",
@@ -37,6 +38,7 @@ __all__ = [
     "Scope",
     "StaticList",
     "attachment_refs",
+    "json_number",
     "pointer_segment",
 ]
 
@@ -146,6 +148,9 @@ class BuildState:
     # recorded: list items get the index they are appended at, and an object holding a
     # Vedlegg is never empty, so never dropped.
     attachments: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    # `mapping explain`: the expression that made each pointer's value, and whether its
+    # `default` stood in for an empty source.
+    explain: dict[str, tuple[Expr, bool]] | None = None
 
     def issue(
         self,
@@ -202,6 +207,17 @@ class Node:
         raise NotImplementedError
 
 
+# A YAML position (1-based line, column) kept on compiled nodes for `mapping check`.
+Mark = tuple[int, int]
+
+
+class Broken(Node):
+    """Stands for a part of the template that did not compile (never built: load fails)."""
+
+    def build(self, scope: Scope, state: BuildState, pointer: str) -> Any:
+        raise AssertionError("a mapping with errors is never run")
+
+
 TransformStep = tuple[str, Callable[[Any, Any], Any], Any]
 
 
@@ -224,6 +240,9 @@ class Expr(Node):
     simple: tuple[str | None, str | None, str | None] | None = None
     rtype: str | None = None  # record-type files: the type whose column `ref` indexes
     parts: tuple[Expr, ...] = ()  # concat / coalesce: the expressions combined
+    mark: Mark | None = None  # where the expression is written in the YAML
+    # A part of it did not compile (reported): `mapping check` does not guess its type.
+    unchecked: bool = False
 
     def read(self, scope: Scope) -> Any:
         """The raw source value (first match), stripped; empty text is None."""
@@ -340,8 +359,10 @@ class Expr(Node):
     def _finish(self, value: Any, scope: Scope, state: BuildState, pointer: str) -> Any:
         if value is FAILED:
             return None
+        defaulted = False
         if value is None or value in ("", []):
             value = self.default
+            defaulted = value is not None
         if value is None:
             if self.required:
                 what = f" ({self.label})" if self.label else ""
@@ -360,10 +381,25 @@ class Expr(Node):
             if self.rtype is not None:
                 where = scope.child_rows(scope.typed_rows(self.rtype)[:1])
             state.track[pointer] = (where, self.label)
+            if state.explain is not None:
+                state.explain[pointer] = (self, defaulted)
         if self.attachment is not None:
             return self._attachment(value, scope, state, pointer)
         if isinstance(value, Decimal):
-            return _number(value)
+            number = json_number(value)
+            if number is None:
+                state.issue(
+                    "amount-not-exact",
+                    f"{format(value, 'f')} has more digits than a JSON number carries exactly"
+                    " (at most 15 significant digits)",
+                    pointer,
+                    scope,
+                    column=self.label,
+                    value=format(value, "f"),
+                    rule=value_rule(pointer),
+                    rtype=self.rtype,
+                )
+            return number
         return value
 
     def _check_rows_agree(
@@ -476,10 +512,11 @@ class Cond:
                 return False
         if self.op == "empty":
             return (value is None) == bool(self.operand)
-        if value is None:
-            return False  # any test but `empty` is false on a value that is not given
         if self.op == "present":
-            return bool(self.operand)
+            # `present: false` is `empty: true`: true for a value that is not given.
+            return (value is not None) == bool(self.operand)
+        if value is None:
+            return False  # equals / in / not_in are false on a value that is not given
         if self.op == "equals":
             return bool(value == self.operand)
         if self.op == "in":
@@ -494,11 +531,18 @@ class Obj(Node):
     fields: tuple[tuple[str, str, Node], ...]  # (key, "/" + escaped key, node)
     when: Cond | None = None
     omit_if_empty: bool = True
+    marks: tuple[Mark, ...] = ()  # the YAML position of each field's key
 
     @classmethod
-    def of(cls, fields: Sequence[tuple[str, Node]], when: Cond | None, omit: bool) -> Obj:
+    def of(
+        cls,
+        fields: Sequence[tuple[str, Node]],
+        when: Cond | None,
+        omit: bool,
+        marks: Sequence[Mark] = (),
+    ) -> Obj:
         """An object node; pointer segments are escaped once, here."""
-        return cls(tuple((k, pointer_segment(k), n) for k, n in fields), when, omit)
+        return cls(tuple((k, pointer_segment(k), n) for k, n in fields), when, omit, tuple(marks))
 
     def build(self, scope: Scope, state: BuildState, pointer: str) -> Any:
         if self.when is not None and not self.when.test(scope, state, pointer):
@@ -612,12 +656,22 @@ class Repeat(Node):
         return out
 
 
-def _number(value: Decimal) -> int | float:
-    # JSON numbers: whole amounts as integers (`469`), others as the shortest float that
-    # round-trips; at most two decimals were let through, so the float is exact enough.
+def json_number(value: Decimal) -> int | float | None:
+    """The JSON number of a Decimal, exactly, or None when no double holds it exactly.
+
+    Whole amounts are integers (`469`, any size); others the float whose shortest text
+    (`repr`, which `json` writes) is the same decimal: `12469.14`, never `1.246914e4`
+    nor a neighbour. Up to 15 significant digits always fit; beyond, only some do, and
+    those that do not are refused rather than rounded.
+    """
+    if not value.is_finite():
+        return None
     if value == value.to_integral_value():
         return int(value)
-    return float(value)
+    number = float(value)
+    if Decimal(repr(number)) != value:
+        return None
+    return number
 
 
 def attachment_refs(state: BuildState) -> tuple[AttachmentRef, ...]:

@@ -3,9 +3,37 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-__all__ = ["AttachmentRef", "CaseIssue", "CaseResult", "SourceLocation"]
+__all__ = ["AttachmentRef", "CaseIssue", "CaseResult", "MappingProblem", "SourceLocation"]
+
+
+@dataclass(frozen=True, slots=True)
+class MappingProblem:
+    """One problem of a mapping file, at its YAML line and column (1-based)."""
+
+    severity: Literal["error", "warning"]
+    message: str
+    file: str
+    line: int | None = None
+    column: int | None = None
+
+    def describe(self) -> str:
+        """`path:12:7: error: message`, as compilers write it (editors jump to it)."""
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}:{self.column or 1}"
+        return f"{where}: {self.severity}: {self.message}"
+
+    def to_json(self) -> dict[str, Any]:
+        """For `mapping check --json`."""
+        return {
+            "severity": self.severity,
+            "message": self.message,
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+        }
 
 
 @dataclass(frozen=True, slots=True)

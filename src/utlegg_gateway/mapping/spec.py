@@ -14,21 +14,34 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import difflib
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, NoReturn
+from typing import Annotated, Any, Literal, NoReturn, TypeVar
 
 import yaml
 from lxml import etree
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from utlegg_gateway.errors import MappingSpecError
-from utlegg_gateway.mapping.engine import Cond, Expr, ForEach, Node, Obj, Repeat, StaticList
+from utlegg_gateway.mapping.engine import (
+    Broken,
+    Cond,
+    Expr,
+    ForEach,
+    Node,
+    Obj,
+    Repeat,
+    StaticList,
+)
+from utlegg_gateway.mapping.results import MappingProblem
 from utlegg_gateway.mapping.transforms import TRANSFORMS
+
+T = TypeVar("T")
 
 __all__ = [
     "CsvSource",
@@ -241,6 +254,11 @@ class MappingSpec:
     columns: tuple[str, ...] = ()  # CSV: the columns the mapping reads, in index order
     record_tag: str = ""  # XML: Clark name of the record element
     namespaces: dict[str, str] = field(default_factory=dict)
+    # What `mapping check` found that does not stop the mapping (and the model version
+    # the template was checked against, None when it was not).
+    warnings: tuple[MappingProblem, ...] = ()
+    model_version: str | None = None
+    marks: dict[str, tuple[int, int]] = field(default_factory=dict)  # `record`: its YAML place
 
     @property
     def kind(self) -> Literal["csv", "xml", "records", "fixed"]:
@@ -261,6 +279,23 @@ _ATTR = re.compile(r"^@([A-Za-z_][\w.-]*)$")
 # A namespace prefix in an XPath (`in:Sak`), not an axis (`ancestor::`) or a string.
 _PREFIX = re.compile(r"(?<![\w:.-])([A-Za-z_][\w.-]*):(?![:])")
 _STRING_LITERAL = re.compile(r"\"[^\"]*\"|'[^']*'")
+
+
+# An element name test without a prefix: not a function (`count(`), an axis (`child::`),
+# an attribute (`@x`), a variable (`$x`), a prefix (`in:`) or an operator.
+_BARE_NAME = re.compile(r"(?<![\w:.@$-])([A-Za-z_][\w.-]*)(?![\w.-])(?!\s*\()(?!\s*::)(?!:)")
+_OPERATORS = frozenset({"and", "or", "div", "mod"})
+_AXIS = re.compile(r"[A-Za-z-]+\s*::")
+
+
+def _unprefixed_names(text: str) -> list[str]:
+    """Element names an XPath tests without a namespace prefix (`Sak` in `Sak/@nr`)."""
+    names = []
+    for m in _BARE_NAME.finditer(_AXIS.sub("", _STRING_LITERAL.sub("''", text))):
+        if m[1] in _OPERATORS or m[1] in names:
+            continue
+        names.append(m[1])
+    return names
 
 
 _STEP = r"(?:[A-Za-z_][\w.-]*:)?[A-Za-z_][\w.-]*"
@@ -284,11 +319,33 @@ def _simple_path(
     return root, "/".join(steps) or None, m[3]
 
 
+class _Problem(Exception):
+    """Raised by the compiler at a mistake; caught where compiling can go on without it."""
+
+    def __init__(self, problem: MappingProblem) -> None:
+        super().__init__(problem.message)
+        self.problem = problem
+
+
+def _problem(
+    path: Path, node: yaml.Node | None, message: str, severity: Literal["error", "warning"]
+) -> MappingProblem:
+    if node is None:
+        return MappingProblem(severity, message, str(path))
+    line, col = _mark_of(node)
+    return MappingProblem(severity, message, str(path), line, col)
+
+
 class _Compiler:
-    def __init__(self, loader: _Loader, path: Path, source: Source) -> None:
+    def __init__(self, loader: _Loader, path: Path, source: Source | None) -> None:
         self.loader = loader
         self.path = path
-        self.source = source
+        self.source: Any = source
+        # Every problem found so far: compiling goes on after a mistake, so one run
+        # reports them all (`mapping check`); any error means no MappingSpec.
+        self.problems: list[MappingProblem] = []
+        self.record_tag = ""  # XML: the Clark name of the record element
+        self.marks: dict[str, tuple[int, int]] = {}  # named YAML positions (`record`)
         self.columns: dict[str, int] = {}
         self.bound: list[str] = []
         # `$for_each: {repeat: …}`: name -> the group number, put into `{name}` in texts.
@@ -304,7 +361,7 @@ class _Compiler:
     @property
     def tabular(self) -> bool:
         """Sources read by `col` (rows), as opposed to XML."""
-        return self.source.kind != "xml"
+        return bool(self.source.kind != "xml")
 
     def record_column(self, node: yaml.Node, name: str) -> tuple[str, int]:
         """(record type, index) of `TYPE.COLUMN`, or of a COLUMN only one type has."""
@@ -327,10 +384,27 @@ class _Compiler:
         every = [f"{t}.{c}" for t, r in records.items() for c in r.names()]
         close = difflib.get_close_matches(name, every + [c.partition(".")[2] for c in every], n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise _spec_error(self.path, node, f"no record type has a column {name!r}{hint}")
+        raise _Problem(
+            _problem(self.path, node, f"no record type has a column {name!r}{hint}", "error")
+        )
 
-    def fail(self, node: yaml.Node, message: str) -> NoReturn:
-        raise _spec_error(self.path, node, message)
+    def fail(self, node: yaml.Node | None, message: str) -> NoReturn:
+        raise _Problem(_problem(self.path, node, message, "error"))
+
+    def note(self, node: yaml.Node | None, message: str) -> None:
+        """Record an error and go on."""
+        self.problems.append(_problem(self.path, node, message, "error"))
+
+    def warn(self, node: yaml.Node | None, message: str) -> None:
+        self.problems.append(_problem(self.path, node, message, "warning"))
+
+    def attempt(self, func: Callable[..., T], *args: Any) -> T | None:
+        """`func(*args)`, or None with its problem recorded."""
+        try:
+            return func(*args)
+        except _Problem as exc:
+            self.problems.append(exc.problem)
+            return None
 
     def py(self, node: yaml.Node) -> Any:
         return self.loader.construct_object(node, deep=True)
@@ -342,9 +416,11 @@ class _Compiler:
         for key_node, value_node in node.value:
             key = self.py(key_node)
             if not isinstance(key, str):
-                self.fail(key_node, f"keys must be text, got {key!r}")
+                self.note(key_node, f"keys must be text, got {key!r}")
+                continue
             if key in seen:
-                self.fail(key_node, f"duplicate key {key!r}")
+                self.note(key_node, f"duplicate key {key!r}")
+                continue
             seen.add(key)
             yield key, key_node, value_node
 
@@ -354,9 +430,14 @@ class _Compiler:
         self.fail(key_node, f"unknown key {key!r} in {what}{hint}")
 
     # -- template ---------------------------------------------------------------------
+    def value_or_broken(self, node: yaml.Node) -> Node:
+        """The compiled value, or a `Broken` placeholder with its problem recorded."""
+        compiled = self.attempt(self.value, node)
+        return Broken() if compiled is None else compiled
+
     def value(self, node: yaml.Node) -> Node:
         if isinstance(node, yaml.SequenceNode):
-            return StaticList(tuple(self.value(item) for item in node.value))
+            return StaticList(tuple(self.value_or_broken(item) for item in node.value))
         if not isinstance(node, yaml.MappingNode):
             shown = self.py(node)
             self.fail(
@@ -373,18 +454,20 @@ class _Compiler:
 
     def obj(self, node: yaml.Node) -> Obj:
         fields: list[tuple[str, Node]] = []
+        marks: list[tuple[int, int]] = []
         when: Cond | None = None
-        omit = True
+        omit: bool | None = True
         for key, key_node, value_node in self.pairs(node):
             if key == "$when":
-                when = self.cond(value_node)
+                when = self.attempt(self.cond, value_node)
             elif key == "$omit_if_empty":
-                omit = self.boolean(value_node)
+                omit = self.attempt(self.boolean, value_node)
             elif key.startswith("$"):
-                self.unknown(key_node, key, _OBJ_DIRECTIVES, "an object template")
+                self.attempt(self.unknown, key_node, key, _OBJ_DIRECTIVES, "an object template")
             else:
-                fields.append((key, self.value(value_node)))
-        return Obj.of(fields, when, omit)
+                fields.append((key, self.value_or_broken(value_node)))
+                marks.append(_mark_of(key_node))
+        return Obj.of(fields, when, omit is not False, marks)
 
     def for_each(self, node: yaml.Node) -> ForEach | Repeat:
         parts = {}
@@ -394,6 +477,8 @@ class _Compiler:
             parts[key] = (key_node, value_node)
         if "$item" not in parts:
             self.fail(node, "$for_each needs an $item template")
+        if "$for_each" not in parts:
+            self.fail(node, "$for_each is missing")
         as_name = None
         if "$as" in parts:
             as_name = self.py(parts["$as"][1])
@@ -411,7 +496,7 @@ class _Compiler:
         if bound:
             self.bound.append(bound)
         try:
-            item = self.value(parts["$item"][1])
+            item = self.value_or_broken(parts["$item"][1])
         finally:
             if bound:
                 self.bound.pop()
@@ -445,12 +530,17 @@ class _Compiler:
         for number in range(bounds[0], bounds[1] + 1):
             self.subst[name] = number
             self.group_cols.append([])
+            before = len(self.problems)
             try:
-                item = self.value(parts["$item"][1])
+                item = self.value_or_broken(parts["$item"][1])
             finally:
                 del self.subst[name]
                 cols = self.group_cols.pop()
             groups.append((item, tuple(cols)))
+            if len(self.problems) > before and any(
+                p.severity == "error" for p in self.problems[before:]
+            ):
+                break  # the same mistake in every group: reported once
         return Repeat(tuple(groups), when, omit)
 
     def for_each_source(self, node: yaml.Node) -> tuple[str, int, Expr | None, str | None]:
@@ -495,31 +585,38 @@ class _Compiler:
     # -- expressions ------------------------------------------------------------------
     def expr(self, node: yaml.Node, allowed: frozenset[str] = _EXPR_KEYS) -> Expr:
         items = {key: (key_node, value_node) for key, key_node, value_node in self.pairs(node)}
-        for key, (key_node, _) in items.items():
+        for key, (key_node, _) in list(items.items()):
             if key not in allowed:
-                self.unknown(key_node, key, allowed, "a value expression")
+                self.attempt(self.unknown, key_node, key, allowed, "a value expression")
+                del items[key]
         sources = [k for k in _SOURCE_KEYS if k in items]
         if len(sources) != 1:
             self.fail(node, f"give exactly one of {', '.join(_SOURCE_KEYS)}")
-        expr = self.read_source(sources[0], items[sources[0]][1])
+        source_node = items[sources[0]][1]
+        expr = self.read_source(sources[0], source_node)
+        expr.mark = _mark_of(source_node)
         if "transform" in items:
+            before = len(self.problems)
             expr.transforms = self.transforms(items["transform"][1])
+            expr.unchecked = len(self.problems) > before
         if "default" in items:
             expr.default = self.py(items["default"][1])
         if "required" in items:
-            expr.required = self.boolean(items["required"][1])
+            expr.required = self.attempt(self.boolean, items["required"][1]) is True
         if "strip" in items:
-            expr.strip = self.boolean(items["strip"][1])
+            expr.strip = self.attempt(self.boolean, items["strip"][1]) is not False
         else:
             expr.strip = self.source.strip
         if "when" in items:
-            expr.when = self.cond(items["when"][1])
+            expr.when = self.attempt(self.cond, items["when"][1])
         if "attachment" in items:
             kind = self.py(items["attachment"][1])
             if kind not in VEDLEGG_TYPES:
                 known = ", ".join(sorted(VEDLEGG_TYPES))
-                self.fail(items["attachment"][1], f"unknown attachment type {kind!r} ({known})")
-            expr.attachment = kind
+                self.note(items["attachment"][1], f"unknown attachment type {kind!r} ({known})")
+                expr.unchecked = True
+            else:
+                expr.attachment = kind
         return expr
 
     def read_source(self, kind: str, node: yaml.Node) -> Expr:
@@ -592,6 +689,20 @@ class _Compiler:
         except etree.XPathError as exc:
             self.fail(node, f"XPath {text!r} does not compile: {exc}")
         expr = Expr("xpath", compiled, text)
+        if self.record_tag.startswith("{"):
+            bare = _unprefixed_names(text)
+            if bare:
+                names = ", ".join(bare)
+                prefix = next(
+                    (p for p, uri in namespaces.items() if self.record_tag[1:].startswith(uri)),
+                    "in",
+                )
+                self.warn(
+                    node,
+                    f"XPath {text!r} names {names} without a namespace prefix: the records are "
+                    f"in namespace {self.record_tag[1:].partition('}')[0]!r}, so it matches "
+                    f"only elements in no namespace (write {prefix}:{bare[0]})",
+                )
         m = _ATTR.match(text)
         if m:
             expr.attr = m[1]
@@ -613,14 +724,18 @@ class _Compiler:
             if name not in TRANSFORMS:
                 close = difflib.get_close_matches(str(name), sorted(TRANSFORMS), n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
-                self.fail(name_node, f"unknown transform {name!r}{hint}")
+                self.note(name_node, f"unknown transform {name!r}{hint}")
+                continue
             transform = TRANSFORMS[name]
             if name == "lookup":
-                arg = self.lookup_table(arg_node, arg)
+                arg = self.attempt(self.lookup_table, arg_node, arg)
+                if arg is None:
+                    continue
             try:
                 parsed = transform.parse_arg(arg)
             except ValueError as exc:
-                self.fail(arg_node, f"transform {name!r}: {exc}")
+                self.note(arg_node, f"transform {name!r}: {exc}")
+                continue
             out.append((name, transform.func, parsed))
         return tuple(out)
 
@@ -658,10 +773,13 @@ class _Compiler:
                 return Cond("not", parts=(self.cond(value_node),))
             if not isinstance(value_node, yaml.SequenceNode) or not value_node.value:
                 self.fail(value_node, f"{combinator} takes a list of conditions")
-            return Cond(combinator, parts=tuple(self.cond(n) for n in value_node.value))
+            conds = [self.attempt(self.cond, n) for n in value_node.value]
+            return Cond(combinator, parts=tuple(c for c in conds if c is not None))
         for key, (key_node, _) in items.items():
             if key not in _COND_KEYS:
-                self.unknown(key_node, key, _COND_KEYS | {"all", "any", "not"}, "a condition")
+                self.attempt(
+                    self.unknown, key_node, key, _COND_KEYS | {"all", "any", "not"}, "a condition"
+                )
         tests = [k for k in _TESTS if k in items]
         if len(tests) > 1:
             self.fail(node, f"one test per condition (got {', '.join(tests)}); combine with all")
@@ -716,8 +834,41 @@ def _node_at(root: yaml.Node, loc: tuple[int | str, ...]) -> yaml.Node:
     return node
 
 
-def load_mapping(path: Path) -> MappingSpec:
-    """Load and validate a mapping file; any mistake is a MappingSpecError with line/column."""
+def load_mapping(path: Path, *, version: str | None = None) -> MappingSpec:
+    """Load and validate a mapping file; any mistake is a MappingSpecError with line/column.
+
+    With a model `version` the template is also checked against the target model of that
+    version (`mapping check`): unknown target fields, required fields no branch fills,
+    constants outside their code list, type mismatches. The error names the first
+    problem and holds all of them in `problems`; warnings stay on the spec.
+    """
+    spec, problems = compile_mapping(path, version=version)
+    errors = [p for p in problems if p.severity == "error"]
+    if spec is None or errors:
+        first = errors[0] if errors else problems[0]
+        more = len(errors) - 1
+        text = first.describe().replace(": error: ", ": ", 1)
+        if more > 0:
+            rest = "\n".join(p.describe() for p in errors[1:])
+            text += f"\n(+{more} more)\n{rest}"
+        err = MappingSpecError(
+            text,
+            file=str(path),
+            row=first.line,
+            column=None if first.column is None else str(first.column),
+            hint="`utlegg-gateway mapping check FILE` lists every problem" if more > 0 else None,
+        )
+        err.problems = tuple(problems)
+        raise err
+    return spec
+
+
+def compile_mapping(
+    path: Path, *, version: str | None = None
+) -> tuple[MappingSpec | None, list[MappingProblem]]:
+    """(the spec, every problem found, sorted by position): never raises for a mistake in
+    the file, only reports it. The spec is None when the file does not compile; it is
+    there (but must not be used as is) when only the model check found errors."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -729,17 +880,41 @@ def load_mapping(path: Path) -> MappingSpec:
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
-            raise MappingSpecError(
-                f"{path}:{line}:{col}: not valid YAML: {exc.problem or exc}",
-                file=str(path),
-                row=line,
-                column=None if col is None else str(col),
-            ) from None
+            problem = MappingProblem(
+                "error", f"not valid YAML: {exc.problem or exc}", str(path), line, col
+            )
+            return None, [problem]
         if not isinstance(root, yaml.MappingNode):
-            raise _spec_error(path, root, "a mapping file is a YAML mapping at the top level")
-        return _compile(loader, root, path)
+            return None, [
+                _problem(path, root, "a mapping file is a YAML mapping at the top level", "error")
+            ]
+        compiler = _Compiler(loader, path, None)
+        spec = None
+        try:
+            spec = _compile(compiler, root, path, version)
+        except _Problem as exc:
+            compiler.problems.append(exc.problem)
+        problems = _dedupe(compiler.problems)
+        # A spec that compiled but breaks the model is returned (for `mapping check` to
+        # run it over samples); load_mapping refuses it like any other error.
+        if spec is not None:
+            spec = dataclasses.replace(spec, warnings=tuple(problems), model_version=version)
+        return spec, problems
     finally:
         loader.dispose()
+
+
+def _dedupe(problems: list[MappingProblem]) -> list[MappingProblem]:
+    """One problem per position (a mistake seen by two compile steps), in file order."""
+    seen: set[tuple[int | None, int | None, str]] = set()
+    out = []
+    for problem in problems:
+        key = (problem.line, problem.column, problem.severity)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(problem)
+    return sorted(out, key=lambda p: (p.line or 0, p.column or 0))
 
 
 def _check_records(
@@ -788,9 +963,39 @@ def _check_records(
                 )
 
 
-def _compile(loader: _Loader, root: yaml.MappingNode, path: Path) -> MappingSpec:
+_SOURCE_CLASSES: dict[str, type[_Model]] = {
+    "csv": CsvSource,
+    "xml": XmlSource,
+    "records": RecordsSource,
+    "fixed": FixedSource,
+}
+
+
+def _known_keys(loc: tuple[int | str, ...]) -> list[str]:
+    """The keys allowed where a pydantic `extra_forbidden` error points (for did-you-mean)."""
+    parent = loc[:-1]
+    if not parent:
+        return list(_Header.model_fields)
+    if parent[0] != "source" or len(parent) < 2:
+        return []
+    cls = _SOURCE_CLASSES.get(str(parent[1]))
+    if cls is None:
+        return []
+    if len(parent) == 2:
+        return list(cls.model_fields)
+    if parent[2:3] == ("records",) and len(parent) == 4:
+        return list(RecordType.model_fields)
+    if parent[2:3] == ("records",) and len(parent) == 6:
+        return list(FieldPos.model_fields)
+    return []
+
+
+def _compile(
+    compiler: _Compiler, root: yaml.MappingNode, path: Path, version: str | None
+) -> MappingSpec | None:
     # Top-level keys starting with `x-` hold YAML anchors for reuse; they are not compiled
     # on their own, only where an alias (`*name`) places them in the template.
+    loader = compiler.loader
     root = yaml.MappingNode(
         root.tag,
         [(k, v) for k, v in root.value if not str(getattr(k, "value", "")).startswith("x-")],
@@ -798,16 +1003,11 @@ def _compile(loader: _Loader, root: yaml.MappingNode, path: Path) -> MappingSpec
         root.end_mark,
     )
     data = loader.construct_document(root)
-    try:
-        header = _Header.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(err["loc"])
-        where = ".".join(str(p) for p in loc)
-        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-        raise _spec_error(path, _node_at(root, loc), f"{where}: {msg}") from None
+    header = _header(compiler, root, data)
+    if header is None:
+        return None
     nodes = {key_node.value: value_node for key_node, value_node in root.value}
-    compiler = _Compiler(loader, path, header.source)
+    compiler.source = header.source
     source = header.source
     record_tag = ""
     if isinstance(source, XmlSource):
@@ -816,24 +1016,29 @@ def _compile(loader: _Loader, root: yaml.MappingNode, path: Path) -> MappingSpec
         if prefix and prefix not in source.namespaces:
             compiler.fail(record_node, f"namespace prefix {prefix!r} is not declared")
         record_tag = f"{{{source.namespaces[prefix]}}}{local}" if prefix else local
+        compiler.marks["record"] = _mark_of(record_node)
     elif isinstance(source, CsvSource):
         if not source.header and not source.columns:
-            compiler.fail(
+            compiler.note(
                 _node_at(root, ("source",)), "a CSV without a header line needs `columns`"
             )
     else:
-        _check_records(compiler, root, source)
-    case_items = {k: (kn, vn) for k, kn, vn in compiler.pairs(nodes["case"])}
-    for key, (key_node, _) in case_items.items():
-        if key != "key":
-            compiler.unknown(key_node, key, frozenset({"key"}), "case")
-    if "key" not in case_items:
-        compiler.fail(nodes["case"], "case needs a key: the value that identifies a case")
-    key_expr = compiler.expr(case_items["key"][1], frozenset({*_SOURCE_KEYS, "transform"}))
+        compiler.attempt(_check_records, compiler, root, source)
+    compiler.record_tag = record_tag
+    key_expr = compiler.attempt(_case_key, compiler, nodes["case"])
     template_node = nodes["template"]
     if not isinstance(template_node, yaml.MappingNode):
         compiler.fail(template_node, "the template is an object (a YAML mapping)")
-    template = compiler.value(template_node)
+    template = compiler.value_or_broken(template_node)
+    if key_expr is None or any(p.severity == "error" for p in compiler.problems):
+        key_expr = None  # it does not compile: no spec (the model check still runs)
+    if version is not None:
+        from utlegg_gateway.mapping.target import check_template
+
+        key_mark = next(_mark_of(k) for k, _ in root.value if k.value == "template")
+        compiler.problems.extend(check_template(template, version, path, key_mark))
+    if key_expr is None:
+        return None
     return MappingSpec(
         name=header.name or path.stem,
         path=path,
@@ -844,4 +1049,51 @@ def _compile(loader: _Loader, root: yaml.MappingNode, path: Path) -> MappingSpec
         columns=tuple(compiler.columns),
         record_tag=record_tag,
         namespaces=dict(source.namespaces) if isinstance(source, XmlSource) else {},
+        marks=dict(compiler.marks),
     )
+
+
+def _header(compiler: _Compiler, root: yaml.MappingNode, data: Any) -> _Header | None:
+    """The validated header, every mistake in it recorded. Unknown keys (typos) are
+    reported and dropped, so the template is still compiled and checked in the same run."""
+    for _ in range(10):
+        try:
+            return _Header.model_validate(data)
+        except ValidationError as exc:
+            errors = exc.errors()
+            for err in errors:
+                loc = tuple(err["loc"])
+                where = ".".join(str(p) for p in loc)
+                if err["type"] == "extra_forbidden":
+                    close = difflib.get_close_matches(str(loc[-1]), _known_keys(loc), n=1)
+                    msg = "unknown key" + (f" (did you mean {close[0]!r}?)" if close else "")
+                else:
+                    msg = err["msg"]
+                compiler.note(_node_at(root, loc), f"{where}: {msg}")
+            if any(e["type"] != "extra_forbidden" for e in errors):
+                return None
+            for err in errors:
+                _drop(data, tuple(err["loc"]))
+    return None
+
+
+def _drop(data: Any, loc: tuple[int | str, ...]) -> None:
+    """Remove the key at a pydantic location (union tags like `csv` are skipped)."""
+    node: Any = data
+    for part in loc[:-1]:
+        if isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[int(part)]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+    if isinstance(node, dict):
+        node.pop(loc[-1], None)
+
+
+def _case_key(compiler: _Compiler, node: yaml.Node) -> Expr:
+    case_items = {k: (kn, vn) for k, kn, vn in compiler.pairs(node)}
+    for key, (key_node, _) in case_items.items():
+        if key != "key":
+            compiler.attempt(compiler.unknown, key_node, key, frozenset({"key"}), "case")
+    if "key" not in case_items:
+        compiler.fail(node, "case needs a key: the value that identifies a case")
+    return compiler.expr(case_items["key"][1], frozenset({*_SOURCE_KEYS, "transform"}))

@@ -32,7 +32,7 @@ from pydantic_core import PydanticCustomError
 
 from utlegg_gateway.model._versions import DEFAULT_MODEL_VERSION, SPECS
 
-__all__ = ["Begjaering"]
+__all__ = ["Begjaering", "CodeCheck"]
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -41,8 +41,14 @@ def _version(info: ValidationInfo) -> Any:
     return (info.context or {}).get("version", DEFAULT_MODEL_VERSION)
 
 
-def _code(list_name: str) -> AfterValidator:
-    def check(value: str, info: ValidationInfo) -> str:
+class CodeCheck:
+    """The check of a code-list field; `list_name` lets tools (mapping check, docs) read it."""
+
+    def __init__(self, list_name: str) -> None:
+        self.list_name = list_name
+
+    def __call__(self, value: str, info: ValidationInfo) -> str:
+        list_name = self.list_name
         version = _version(info)
         if value in SPECS[version].code_lists[list_name]:
             return value
@@ -55,7 +61,9 @@ def _code(list_name: str) -> AfterValidator:
             {"verdi": value, "kodeliste": list_name, "versjon": version, "note": note},
         )
 
-    return AfterValidator(check)
+
+def _code(list_name: str) -> AfterValidator:
+    return AfterValidator(CodeCheck(list_name))
 
 
 def _iso_date(value: Any) -> Any:

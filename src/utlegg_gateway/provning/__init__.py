@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,12 +60,14 @@ __all__ = [
     "OWN_CODES",
     "RULES",
     "SERVER_ONLY_RULES",
+    "Document",
     "Finding",
     "ProvingContext",
     "RuleInfo",
     "deprecations",
     "finding",
     "format_finding",
+    "load_documents",
     "load_payload",
     "validate",
     "validate_file",
@@ -148,6 +151,76 @@ def load_payload(path: Path) -> Any:
             row=exc.lineno,
             column=str(exc.colno),
         ) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One begjæring to validate: from a JSON file, or one case of `map` output."""
+
+    case: str | None  # the case of a `map` output line; None for a plain JSON file
+    payload: Any  # None when `map` could not build the case
+    map_errors: int = 0  # how many errors `map` reported for the case
+    # `map` output: the Vedlegg uuids are "<upload:FILE>" placeholders (uploads to come).
+    placeholders: bool = False
+
+
+def load_documents(path: Path) -> list[Document]:
+    """The begjæringer in `path`: a JSON begjæring, or what `utlegg-gateway map` wrote.
+
+    `map` writes one JSON line per case (`{"case", "ok", "begjaering" | "errors"}`) with
+    Vedlegg objects that have no `uuid` yet: the uploads come later. Each such Vedlegg
+    gets the placeholder `<upload:FILE>` (accepted only so), so validating map output does
+    not report VEDLEGG_SKAL_HA_UUID for what the gateway fills in itself.
+    """
+    try:
+        return [_document(load_payload(path))]
+    except InputFileError as exc:
+        try:
+            text = path.read_bytes().decode("utf-8-sig")
+        except (OSError, UnicodeDecodeError):
+            raise exc from None
+        lines = [line for line in text.splitlines() if line.strip()]
+        docs = []
+        for number, line in enumerate(lines, start=1):
+            try:
+                doc = json.loads(line)
+            except json.JSONDecodeError:
+                raise exc from None
+            if not _is_map_line(doc):
+                raise InputFileError(
+                    f"{path} line {number} is not a line of `map` output", file=str(path)
+                ) from None
+            docs.append(_document(doc))
+        if not docs:
+            raise exc from None
+        return docs
+
+
+def _is_map_line(doc: Any) -> bool:
+    return isinstance(doc, dict) and "case" in doc and "ok" in doc
+
+
+def _document(doc: Any) -> Document:
+    if not _is_map_line(doc):
+        return Document(None, doc)
+    case = str(doc["case"])
+    if not doc["ok"] or not isinstance(doc.get("begjaering"), dict):
+        return Document(case, None, map_errors=len(doc.get("errors") or ()) or 1)
+    payload = doc["begjaering"]
+    _fill_placeholders(payload)
+    return Document(case, payload, placeholders=True)
+
+
+def _fill_placeholders(node: Any) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _fill_placeholders(item)
+    elif isinstance(node, dict):
+        if set(node) == {"type", "filnavn"} and isinstance(node["filnavn"], str):
+            node["uuid"] = f"<upload:{node['filnavn']}>"
+            return
+        for value in node.values():
+            _fill_placeholders(value)
 
 
 def validate_file(path: Path, ctx: ProvingContext) -> list[Finding]:
