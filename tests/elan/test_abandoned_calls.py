@@ -1,7 +1,8 @@
 """A call we gave up on keeps its slot for a grace: ELAN never sees a sixth call in flight.
 
-The sandbox holds each status call 1.0 s; the client gives up after 0.3 s (long enough for
-the call to reach the server on a loaded machine) and retries.
+The sandbox works on each status call 0.6 s, even after the client left (`work:` faults);
+the client gives up after 0.3 s (long enough for the call to reach the server on a loaded
+machine) and retries.
 Without the grace a retry starts while the server still works on the abandoned call.
 """
 
@@ -30,7 +31,9 @@ def _run(
             "retry": {"attempts": 2, "initial_wait_seconds": 0.001, "max_wait_seconds": 0.01},
         },
     )
-    sandbox.admin.set_faults({"status": {"probability": 1.0, "actions": [f"delay:{hold:g}"]}})
+    # work: the server keeps each call in flight for `hold` even after the client left,
+    # as a server still working on it would (delay: would end when it notices).
+    sandbox.admin.set_faults({"status": {"probability": 1.0, "actions": [f"work:{hold:g}"]}})
 
     async def calls() -> None:
         async with build_client(settings) as elan:
@@ -49,7 +52,7 @@ def test_no_sixth_call_at_the_server_with_the_grace(
     sandbox: Any, credentials: Any, tmp_path: Path, grace: float
 ) -> None:
     """Every abandoned call still holds its slot while the server may work on it."""
-    stats = _run(sandbox, credentials, tmp_path, grace)
+    stats = _run(sandbox, credentials, tmp_path, grace, hold=0.6)
     assert stats["calls"]["status"] >= 10
     assert stats["rejected_concurrency"] == 0
     assert stats["max_concurrency_seen"] <= 5

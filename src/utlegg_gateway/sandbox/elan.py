@@ -221,6 +221,9 @@ def _guarded(
             return DroppedConnection()
         if action == "delay" and await wait_delay(request, sb.delays, seconds):
             return DroppedConnection()  # the client is gone; nobody to answer
+        if action == "work":
+            # The server goes on working (and holding the slot) though the client left.
+            await sb.delays.wait(seconds)
         response = await handler(sb, call)
         if action == "accept_then_drop":
             return DroppedConnection()

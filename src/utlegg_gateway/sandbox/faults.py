@@ -2,7 +2,9 @@
 
 A fault plan maps an endpoint name to either a scripted `sequence` of actions (one per
 call, then `ok`) or a `probability` with the `actions` to draw from (seeded RNG, so a
-chaos run can be replayed). Actions: `ok`, `500`, `503`, `429`, `delay:<seconds>`,
+chaos run can be replayed). Actions: `ok`, `500`, `503`, `429`, `delay:<seconds>` (ends
+early when the client leaves), `work:<seconds>` (keeps the call in flight even then, as a
+server still working on it would),
 `drop` (close the connection before answering) and `accept_then_drop` (do the work,
 store the result, then close the connection without answering).
 """
@@ -42,7 +44,7 @@ ENDPOINTS = frozenset(
     }
 )
 _SIMPLE = frozenset({"ok", "500", "503", "429", "drop", "accept_then_drop"})
-_DELAY = re.compile(r"^delay:(\d+(?:\.\d+)?)$")
+_DELAY = re.compile(r"^(delay|work):(\d+(?:\.\d+)?)$")
 
 
 def parse_action(action: str) -> tuple[str, float]:
@@ -51,9 +53,10 @@ def parse_action(action: str) -> tuple[str, float]:
         return action, 0.0
     m = _DELAY.match(action)
     if m:
-        return "delay", float(m.group(1))
+        return m.group(1), float(m.group(2))
     raise ValueError(
-        f"unknown fault action {action!r} (ok, 500, 503, 429, delay:<s>, drop, accept_then_drop)"
+        f"unknown fault action {action!r} "
+        "(ok, 500, 503, 429, delay:<s>, work:<s>, drop, accept_then_drop)"
     )
 
 
