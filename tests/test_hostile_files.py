@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -193,4 +194,36 @@ def test_an_xml_value_longer_than_libxml2_takes_is_refused_before_it_is_buffered
     assert "longer than 10000000 bytes" in feil["message"]
     assert f"about byte {head.rfind(b'>') + 1}" in feil["message"]  # after the last tag
     assert (tmp_path / "failed" / "lang.xml").is_file()
+    _later_drop_is_processed(tmp_path, config)
+
+
+def test_a_look_alike_reference_is_rejected_and_names_are_nfc(
+    tmp_path: Path, sandbox: Any, credentials: Any
+) -> None:
+    """`IB-2025-\\u200b000311` (a zero-width space) once passed as a new case beside
+    IB-2025-000311; now that case is rejected with UGYLDIG_TEGN at its row and field. The
+    other case goes on, its name sent in NFC though the export wrote it decomposed."""
+    config = _config(tmp_path, sandbox, credentials)
+    text = FORMATS["csv-krav"].read_bytes().decode("cp1252")  # the sample's encoding
+    text = text.replace("IB-2025-000311", "IB-2025-\u200b000311")
+    text = text.replace("å", unicodedata.normalize("NFD", "å"))  # a + combining ring
+    inbox = tmp_path / "inbox" / "csv-krav"
+    drop_attachments("csv-krav", inbox)
+    (inbox / "lik.csv.part").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    (inbox / "lik.csv.part").replace(inbox / "lik.csv")
+
+    assert run_once(load_settings(config, environ={})).exit_code == 1
+
+    cases = _cases(tmp_path, "lik.csv")
+    assert cases["IB-2025-000127"]["status"] == "accepted"
+    bad = cases["IB-2025-\u200b000311"]
+    assert bad["status"] == "rejected"
+    [error] = [e for e in bad["errors"] if e["rule"] == "UGYLDIG_TEGN"]
+    assert error["location"] == "/innsenderReferanse"
+    assert "U+200B ZERO WIDTH SPACE" in error["message"]
+    assert error["source"].get("row")
+    held = sandbox.admin.cases()
+    assert [c["innsenderReferanse"] for c in held] == ["IB-2025-000127"]
+    sent = json.dumps(held[0]["payload"], ensure_ascii=False)
+    assert "å" in sent and sent == unicodedata.normalize("NFC", sent)
     _later_drop_is_processed(tmp_path, config)

@@ -475,6 +475,24 @@ CASES: list[Case] = [
         ctx={"environment": "prod"},
     ),
     Case("VEDLEGG_UGYLDIG_UUID", lambda d: d["vedlegg"][0].update(uuid="abc"), "/vedlegg/0/uuid"),
+    # Invisible characters and implausible values (issue 11: look-alike references).
+    Case(
+        "UGYLDIG_TEGN",
+        lambda d: d.update(innsenderReferanse="IB-2025-\u200b000127"),
+        "/innsenderReferanse",
+    ),
+    Case("UGYLDIG_TEGN", lambda d: d.update(underskrift="Anna\x00Norman"), "/underskrift"),
+    Case(
+        "UGYLDIG_TEGN",
+        lambda d: d.update(underskrift="Anna \u202eNorman"),
+        "/underskrift",
+    ),
+    Case("UPLAUSIBEL_DATO", lambda d: d.update(begjaeringsdato="9999-12-31"), "/begjaeringsdato"),
+    Case(
+        "UPLAUSIBEL_LENGDE",
+        lambda d: _saksoekt(d)["person"]["personnavn"].update(fornavn="A" * 10_000),
+        "/saksoekt/0/saksoekt/person/personnavn/fornavn",
+    ),
     Case("MODELL_MANGLER_FELT", lambda d: d.pop("underskrift"), "/underskrift"),
     Case("MODELL_UKJENT_FELT", lambda d: d.update(saksbehandler="X"), "/saksbehandler"),
     Case(

@@ -398,6 +398,24 @@ class CaseWorker:
             self._health.metrics.submit_latency.observe(time.monotonic() - started)
         return await self._apply(record, case, decision)
 
+    async def _reference_from_journal(self, case: CaseRecord) -> str | None:
+        """The reference of our own accepted copy of this case, if the journal has one.
+
+        Another file's copy may be in flight right now (ELAN took it, its answer not yet
+        recorded): then wait, bounded by a call's timeout, until that copy has ended.
+        """
+        deadline = self._clock() + timedelta(seconds=2 * self.settings.elan.timeout_seconds)
+        key = (case.innsender_referanse, case.begjaeringsdato)
+        while True:
+            prior = self.journal.accepted_case(*key)
+            if prior is not None:
+                return prior.ekstern_saksreferanse
+            if self.journal.sibling_in_flight(*key, other_than=case.id) is None:
+                return None
+            if self._clock() >= deadline:
+                return None
+            await self._sleep(0.05)
+
     async def _apply(self, record: FileRecord, case: CaseRecord, decision: Decision) -> CaseRecord:
         """Record a decision: the one place a case's outcome becomes journal state."""
         if isinstance(decision, Accept):
@@ -405,8 +423,7 @@ class CaseWorker:
             if ref is None and decision.already_submitted:
                 # DUPLIKAT_INNSENDING as published names no reference; the best source we
                 # have is our own journal (another file may hold the same case, accepted).
-                prior = self.journal.accepted_case(case.innsender_referanse, case.begjaeringsdato)
-                ref = prior.ekstern_saksreferanse if prior is not None else None
+                ref = await self._reference_from_journal(case)
             log.info(
                 "case accepted",
                 extra=fields(

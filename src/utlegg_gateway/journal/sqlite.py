@@ -532,6 +532,17 @@ class Journal:
         )
         return _case(rows[0]) if rows else None
 
+    def sibling_in_flight(
+        self, innsender_referanse: str, begjaeringsdato: str, *, other_than: int
+    ) -> CaseRecord | None:
+        """Another case with this business key that has not ended (another file's copy)."""
+        ended = [s.value for s in CASE_END_STATES]
+        marks = ", ".join("?" * len(ended))
+        where = "innsender_referanse = ? AND begjaeringsdato = ? AND id != ?"
+        sql = f"SELECT * FROM cases WHERE {where} AND state NOT IN ({marks}) ORDER BY id"  # noqa: S608 -- only placeholders are interpolated
+        rows = self._query(sql, (innsender_referanse, begjaeringsdato, other_than, *ended))
+        return _case(rows[0]) if rows else None
+
     def cases_for_file(self, file_id: int, *, payloads: bool = True) -> list[CaseRecord]:
         """The cases of one file, in the order they were added.
 

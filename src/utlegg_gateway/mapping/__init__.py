@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fnmatch
+import unicodedata
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -151,6 +152,17 @@ def _missing_key(spec: MappingSpec, source: SourceLocation) -> CaseIssue:
     )
 
 
+def _nfc(node: Any) -> Any:
+    """Every text in Unicode NFC: `å` typed as a + ring is the same name as `å`."""
+    if isinstance(node, str):
+        return unicodedata.normalize("NFC", node)
+    if isinstance(node, dict):
+        return {k: _nfc(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_nfc(v) for v in node]
+    return node
+
+
 def _build(
     spec: MappingSpec,
     scope: Scope,
@@ -166,7 +178,7 @@ def _build(
     built = spec.template.build(scope, state, "")
     if state.issues:
         return CaseResult(key, False, None, tuple(state.issues), (), source)
-    payload: dict[str, Any] = built or {}
+    payload: dict[str, Any] = _nfc(built or {})
     refs = attachment_refs(state)
     if ctx is None:
         return CaseResult(key, True, payload, (), refs, source)

@@ -52,6 +52,7 @@ from utlegg_gateway.provning._parties import (
     check_parties,
     check_payment,
 )
+from utlegg_gateway.provning._text import check_text
 from utlegg_gateway.provning._types import Finding, ProvingContext, RuleInfo
 
 __all__ = [
@@ -88,6 +89,7 @@ _CHECKS: tuple[Callable[[Mapping[str, Any], Emitter], None], ...] = (
     check_payment,
     check_amounts,
     check_vedlegg,
+    check_text,
 )
 
 

@@ -310,6 +310,19 @@ OWN_CODES: dict[str, tuple[str, str]] = {
         "%identifikator er en syntetisk testidentitet (Tenor) og kan ikke brukes i "
         "produksjonsmiljøet",
     ),
+    "UGYLDIG_TEGN": (
+        "Ugyldig tegn i feltet",
+        "Feltet %felt inneholder tegnet %tegn, som ikke er tillatt her (kontrolltegn, "
+        "usynlige tegn eller retningsmarkører)",
+    ),
+    "UPLAUSIBEL_DATO": (
+        "Usannsynlig dato",
+        "Datoen %dato i feltet %felt er usannsynlig (%grunn)",
+    ),
+    "UPLAUSIBEL_LENGDE": (
+        "Usannsynlig lang tekst",
+        "Feltet %felt har %lengde tegn; mer enn %maks er ikke sannsynlig",
+    ),
     "VEDLEGG_UGYLDIG_UUID": (
         "Vedleggets uuid er ikke en UUID",
         "Vedlegg '%filnavn' har uuid '%uuid', som ikke er en gyldig UUID",
