@@ -13,6 +13,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.e2e._support import FORMATS, drop_attachments, drop_renamed, receipt
@@ -227,3 +228,60 @@ def test_a_look_alike_reference_is_rejected_and_names_are_nfc(
     sent = json.dumps(held[0]["payload"], ensure_ascii=False)
     assert "å" in sent and sent == unicodedata.normalize("NFC", sent)
     _later_drop_is_processed(tmp_path, config)
+
+
+def _sample_text() -> str:
+    return FORMATS["csv-krav"].read_bytes().decode("cp1252")
+
+
+def _duplicate_header() -> bytes:
+    lines = _sample_text().split("\r\n")
+    header = lines[0].split(";")
+    header[-1] = header[1]  # the last column renamed to the second's name
+    return "\r\n".join([";".join(header), *lines[1:]]).encode("cp1252")
+
+
+def _bom_inside() -> bytes:
+    lines = _sample_text().split("\r\n")
+    return "\r\n".join([*lines[:3], "\ufeff" + lines[3], *lines[4:]]).encode("utf-8")
+
+
+def _mixed_encodings() -> bytes:
+    lines = _sample_text().split("\r\n")
+    head = "\r\n".join(lines[:3]).encode("utf-8")
+    return head + b"\r\n" + "\r\n".join(lines[3:]).encode("cp1252")
+
+
+_AMBIGUOUS = {
+    "duplicate-header": (_duplicate_header, "appears 2 times in the header", 1),
+    "bom-inside": (_bom_inside, "byte-order mark", 4),
+    "mixed-encodings": (_mixed_encodings, "mixes encodings", 4),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_AMBIGUOUS))
+def test_an_ambiguous_csv_is_an_error_not_a_guess(
+    tmp_path: Path, sandbox: Any, credentials: Any, kind: str
+) -> None:
+    """A duplicated header, a BOM mid-file, a UTF-8 file with cp1252 lines: each once was
+    read one way silently; now the file is refused naming the row, nothing of it sent,
+    the companion accepted."""
+    make, words, row = _AMBIGUOUS[kind]
+    config = _config(tmp_path, sandbox, credentials)
+    inbox = tmp_path / "inbox" / "csv-krav"
+    drop_attachments("csv-krav", inbox)
+    (inbox / "tvetydig.csv.part").write_bytes(make())
+    (inbox / "tvetydig.csv.part").replace(inbox / "tvetydig.csv")
+    drop_attachments("xml-sak", tmp_path / "inbox" / "xml-sak")
+    companion = drop_renamed(FORMATS["xml-sak"], tmp_path / "inbox" / "xml-sak").name
+
+    assert run_once(load_settings(config, environ={})).exit_code == 1
+
+    assert {c["status"] for c in _cases(tmp_path, companion).values()} == {"accepted"}
+    feil = json.loads((tmp_path / "outbox" / "tvetydig.csv.feil.json").read_bytes())
+    assert words in feil["message"]
+    assert [e["source"].get("row") for e in feil["errors"]] == [row]
+    assert (tmp_path / "failed" / "tvetydig.csv").is_file()
+    submitted = [c["innsenderReferanse"] for c in sandbox.admin.cases()]
+    assert sorted(submitted) == ["IB-2025-000127", "IB-2025-000311"]  # the companion's only
+    assert len(submitted) == 2

@@ -85,6 +85,19 @@ def _read_rows(
             line = reader.line_num + 1
         else:
             names = list(source.columns or [])
+        if names and names[0].startswith("\ufeff"):
+            names[0] = names[0][1:]  # a BOM the encoding did not take (utf-8 without -sig)
+        for column in spec.columns:
+            at = [i + 1 for i, n in enumerate(names) if n == column]
+            if len(at) > 1:
+                raise SourceError(
+                    f"column {column!r} appears {len(at)} times in the header "
+                    f"(columns {', '.join(map(str, at))}): which one is meant is ambiguous",
+                    file=str(path),
+                    row=1,
+                    column=column,
+                    hint="rename one of them in the export, or read it by position",
+                )
         missing = [c for c in spec.columns if c not in names]
         if missing:
             raise SourceError(
@@ -111,6 +124,15 @@ def _read_rows(
             start, line = line, reader.line_num + 1
             if not record or (len(record) == 1 and not record[0].strip()):
                 continue  # blank line
+            if any("\ufeff" in v for v in record):
+                # A second file glued on (its BOM mid-file): rows above and below may be
+                # two exports, so no case of it is taken as it stands.
+                raise SourceError(
+                    "a byte-order mark (U+FEFF) inside the file: two exports joined?",
+                    file=str(path),
+                    row=start,
+                    hint="send the exports as separate files",
+                )
             problem = None
             if len(record) != width:
                 problem = f"the record has {len(record)} fields, the header has {width}"
@@ -150,6 +172,18 @@ def read_csv_cases(path: Path, spec: MappingSpec) -> Iterator[CsvCase]:
         try:
             cases = _group(path, encoding, spec, source)
         except UnicodeDecodeError:
+            if codecs.lookup(encoding).name in ("utf-8", "utf-8-sig"):
+                mixed = _mixed_utf8_lines(path)
+                if mixed:
+                    shown_lines = ", ".join(map(str, mixed[:10]))
+                    raise SourceError(
+                        f"the file mixes encodings: it is UTF-8 but line(s) {shown_lines}"
+                        f"{' …' if len(mixed) > 10 else ''} are not; no encoding reads "
+                        "every line as written",
+                        file=str(path),
+                        row=mixed[0],
+                        hint="export the file in one encoding",
+                    ) from None
             offset, last_line, shown = decode_error(path, encoding)
             failures.append(f"not {encoding} (byte {shown} at offset {offset}, line {last_line})")
             continue
@@ -163,6 +197,27 @@ def read_csv_cases(path: Path, spec: MappingSpec) -> Iterator[CsvCase]:
         row=last_line,
         hint="set source.encodings in the mapping to the export's encoding",
     )
+
+
+def _mixed_utf8_lines(path: Path) -> list[int]:
+    """Lines that are not UTF-8 in a file whose other non-ASCII lines are; [] otherwise.
+
+    Decoding the whole file as cp1252 after the first bad byte would garble every UTF-8
+    name in it without a word (Ã¸ for ø), so such a file is refused instead.
+    """
+    bad: list[int] = []
+    utf8_text = False
+    with path.open("rb") as fh:
+        for number, line in enumerate(fh, start=1):
+            if line.isascii():
+                continue
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                bad.append(number)
+            else:
+                utf8_text = utf8_text or not line.removeprefix(codecs.BOM_UTF8).isascii()
+    return bad if utf8_text and bad else []
 
 
 def _group(path: Path, encoding: str, spec: MappingSpec, source: CsvSource) -> dict[str, CsvCase]:
