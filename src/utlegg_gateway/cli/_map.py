@@ -12,9 +12,6 @@ import click
 from utlegg_gateway.cli._common import config_option, environment_option, handle_errors, load
 from utlegg_gateway.errors import EXIT_CASE_ERRORS, EXIT_OK, InputFileError
 
-# The mappings shipped in the source tree, used after the configured folders.
-_SHIPPED = Path(__file__).resolve().parents[3] / "mappings"
-
 
 @click.command("map")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
@@ -35,16 +32,15 @@ def map_command(
     Exit 0 when every case is ok, 1 when some case failed, 2 when the file or the mapping
     cannot be read.
     """
+    from utlegg_gateway._shipped import mapping_search_dirs
     from utlegg_gateway.mapping import map_file, resolve_mapping
     from utlegg_gateway.provning import ProvingContext
 
     settings = load(config_path, environment=environment)
     if not file.is_file():
         raise InputFileError(f"cannot read {file}: no such file", file=str(file))
-    dirs = [*settings.runner.mapping_dirs]
-    if _SHIPPED.is_dir() and _SHIPPED not in dirs:
-        dirs.append(_SHIPPED)
-    spec = resolve_mapping(mapping_name, file, dirs)
+    # The configured folders, then the shipped mappings.
+    spec = resolve_mapping(mapping_name, file, mapping_search_dirs(settings.runner.mapping_dirs))
     ctx = ProvingContext(
         today=date.today(), version=settings.model_version, environment=settings.environment
     )

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Protocol
 
 from utlegg_gateway._logging import fields, get_logger, mask
+from utlegg_gateway._shipped import mapping_search_dirs
 from utlegg_gateway.config import InboxSettings, Settings
 from utlegg_gateway.elan.client import ElanClient
 from utlegg_gateway.errors import (
@@ -180,13 +181,15 @@ class Pipeline:
         for inbox in self.settings.inboxes:
             for name in inbox.mappings:
                 if name not in fresh:
-                    fresh[name] = resolve_mapping(
-                        name, inbox.path / "_", self.settings.runner.mapping_dirs
-                    )
+                    fresh[name] = resolve_mapping(name, inbox.path / "_", self._mapping_dirs())
         self._specs = fresh
 
+    def _mapping_dirs(self) -> tuple[Path, ...]:
+        # The configured folders, then the mappings shipped with the package.
+        return mapping_search_dirs(self.settings.runner.mapping_dirs)
+
     def _mapping_for(self, inbox: InboxSettings, path: Path) -> MappingSpec:
-        dirs = self.settings.runner.mapping_dirs
+        dirs = self._mapping_dirs()
         names = list(inbox.mappings)
         if len(names) == 1:
             if names[0] not in self._specs:
