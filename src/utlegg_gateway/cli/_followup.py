@@ -7,20 +7,31 @@ from pathlib import Path
 
 import click
 
-from utlegg_gateway.cli._common import config_option, handle_errors, load
+from utlegg_gateway.cli._common import (
+    config_option,
+    handle_errors,
+    load,
+    log_level_option,
+    setup_logging,
+)
 from utlegg_gateway.errors import EXIT_CASE_ERRORS
 
 
 @click.command()
 @config_option
+@log_level_option
 @handle_errors
-def followup(config_path: Path | None) -> None:
-    """Poll Status på sak for due cases and Dialogporten for letters, once; write the outbox."""
-    from utlegg_gateway._logging import configure_logging
+def followup(config_path: Path | None, log_level: str) -> None:
+    """Poll Status på sak for due cases and Dialogporten for letters, once; write the outbox.
+
+    Exit codes: 0 the round completed; 1 some status or letter could not be fetched or
+    written (tried again next round); 2 cannot run (configuration, credentials, journal).
+    """
     from utlegg_gateway.followup import run_followup_once
 
-    configure_logging(json_lines=not sys.stderr.isatty(), level="INFO")
-    report = run_followup_once(load(config_path))
+    settings = load(config_path)
+    setup_logging(log_level)
+    report = run_followup_once(settings)
     for change in report.status_changes:
         click.echo(f"status  {change.innsender_referanse}: {change.saksstatus}  {change.files[0]}")
     for letter in report.letters:

@@ -68,7 +68,11 @@ def sandbox(  # noqa: PLR0917 - click passes every option positionally-by-name
     old_rules: tuple[str, ...],
     strict: bool,
 ) -> None:
-    """Serve the sandbox until Ctrl-C / SIGTERM. Prints the URLs it serves."""
+    """Serve the sandbox until Ctrl-C / SIGTERM. Prints the URLs it serves.
+
+    Exit codes: 0 stopped by Ctrl-C / SIGTERM; 2 cannot run (the [sandbox] extra missing,
+    the port taken).
+    """
     if ctx.invoked_subcommand is not None:
         return
     from utlegg_gateway.sandbox import SandboxOptions, serve
@@ -119,7 +123,10 @@ def sandbox(  # noqa: PLR0917 - click passes every option positionally-by-name
 def init(
     directory: Path, url: str, orgnr: str, systemuser_orgs: tuple[str, ...], force: bool
 ) -> None:
-    """Write a test CA, client certificate (PKCS#12 + password), registration, gateway.yaml."""
+    """Write a test CA, client certificate (PKCS#12 + password), registration, gateway.yaml.
+
+    Exit codes: 0 written; 2 credentials already there (without --force) or not writable.
+    """
     from utlegg_gateway.sandbox.init import init_directory
 
     result = init_directory(
