@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,6 +16,9 @@ from utlegg_gateway.cli._common import (
     setup_logging,
 )
 from utlegg_gateway.errors import EXIT_CASE_ERRORS
+
+if TYPE_CHECKING:
+    from utlegg_gateway.followup import FollowupReport
 
 
 @click.command()
@@ -32,6 +36,12 @@ def followup(config_path: Path | None, log_level: str) -> None:
     settings = load(config_path)
     setup_logging(log_level)
     report = run_followup_once(settings)
+    if echo_report(report):
+        sys.exit(EXIT_CASE_ERRORS)
+
+
+def echo_report(report: FollowupReport) -> bool:
+    """Print what a follow-up round wrote, one line each, then a count; True on errors."""
     for change in report.status_changes:
         click.echo(f"status  {change.innsender_referanse}: {change.saksstatus}  {change.files[0]}")
     for letter in report.letters:
@@ -42,5 +52,4 @@ def followup(config_path: Path | None, log_level: str) -> None:
         f"{len(report.status_changes)} status change(s), {len(report.letters)} letter(s), "
         f"{len(report.errors)} error(s)"
     )
-    if report.errors:
-        sys.exit(EXIT_CASE_ERRORS)
+    return bool(report.errors)

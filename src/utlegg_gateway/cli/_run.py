@@ -19,9 +19,18 @@ from utlegg_gateway.cli._common import (
 @click.command()
 @config_option
 @log_level_option
+@click.option(
+    "--followup",
+    "with_followup",
+    is_flag=True,
+    help="Then one status and letters round, as `utlegg-gateway followup` (nightly cron).",
+)
 @handle_errors
-def once(config_path: Path | None, log_level: str) -> None:
+def once(config_path: Path | None, log_level: str, with_followup: bool) -> None:
     """Process what is in the inboxes now, wait for its cases, exit.
+
+    With --followup, one status and letters round follows under the same lock; a status
+    or letter it could not fetch or write makes the exit code 1.
 
     Exit codes: 0 every case accepted (or already in); 1 some case rejected or failed, or
     a file unreadable; 2 cannot run (configuration, credentials, mapping, no inbox folder
@@ -33,9 +42,13 @@ def once(config_path: Path | None, log_level: str) -> None:
     setup_logging(log_level)
     if sys.stderr.isatty():
         with RichProgress() as progress:
-            report = run_once(settings, progress=progress)
+            report = run_once(settings, progress=progress, followup=with_followup)
     else:
-        report = run_once(settings)
+        report = run_once(settings, followup=with_followup)
+    if report.followup is not None:
+        from utlegg_gateway.cli._followup import echo_report
+
+        echo_report(report.followup)
     sys.exit(report.exit_code)
 
 

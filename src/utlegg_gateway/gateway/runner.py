@@ -44,7 +44,7 @@ from utlegg_gateway.folders.attachments import Sightings
 from utlegg_gateway.folders.inbox import InboxWatcher
 from utlegg_gateway.folders.outbox import sweep_temp_files
 from utlegg_gateway.folders.work import Inbox
-from utlegg_gateway.followup import start_followup
+from utlegg_gateway.followup import FollowupReport, followup_once, start_followup
 from utlegg_gateway.gateway.pipeline import FileOutcome, NullProgress, Pipeline, ProgressSink
 from utlegg_gateway.gateway.progress import RichProgress
 from utlegg_gateway.gateway.runlock import RunLock
@@ -75,6 +75,8 @@ class RunReport:
     missing_inboxes: list[str] = field(default_factory=list)
     # Every inbox folder was missing: nothing could be read, so the run did not run.
     no_inbox: bool = False
+    # `once --followup`: the status and letters round after the submissions.
+    followup: FollowupReport | None = None
 
     @property
     def exit_code(self) -> int:
@@ -84,6 +86,8 @@ class RunReport:
             return EXIT_CANNOT_RUN
         if self.interrupted or not all(o.ok for o in self.outcomes):
             return EXIT_CASE_ERRORS
+        if self.followup is not None and self.followup.errors:
+            return EXIT_CASE_ERRORS  # a status or letter could not be fetched or written
         return EXIT_OK
 
 
@@ -270,8 +274,14 @@ def run_once(
     transport: httpx.AsyncBaseTransport | None = None,
     clock: Clock = _utcnow,
     max_wait_seconds: float | None = None,
+    followup: bool = False,
 ) -> RunReport:
-    """Process what is in the inboxes now and wait for every case to end (cron mode)."""
+    """Process what is in the inboxes now and wait for every case to end (cron mode).
+
+    With `followup`, one status and letters round (as `utlegg-gateway followup`) follows
+    the submissions, under the same lock, with the same journal and client; its errors
+    make the exit code 1.
+    """
     with RunLock(settings.runner.lock_file):
         return asyncio.run(
             _once(
@@ -280,6 +290,7 @@ def run_once(
                 transport=transport,
                 clock=clock,
                 max_wait=max_wait_seconds,
+                followup=followup,
             )
         )
 
@@ -291,6 +302,7 @@ async def _once(
     transport: httpx.AsyncBaseTransport | None,
     clock: Clock,
     max_wait: float | None,
+    followup: bool = False,
 ) -> RunReport:
     stop = asyncio.Event()
     report = RunReport()
@@ -334,6 +346,10 @@ async def _once(
             log.error(
                 "inbox folder missing" + ("; nothing could be read" if report.no_inbox else ""),
                 extra=fields(inboxes=report.missing_inboxes),
+            )
+        if followup and not report.interrupted and not stop.is_set():
+            report.followup = await followup_once(
+                settings, gateway.journal, gateway.client, clock=clock
             )
         gateway.purge()
     return report
