@@ -118,10 +118,21 @@ def sandbox(  # noqa: PLR0917 - click passes every option positionally-by-name
     multiple=True,
     help="An organisation whose system user this client may act as.",
 )
+@click.option(
+    "--client-id",
+    default=None,
+    help="The Maskinporten client_id to register (default: sandbox-ORGNR-<random>); a "
+    "fixed one lets a prepared config (compose.yaml) name it.",
+)
 @click.option("--force", is_flag=True, help="Replace credentials already in DIRECTORY.")
 @handle_errors
-def init(
-    directory: Path, url: str, orgnr: str, systemuser_orgs: tuple[str, ...], force: bool
+def init(  # noqa: PLR0917 - click passes every option positionally-by-name
+    directory: Path,
+    url: str,
+    orgnr: str,
+    systemuser_orgs: tuple[str, ...],
+    client_id: str | None,
+    force: bool,
 ) -> None:
     """Write a test CA, client certificate (PKCS#12 + password), registration, gateway.yaml.
 
@@ -130,7 +141,12 @@ def init(
     from utlegg_gateway.sandbox.init import init_directory
 
     result = init_directory(
-        directory, url=url, orgnr=orgnr, systemuser_orgs=systemuser_orgs, force=force
+        directory,
+        url=url,
+        orgnr=orgnr,
+        systemuser_orgs=systemuser_orgs,
+        force=force,
+        client_id=client_id,
     )
     creds = result.credentials
     click.echo(f"wrote sandbox credentials to {directory}")
