@@ -28,8 +28,12 @@ JSON_KINDS = {  # a JSON document's `format` or `type` -> its schema
     "melding": "melding.v1.schema.json",
     "ikke-sendt-til-elan": "ikke-sendt-til-elan.v1.schema.json",
 }
-XML_KINDS = {KVITTERING_NS: "kvittering.v1.xsd", "statusendring": "statusendring.v1.xsd"}
-CSV_SPECS = ("kvittering.v1.csv.json", "statusendring.v1.csv.json")
+XML_KINDS = {
+    KVITTERING_NS: "kvittering.v1.xsd",
+    "statusendring": "statusendring.v1.xsd",
+    "melding": "melding.v1.xsd",
+}
+CSV_SPECS = ("kvittering.v1.csv.json", "statusendring.v1.csv.json", "melding.v1.csv.json")
 # Not data: the letter PDFs, the plain-text error report for a person.
 FREE_FORM = (".pdf", ".feil.txt")
 

@@ -35,6 +35,8 @@ EXAMPLES = {
     "statusendring.csv": "status/IB-2025-000127.sakOpprettet.csv",
     "statusendring.xml": "status/IB-2025-000127.sakOpprettet.xml",
     "melding.json": "meldinger/*.rettebrev.*.json",
+    "melding.csv": "meldinger/*.rettebrev.*.csv",
+    "melding.xml": "meldinger/*.rettebrev.*.xml",
     "ikke-sendt-til-elan.json": "elsa/IB-2025-000311.json",
 }
 

@@ -14,11 +14,27 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["configure_logging", "fields", "get_logger", "mask", "mask_identifier"]
+__all__ = [
+    "configure_logging",
+    "fields",
+    "get_logger",
+    "is_person_number",
+    "mask",
+    "mask_identifier",
+]
 
-# 11 digits not inside a longer digit run: fødselsnummer / D-nummer (and kontonummer,
-# which is masked too: harmless, and an account number is personal data as well).
-_ELEVEN_DIGITS = re.compile(r"(?<!\d)(\d{6})(\d{3})(\d{2})(?!\d)")
+# 11 digits standing alone: not part of a longer token (a UUID such as a korrelasjonsid,
+# an eksternSaksreferanse, a KID or a reference with letters, digits, `_` or `-` around
+# it), which must reach the log intact because operators quote them to Skatteetaten.
+_ELEVEN_DIGITS = re.compile(r"(?<![\w-])\d{11}(?![\w-])")
+# A number the text itself calls a person's identifier is masked even when its check
+# digits are wrong: a mistyped fødselsnummer is still (nearly) someone's.
+_NAMED_PERSON_NUMBER = re.compile(
+    r"(?i)(?:fødselsnummer|fodselsnummer|fnr|d-nummer|dnummer|personnummer|identifikator)"
+    r"\W{0,3}$"
+)
+_CHECK1 = (3, 7, 6, 1, 8, 9, 4, 5, 2)
+_CHECK2 = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
 _PEM_KEY = re.compile(
@@ -35,13 +51,54 @@ def mask_identifier(value: str) -> str:
     return "*" * (len(digits) - 2) + digits[-2:]
 
 
+def _check_digit(digits: str, weights: tuple[int, ...]) -> int:
+    rest = sum(int(d) * w for d, w in zip(digits, weights, strict=True)) % 11
+    return (11 - rest) % 11  # 10 is no valid digit: the caller compares with one
+
+
+def is_person_number(number: str) -> bool:
+    """True when `number` is a valid fødselsnummer or D-nummer (Tenor and H-nummer too).
+
+    Both modulus-11 check digits and a plausible birth date (D-nummer: day + 40;
+    H-nummer: month + 40; Tenor test identities: month + 80) are required.
+    """
+    if len(number) != 11 or not number.isascii() or not number.isdigit():
+        return False
+    if _check_digit(number[:9], _CHECK1) != int(number[9]):
+        return False
+    if _check_digit(number[:10], _CHECK2) != int(number[10]):
+        return False
+    day, month = int(number[0:2]), int(number[2:4])
+    day -= 40 if day > 40 else 0
+    month -= 80 if month > 80 else 40 if month > 40 else 0
+    try:
+        datetime(2000, month, day)  # a leap year: 29 February is a valid birthday
+    except ValueError:
+        return False
+    return True
+
+
+def _mask_person_number(match: re.Match[str]) -> str:
+    number = match.group(0)
+    before = match.string[max(0, match.start() - 20) : match.start()]
+    if is_person_number(number) or _NAMED_PERSON_NUMBER.search(before):
+        return "*********" + number[-2:]
+    return number
+
+
 def mask(text: str) -> str:
-    """Remove identifiers, tokens and private keys from free text."""
+    """Remove identifiers, tokens and private keys from free text.
+
+    A fødselsnummer / D-nummer is masked to its last two digits when it stands alone and
+    its check digits hold (or the text names it as one); 11-digit runs inside UUIDs,
+    references and other longer tokens, and numbers that are no person's (most
+    kontonummer and KIDs), are left as they are.
+    """
     text = _PEM_KEY.sub("[private key removed]", text)
     text = _JWT.sub("[token removed]", text)
     text = _BEARER.sub(r"\1[token removed]", text)
     text = _ASSERTION.sub(r"\1[grant removed]", text)
-    return _ELEVEN_DIGITS.sub(lambda m: "*********" + m.group(3), text)
+    return _ELEVEN_DIGITS.sub(_mask_person_number, text)
 
 
 def _mask_any(value: Any) -> Any:

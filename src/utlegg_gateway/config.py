@@ -388,7 +388,8 @@ class RunnerSettings(_Section):
 
     # One run at a time: `once` from cron must not overlap a daemon or another `once`.
     lock_file: ConfigPath = Field(default=Path("state/gateway.lock"), validate_default=True)
-    # Folders searched for `<name>.yaml` when an inbox names its mappings.
+    # Folders searched for `<name>.yaml` when an inbox names its mappings; the shipped
+    # mappings are searched after them (utlegg_gateway._shipped.mapping_search_dirs).
     mapping_dirs: tuple[ConfigPath, ...] = Field(default=(Path("mappings"),), validate_default=True)
     # Cases (of all files) in flight at once; ELAN calls are capped by elan.max_concurrency.
     max_cases_in_flight: int = Field(default=20, ge=1, le=1000)

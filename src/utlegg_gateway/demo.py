@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from utlegg_gateway._shipped import shipped_examples_dir
 from utlegg_gateway.errors import ConfigError
 
 __all__ = ["find_mapping_dir", "run_demo", "write_gateway_config"]
@@ -39,15 +40,8 @@ DEMO_ORGNR = "312597772"
 
 
 def find_mapping_dir() -> Path:
-    """The shipped `mappings/` folder (a source checkout or `pip install -e .`)."""
-    candidates = [Path(__file__).resolve().parents[2] / "mappings", Path.cwd() / "mappings"]
-    for candidate in candidates:
-        if (candidate / "examples").is_dir():
-            return candidate
-    raise ConfigError(
-        "cannot find the shipped mappings/ folder",
-        hint="run the demo from a checkout of utlegg-gateway (pip install -e .)",
-    )
+    """The shipped `mappings/` folder (package data of a wheel, or a checkout's own)."""
+    return shipped_examples_dir().parent
 
 
 def write_gateway_config(
@@ -216,8 +210,9 @@ def run_demo(directory: Path | None = None) -> int:
     root = (directory or Path("demo-output") / stamp).resolve()
     if root.exists() and any(root.iterdir()):
         raise ConfigError(f"{root} is not empty; give another --dir", file=str(root))
-    root.mkdir(parents=True, exist_ok=True)
+    # Before anything is created: an install without its examples leaves no empty folder.
     mapping_dir = find_mapping_dir()
+    root.mkdir(parents=True, exist_ok=True)
     configure_logging(json_lines=False, level="WARNING")
     console.print(f"[bold]utlegg-gateway demo[/bold] in {root}")
     creds = write_credentials(root / "credentials")

@@ -25,11 +25,24 @@ def _utcnow() -> datetime:
 
 
 def journal_status(settings: Settings, *, clock: Clock = _utcnow) -> dict[str, Any]:
-    """The journal's summary plus the failed files (for `status`); read-only, no lock."""
-    with Journal.open(
+    """The journal's summary plus the failed files (for `status`); read-only, no lock.
+
+    Never creates a journal: JournalError "no journal at PATH" (exit 2) when there is none.
+    Cases of duplicate files (answered from their original, no case rows of their own)
+    are counted under `cases.duplicate`, as their receipts count them.
+    """
+    with Journal.open_read_only(
         settings.journal.path, clock=clock, busy_timeout_ms=settings.journal.busy_timeout_ms
     ) as journal:
         summary = journal.summary()
+        duplicates = journal.files_in_states(FileState.DUPLICATE)
+        in_duplicates = sum(
+            len(journal.cases_for_file(r.duplicate_of, payloads=False))
+            for r in duplicates
+            if r.duplicate_of is not None
+        )
+        summary["cases"]["duplicate"] = summary["cases"].get("duplicate", 0) + in_duplicates
+        summary["cases_in_duplicate_files"] = in_duplicates
         summary["failed_files"] = [
             {
                 "name": r.name,

@@ -14,7 +14,16 @@ from utlegg_gateway.config import Settings, load_settings
 from utlegg_gateway.errors import GatewayError
 from utlegg_gateway.model import DEFAULT_MODEL_VERSION, SPECS
 
-__all__ = ["config_option", "environment_option", "handle_errors", "load", "model_version_option"]
+__all__ = [
+    "LOG_LEVELS",
+    "config_option",
+    "environment_option",
+    "handle_errors",
+    "load",
+    "log_level_option",
+    "model_version_option",
+    "setup_logging",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -54,6 +63,25 @@ model_version_option = click.option(
     default=None,
     help=f"ELAN model version (default: {DEFAULT_MODEL_VERSION}, the newest published model).",
 )
+
+
+# The levels `--log-level` takes; anything else is a usage error (exit 2), not a traceback.
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+log_level_option = click.option(
+    "--log-level",
+    type=click.Choice(LOG_LEVELS, case_sensitive=False),
+    default="INFO",
+    show_default=True,
+    help="Least severe log level shown (logs go to stderr; masked).",
+)
+
+
+def setup_logging(level: str) -> None:
+    """The masked handler at `level`: JSON lines off a terminal (cron, journald, docker)."""
+    from utlegg_gateway._logging import configure_logging
+
+    configure_logging(json_lines=not sys.stderr.isatty(), level=level.upper())
 
 
 def load(config_path: Path | None, **overrides: Any) -> Settings:

@@ -19,7 +19,11 @@ from utlegg_gateway.cli._common import handle_errors
 )
 @handle_errors
 def demo(directory: Path | None) -> None:
-    """Start a sandbox, drop the example exports, run the gateway, show what came out."""
+    """Start a sandbox, drop the example exports, run the gateway, show what came out.
+
+    Exit codes: 0 the demo ran (its one broken case is meant to be rejected); 2 cannot run
+    (the [sandbox] extra or the shipped examples missing, --dir not empty).
+    """
     from utlegg_gateway.demo import run_demo
 
     raise SystemExit(run_demo(directory))

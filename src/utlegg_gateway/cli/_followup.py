@@ -4,23 +4,44 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from utlegg_gateway.cli._common import config_option, handle_errors, load
+from utlegg_gateway.cli._common import (
+    config_option,
+    handle_errors,
+    load,
+    log_level_option,
+    setup_logging,
+)
 from utlegg_gateway.errors import EXIT_CASE_ERRORS
+
+if TYPE_CHECKING:
+    from utlegg_gateway.followup import FollowupReport
 
 
 @click.command()
 @config_option
+@log_level_option
 @handle_errors
-def followup(config_path: Path | None) -> None:
-    """Poll Status på sak for due cases and Dialogporten for letters, once; write the outbox."""
-    from utlegg_gateway._logging import configure_logging
+def followup(config_path: Path | None, log_level: str) -> None:
+    """Poll Status på sak for due cases and Dialogporten for letters, once; write the outbox.
+
+    Exit codes: 0 the round completed; 1 some status or letter could not be fetched or
+    written (tried again next round); 2 cannot run (configuration, credentials, journal).
+    """
     from utlegg_gateway.followup import run_followup_once
 
-    configure_logging(json_lines=not sys.stderr.isatty(), level="INFO")
-    report = run_followup_once(load(config_path))
+    settings = load(config_path)
+    setup_logging(log_level)
+    report = run_followup_once(settings)
+    if echo_report(report):
+        sys.exit(EXIT_CASE_ERRORS)
+
+
+def echo_report(report: FollowupReport) -> bool:
+    """Print what a follow-up round wrote, one line each, then a count; True on errors."""
     for change in report.status_changes:
         click.echo(f"status  {change.innsender_referanse}: {change.saksstatus}  {change.files[0]}")
     for letter in report.letters:
@@ -31,5 +52,4 @@ def followup(config_path: Path | None) -> None:
         f"{len(report.status_changes)} status change(s), {len(report.letters)} letter(s), "
         f"{len(report.errors)} error(s)"
     )
-    if report.errors:
-        sys.exit(EXIT_CASE_ERRORS)
+    return bool(report.errors)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
@@ -12,17 +11,6 @@ import click
 
 from utlegg_gateway.cli._common import config_option, environment_option, handle_errors, load
 from utlegg_gateway.errors import EXIT_CASE_ERRORS, EXIT_OK, InputFileError, SourceError
-
-# The mappings shipped in the source tree, used after the configured folders.
-_SHIPPED = Path(__file__).resolve().parents[3] / "mappings"
-
-
-def shipped_dirs(configured: Sequence[Path]) -> list[Path]:
-    """The configured mapping folders, then the shipped `mappings/`."""
-    dirs = [*configured]
-    if _SHIPPED.is_dir() and _SHIPPED not in dirs:
-        dirs.append(_SHIPPED)
-    return dirs
 
 
 @click.command("map")
@@ -44,13 +32,15 @@ def map_command(
     Exit 0 when every case is ok, 1 when some case failed, 2 when the file or the mapping
     cannot be read.
     """
+    from utlegg_gateway._shipped import mapping_search_dirs
     from utlegg_gateway.mapping import map_file, resolve_mapping
     from utlegg_gateway.provning import ProvingContext
 
     settings = load(config_path, environment=environment)
     if not file.is_file():
         raise InputFileError(f"cannot read {file}: no such file", file=str(file))
-    dirs = shipped_dirs(settings.runner.mapping_dirs)
+    # The configured folders, then the shipped mappings.
+    dirs = mapping_search_dirs(settings.runner.mapping_dirs)
     # The same check as `mapping check` (and the gateway): a mapping with errors never runs.
     spec = resolve_mapping(mapping_name, file, dirs, version=settings.model_version)
     if spec.warnings:

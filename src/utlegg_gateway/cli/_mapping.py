@@ -144,12 +144,12 @@ def explain(
     or XPath, and the transform chain (or: a constant, or the default of an empty value).
     The case's mapping issues follow. Exit 0, or 2 when the case is not in FILE.
     """
-    from utlegg_gateway.cli._map import shipped_dirs
+    from utlegg_gateway._shipped import mapping_search_dirs
     from utlegg_gateway.mapping import resolve_mapping
     from utlegg_gateway.mapping.explain import explain_case
 
     settings = load(config_path)
-    dirs = shipped_dirs(settings.runner.mapping_dirs)
+    dirs = mapping_search_dirs(settings.runner.mapping_dirs)
     spec = resolve_mapping(mapping_name, file, dirs, version=settings.model_version)
     result = explain_case(file, spec, case)
     if not as_json:

@@ -7,46 +7,63 @@ from pathlib import Path
 
 import click
 
-from utlegg_gateway.cli._common import config_option, handle_errors, load
-
-
-def _logging(level: str) -> None:
-    from utlegg_gateway._logging import configure_logging
-
-    # JSON lines for machines (cron mail, journald, docker logs); masked either way.
-    configure_logging(json_lines=not sys.stderr.isatty(), level=level)
+from utlegg_gateway.cli._common import (
+    config_option,
+    handle_errors,
+    load,
+    log_level_option,
+    setup_logging,
+)
 
 
 @click.command()
 @config_option
-@click.option("--log-level", default="INFO", show_default=True, help="DEBUG, INFO, WARNING, ERROR.")
+@log_level_option
+@click.option(
+    "--followup",
+    "with_followup",
+    is_flag=True,
+    help="Then one status and letters round, as `utlegg-gateway followup` (nightly cron).",
+)
 @handle_errors
-def once(config_path: Path | None, log_level: str) -> None:
+def once(config_path: Path | None, log_level: str, with_followup: bool) -> None:
     """Process what is in the inboxes now, wait for its cases, exit.
 
-    Exit 0 when every case was accepted, 1 when some case was rejected or failed,
-    2 on configuration errors, 3 when another run holds the lock.
+    With --followup, one status and letters round follows under the same lock; a status
+    or letter it could not fetch or write makes the exit code 1.
+
+    Exit codes: 0 every case accepted (or already in); 1 some case rejected or failed, or
+    a file unreadable; 2 cannot run (configuration, credentials, mapping, no inbox folder
+    there at all); 3 another run holds the lock.
     """
     from utlegg_gateway.gateway.runner import RichProgress, run_once
 
     settings = load(config_path)
-    _logging(log_level)
+    setup_logging(log_level)
     if sys.stderr.isatty():
         with RichProgress() as progress:
-            report = run_once(settings, progress=progress)
+            report = run_once(settings, progress=progress, followup=with_followup)
     else:
-        report = run_once(settings)
+        report = run_once(settings, followup=with_followup)
+    if report.followup is not None:
+        from utlegg_gateway.cli._followup import echo_report
+
+        echo_report(report.followup)
     sys.exit(report.exit_code)
 
 
 @click.command()
 @config_option
-@click.option("--log-level", default="INFO", show_default=True, help="DEBUG, INFO, WARNING, ERROR.")
+@log_level_option
 @handle_errors
 def run(config_path: Path | None, log_level: str) -> None:
-    """Run as a daemon: SIGTERM finishes calls in flight, exits 0; SIGHUP reloads mappings."""
+    """Run as a daemon: SIGTERM finishes calls in flight, exits 0; SIGHUP reloads mappings.
+
+    Exit codes: 0 stopped by SIGTERM/SIGINT after finishing the calls in flight; 2 cannot
+    start (configuration, credentials, mapping, journal); 3 another run holds the lock.
+    """
     from utlegg_gateway.gateway.runner import run_daemon
 
     settings = load(config_path)
-    _logging(log_level)
+    setup_logging(log_level)
     sys.exit(run_daemon(settings))

@@ -92,7 +92,11 @@ def sandbox(  # noqa: PLR0917 - click passes every option positionally-by-name
     no_upload_status: bool,
     no_published_test_parties: bool,
 ) -> None:
-    """Serve the sandbox until Ctrl-C / SIGTERM. Prints the URLs it serves."""
+    """Serve the sandbox until Ctrl-C / SIGTERM. Prints the URLs it serves.
+
+    Exit codes: 0 stopped by Ctrl-C / SIGTERM; 2 cannot run (the [sandbox] extra missing,
+    the port taken).
+    """
     if ctx.invoked_subcommand is not None:
         return
     from utlegg_gateway.sandbox import SandboxOptions, serve
@@ -141,16 +145,35 @@ def sandbox(  # noqa: PLR0917 - click passes every option positionally-by-name
     multiple=True,
     help="An organisation whose system user this client may act as.",
 )
+@click.option(
+    "--client-id",
+    default=None,
+    help="The Maskinporten client_id to register (default: sandbox-ORGNR-<random>); a "
+    "fixed one lets a prepared config (compose.yaml) name it.",
+)
 @click.option("--force", is_flag=True, help="Replace credentials already in DIRECTORY.")
 @handle_errors
-def init(
-    directory: Path, url: str, orgnr: str, systemuser_orgs: tuple[str, ...], force: bool
+def init(  # noqa: PLR0917 - click passes every option positionally-by-name
+    directory: Path,
+    url: str,
+    orgnr: str,
+    systemuser_orgs: tuple[str, ...],
+    client_id: str | None,
+    force: bool,
 ) -> None:
-    """Write a test CA, client certificate (PKCS#12 + password), registration, gateway.yaml."""
+    """Write a test CA, client certificate (PKCS#12 + password), registration, gateway.yaml.
+
+    Exit codes: 0 written; 2 credentials already there (without --force) or not writable.
+    """
     from utlegg_gateway.sandbox.init import init_directory
 
     result = init_directory(
-        directory, url=url, orgnr=orgnr, systemuser_orgs=systemuser_orgs, force=force
+        directory,
+        url=url,
+        orgnr=orgnr,
+        systemuser_orgs=systemuser_orgs,
+        force=force,
+        client_id=client_id,
     )
     creds = result.credentials
     click.echo(f"wrote sandbox credentials to {directory}")

@@ -15,7 +15,11 @@ from utlegg_gateway.cli._common import config_option, handle_errors, load
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @handle_errors
 def status(config_path: Path | None, as_json: bool) -> None:
-    """Show files and cases by state and the age of the oldest waiting file."""
+    """Show files and cases by state and the age of the oldest waiting file.
+
+    Read-only: never creates or changes the journal. Exit codes: 0 shown; 2 cannot run
+    (configuration, or no journal at the configured path).
+    """
     from utlegg_gateway.operations import journal_status
 
     summary = journal_status(load(config_path))

@@ -27,7 +27,11 @@ from utlegg_gateway.errors import EXIT_CASE_ERRORS
 def submit(
     file: Path, attachments_dir: Path | None, config_path: Path | None, environment: str | None
 ) -> None:
-    """Submit one begjæring to ELAN and print the receipt (JSON); exit 1 unless accepted."""
+    """Submit one begjæring to ELAN and print the receipt (JSON).
+
+    Exit codes: 0 accepted (or already in); 1 rejected or failed; 2 cannot run
+    (configuration, credentials, FILE unreadable).
+    """
     from utlegg_gateway.elan.submit import submit_file
 
     settings = load(config_path, environment=environment)

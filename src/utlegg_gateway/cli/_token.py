@@ -15,7 +15,11 @@ from utlegg_gateway.cli._common import config_option, environment_option, handle
 @environment_option
 @handle_errors
 def token(config_path: Path | None, environment: str | None) -> None:
-    """Fetch a token: prints environment, scope, organisation and expiry as JSON."""
+    """Fetch a token: prints environment, scope, organisation and expiry as JSON.
+
+    Exit codes: 0 a token was had; 1 Maskinporten refused or could not be reached;
+    2 cannot run (configuration, credentials).
+    """
     from utlegg_gateway.elan.submit import token_report
 
     settings = load(config_path, environment=environment)

@@ -97,6 +97,9 @@ class Followup:
             except GatewayError as exc:
                 log.error("status follow-up failed", extra=fields(**exc.details()))
                 report.errors.append(str(exc))
+            report.errors += [
+                f"status of {ref}: {why}" for ref, why in self.status.last_failures.items()
+            ]
         now = self._monotonic()
         due = self._next_letters_at is None or now >= self._next_letters_at
         if self.letters is not None and (due or force_letters):

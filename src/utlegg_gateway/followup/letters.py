@@ -26,7 +26,9 @@ sweep), `dialogporten.dialog.<id>` (updatedAt synced), `dialogporten.letter.<id>
 from __future__ import annotations
 
 import asyncio
+import csv
 import hashlib
+import io
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -35,11 +37,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from lxml import etree
+
 from utlegg_gateway._logging import fields, get_logger
-from utlegg_gateway.config import DialogportenSettings, Settings
+from utlegg_gateway.config import DialogportenSettings, InboxSettings, Settings
 from utlegg_gateway.elan.dialogporten import DialogPage, iso_utc
-from utlegg_gateway.errors import ConfigError
+from utlegg_gateway.errors import ConfigError, JournalError
 from utlegg_gateway.folders.outbox import safe_name, write_atomic
+from utlegg_gateway.folders.outbox.formats import neutralise, xml_safe
 from utlegg_gateway.journal.sqlite import CaseRecord, CaseState, Journal
 
 __all__ = [
@@ -48,7 +53,10 @@ __all__ = [
     "LettersPoller",
     "LettersSource",
     "case_reference",
+    "letter_csv",
     "letter_kind",
+    "letter_rules",
+    "letter_xml",
     "localized",
     "pick_url",
 ]
@@ -89,6 +97,8 @@ class LetterFiles:
     innsender_referanse: str | None
     json_file: Path
     attachments: tuple[Path, ...]
+    # The CSV and XML copies the case's inbox asked for (receipt_formats).
+    copies: tuple[Path, ...] = ()
 
 
 def localized(value: Any, prefer: Sequence[str] = ("nb", "nn", "en")) -> str | None:
@@ -152,6 +162,67 @@ def pick_url(attachment: Mapping[str, Any]) -> dict[str, Any] | None:
     return dict(sorted(urls, key=rank)[0]) if urls else None
 
 
+# An ELAN rule code as letters name them: MANGLER_OPPLYSNINGER_OM_SAKSOEKT.
+_RULE_CODE = re.compile(r"\b[A-ZÆØÅ][A-ZÆØÅ0-9]*(?:_[A-ZÆØÅ0-9]+)+\b")
+
+# `meldinger/REF.KIND.ID.csv` (schemas/melding.v1.csv.json): one row per rule to correct.
+LETTER_CSV_COLUMNS = (
+    "art",
+    "meldingId",
+    "innsenderReferanse",
+    "begjaeringsdato",
+    "eksternSaksreferanse",
+    "saksreferanse",
+    "opprettet",
+    "tittel",
+    "regel",
+    "fil",
+)
+
+
+def letter_rules(*texts: str | None) -> list[str]:
+    """The rule codes a letter names (its summary, then its title), in order, once each."""
+    seen: dict[str, None] = {}
+    for text in texts:
+        for code in _RULE_CODE.findall(text or ""):
+            seen.setdefault(code, None)
+    return list(seen)
+
+
+def letter_csv(doc: Mapping[str, Any], settings: InboxSettings) -> bytes:
+    """The letter for a legacy reader of CSV: one row per rule (one row when none)."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=settings.receipt_csv_delimiter, lineterminator="\r\n")
+    writer.writerow(LETTER_CSV_COLUMNS)
+    files = [str(v["fil"]) for v in doc["vedlegg"] if v.get("fil")]
+    for rule in doc["regler"] or [""]:
+        row = {**doc, "regel": rule, "fil": files[0] if files else None}
+        cells = [xml_safe(str(row.get(c) or "")) for c in LETTER_CSV_COLUMNS]
+        if settings.receipt_csv_neutralise_formulas:
+            cells = [neutralise(c) for c in cells]
+        writer.writerow(cells)
+    return out.getvalue().encode(settings.receipt_csv_encoding, errors="replace")
+
+
+def letter_xml(doc: Mapping[str, Any]) -> bytes:
+    """The letter for a legacy reader of XML (schemas/melding.v1.xsd); empty means null."""
+    root = etree.Element("melding")
+    for key in LETTER_CSV_COLUMNS[:8]:
+        etree.SubElement(root, key).text = xml_safe(str(doc.get(key) or ""))
+    etree.SubElement(root, "sammendrag").text = xml_safe(str(doc.get("sammendrag") or ""))
+    rules = etree.SubElement(root, "regler")
+    for rule in doc["regler"]:
+        etree.SubElement(rules, "regel").text = rule
+    attachments = etree.SubElement(root, "vedlegg")
+    for v in doc["vedlegg"]:
+        item = etree.SubElement(attachments, "fil")
+        item.text = xml_safe(str(v.get("fil") or ""))
+        for attr, key in (("navn", "navn"), ("mediaType", "mediaType"), ("sha256", "sha256")):
+            if v.get(key):
+                item.set(attr, xml_safe(str(v[key])))
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
+
+
 def _json_bytes(doc: Any) -> bytes:
     return (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
@@ -185,6 +256,7 @@ class LettersPoller:
         self._cursor_key = f"dialogporten.cursor.{scope}"
         self._sweep_key = f"dialogporten.sweep.{scope}"
         self._cases: dict[str, CaseRecord] | None = None
+        self._inboxes = {i.name: i for i in settings.inboxes}
 
     @staticmethod
     def _default_party(settings: Settings) -> str:
@@ -284,6 +356,20 @@ class LettersPoller:
             }
         return self._cases.get(reference)
 
+    def _formats_for(self, case: CaseRecord | None) -> tuple[InboxSettings | None, set[str]]:
+        """The inbox whose `receipt_formats` a letter follows: its case's; a letter for no
+        known case follows every inbox, so no legacy reader misses it."""
+        inbox: InboxSettings | None = None
+        if case is not None:
+            try:
+                inbox = self._inboxes.get(self._journal.file(case.file_id).inbox)
+            except JournalError:  # a missing file row must not stop the letter
+                inbox = None
+        chosen = [inbox] if inbox is not None else list(self._inboxes.values())
+        formats: set[str] = {str(f) for i in chosen for f in i.receipt_formats}
+        csv_settings = next((i for i in chosen if "csv" in i.receipt_formats), None)
+        return csv_settings, formats
+
     async def _write_letter(
         self, dialog: Mapping[str, Any], letter: Mapping[str, Any], *, letter_id: str
     ) -> LetterFiles:
@@ -339,6 +425,9 @@ class LettersPoller:
                 "status": dialog.get("status"),
             },
             "vedlegg": [d for d, _ in blobs],
+            "regler": letter_rules(
+                localized(content.get("summary")), localized(content.get("title"))
+            ),
         }
         self.folder.mkdir(parents=True, exist_ok=True)
         paths = []
@@ -347,6 +436,16 @@ class LettersPoller:
                 path = self.folder / str(described["fil"])
                 write_atomic(path, blob)
                 paths.append(path)
+        # CSV and XML as the case's inbox asks for them, then the JSON last: a reader that
+        # waits for the JSON sees the others complete too.
+        csv_settings, formats = self._formats_for(case)
+        copies: list[Path] = []
+        if "csv" in formats and csv_settings is not None:
+            copies.append(self.folder / f"{stem}.csv")
+            write_atomic(copies[-1], letter_csv(doc, csv_settings))
+        if "xml" in formats:
+            copies.append(self.folder / f"{stem}.xml")
+            write_atomic(copies[-1], letter_xml(doc))
         json_file = self.folder / f"{stem}.json"
         write_atomic(json_file, _json_bytes(doc))
         if self._after_write is not None:
@@ -363,4 +462,5 @@ class LettersPoller:
             innsender_referanse=case.innsender_referanse if case else None,
             json_file=json_file,
             attachments=tuple(paths),
+            copies=tuple(copies),
         )

@@ -232,6 +232,9 @@ class StatusPoller:
         # (tests use it to kill the process exactly there).
         self._after_write = after_write
         self._last_polled: dict[int, datetime] = {}
+        # The cases whose status could not be had in the last `poll_once` (reference:
+        # why), so a one-shot round (`followup`, `once --followup`) can exit 1.
+        self.last_failures: dict[str, str] = {}
         self._inboxes = {i.name: i for i in settings.inboxes}
         self.folder = settings.folders.outbox / settings.followup.status_folder
 
@@ -269,6 +272,7 @@ class StatusPoller:
         error that is not about one case (token, outbox, journal) is raised.
         """
         cases = self.due_cases()
+        self.last_failures = {}
         results = await asyncio.gather(*(self._poll_case(c) for c in cases), return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):
@@ -283,12 +287,15 @@ class StatusPoller:
         except ElanTemporaryError as exc:
             del self._last_polled[case.id]  # not answered: ask again next tick
             log.warning("status poll failed, next tick retries", extra=fields(**exc.details()))
+            self.last_failures[case.innsender_referanse] = str(exc)
             return None
         except ElanPermanentError as exc:
             log.error("status poll refused", extra=fields(case=case.key, **exc.details()))
+            self.last_failures[case.innsender_referanse] = str(exc)
             return None
         except ElanError as exc:
             log.error("status poll failed", extra=fields(case=case.key, **exc.details()))
+            self.last_failures[case.innsender_referanse] = str(exc)
             return None
         return self.record(case, status)
 

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Protocol
 
 from utlegg_gateway._logging import fields, get_logger, mask
+from utlegg_gateway._shipped import mapping_search_dirs
 from utlegg_gateway.config import InboxSettings, Settings
 from utlegg_gateway.elan.client import ElanClient
 from utlegg_gateway.errors import (
@@ -183,13 +184,17 @@ class Pipeline:
                     fresh[name] = resolve_mapping(
                         name,
                         inbox.path / "_",
-                        self.settings.runner.mapping_dirs,
+                        self._mapping_dirs(),
                         version=self.settings.model_version,
                     )
         self._specs = fresh
 
+    def _mapping_dirs(self) -> tuple[Path, ...]:
+        # The configured folders, then the mappings shipped with the package.
+        return mapping_search_dirs(self.settings.runner.mapping_dirs)
+
     def _mapping_for(self, inbox: InboxSettings, path: Path) -> MappingSpec:
-        dirs = self.settings.runner.mapping_dirs
+        dirs = self._mapping_dirs()
         # Checked against the configured model as they load (as `mapping check` does).
         version = self.settings.model_version
         names = list(inbox.mappings)

@@ -33,6 +33,7 @@ from utlegg_gateway._logging import fields, get_logger
 from utlegg_gateway.config import Settings
 from utlegg_gateway.elan.client import ElanClient, build_client
 from utlegg_gateway.errors import (
+    EXIT_CANNOT_RUN,
     EXIT_CASE_ERRORS,
     EXIT_OK,
     GatewayError,
@@ -43,7 +44,7 @@ from utlegg_gateway.folders.attachments import Sightings
 from utlegg_gateway.folders.inbox import InboxWatcher
 from utlegg_gateway.folders.outbox import sweep_temp_files
 from utlegg_gateway.folders.work import Inbox
-from utlegg_gateway.followup import start_followup
+from utlegg_gateway.followup import FollowupReport, followup_once, start_followup
 from utlegg_gateway.gateway.pipeline import FileOutcome, NullProgress, Pipeline, ProgressSink
 from utlegg_gateway.gateway.progress import RichProgress
 from utlegg_gateway.gateway.runlock import RunLock
@@ -70,12 +71,23 @@ class RunReport:
 
     outcomes: list[FileOutcome] = field(default_factory=list)
     interrupted: bool = False
+    # Inboxes whose folder was not there at the scan (an unmounted share, a typo).
+    missing_inboxes: list[str] = field(default_factory=list)
+    # Every inbox folder was missing: nothing could be read, so the run did not run.
+    no_inbox: bool = False
+    # `once --followup`: the status and letters round after the submissions.
+    followup: FollowupReport | None = None
 
     @property
     def exit_code(self) -> int:
-        """0 when every file ended well and every case was accepted (or already in), else 1."""
+        """0 when every file ended well and every case was accepted (or already in), 1 when
+        some did not, 2 when not one inbox folder was there (a cron alert must fire)."""
+        if self.no_inbox:
+            return EXIT_CANNOT_RUN
         if self.interrupted or not all(o.ok for o in self.outcomes):
             return EXIT_CASE_ERRORS
+        if self.followup is not None and self.followup.errors:
+            return EXIT_CASE_ERRORS  # a status or letter could not be fetched or written
         return EXIT_OK
 
 
@@ -220,13 +232,21 @@ async def _started(
     attachment_wait_cap: float | None = None,
 ) -> AsyncIterator[Gateway]:
     """The set-up `once` and `run` share: journal, ELAN client, gateway, every mapping loaded
-    (a broken one raises MappingSpecError before anything moves); closed in reverse."""
-    journal = Journal.open(
-        settings.journal.path, clock=clock, busy_timeout_ms=settings.journal.busy_timeout_ms
-    )
+    (a broken one raises MappingSpecError before anything moves); closed in reverse.
+
+    The client (so the credentials: a missing certificate is a ConfigError) comes before
+    the journal, so a run that cannot start leaves no new journal behind."""
+    client = build_client(settings, transport=transport)
+    try:
+        journal = Journal.open(
+            settings.journal.path, clock=clock, busy_timeout_ms=settings.journal.busy_timeout_ms
+        )
+    except BaseException:
+        await client.aclose()
+        raise
     gateway: Gateway | None = None
     try:
-        async with build_client(settings, transport=transport) as client:
+        async with client:
             gateway = Gateway(
                 settings,
                 journal,
@@ -254,8 +274,14 @@ def run_once(
     transport: httpx.AsyncBaseTransport | None = None,
     clock: Clock = _utcnow,
     max_wait_seconds: float | None = None,
+    followup: bool = False,
 ) -> RunReport:
-    """Process what is in the inboxes now and wait for every case to end (cron mode)."""
+    """Process what is in the inboxes now and wait for every case to end (cron mode).
+
+    With `followup`, one status and letters round (as `utlegg-gateway followup`) follows
+    the submissions, under the same lock, with the same journal and client; its errors
+    make the exit code 1.
+    """
     with RunLock(settings.runner.lock_file):
         return asyncio.run(
             _once(
@@ -264,6 +290,7 @@ def run_once(
                 transport=transport,
                 clock=clock,
                 max_wait=max_wait_seconds,
+                followup=followup,
             )
         )
 
@@ -275,6 +302,7 @@ async def _once(
     transport: httpx.AsyncBaseTransport | None,
     clock: Clock,
     max_wait: float | None,
+    followup: bool = False,
 ) -> RunReport:
     stop = asyncio.Event()
     report = RunReport()
@@ -306,6 +334,23 @@ async def _once(
                     break
                 await _wait(stop, 0.2 if pending else 0.0)
             report.outcomes, report.interrupted = await _finish(tasks, stop, settings)
+        report.missing_inboxes = [
+            name
+            for name, inbox in gateway.inboxes.items()
+            if not inbox.scanner.health.folder_present
+        ]
+        report.no_inbox = bool(gateway.inboxes) and len(report.missing_inboxes) == len(
+            gateway.inboxes
+        )
+        if report.missing_inboxes:
+            log.error(
+                "inbox folder missing" + ("; nothing could be read" if report.no_inbox else ""),
+                extra=fields(inboxes=report.missing_inboxes),
+            )
+        if followup and not report.interrupted and not stop.is_set():
+            report.followup = await followup_once(
+                settings, gateway.journal, gateway.client, clock=clock
+            )
         gateway.purge()
     return report
 

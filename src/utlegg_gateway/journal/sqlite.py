@@ -151,6 +151,47 @@ class Journal:
                 raise
         return journal
 
+    @classmethod
+    def open_read_only(
+        cls, path: Path, *, clock: Callable[[], datetime], busy_timeout_ms: int = 5000
+    ) -> Journal:
+        """Open an existing journal for reading only (`status`): never creates one.
+
+        JournalError "no journal at PATH" (exit 2) when there is none; a newer schema
+        than this gateway's is refused as in `open`.
+        """
+        if not path.is_file():
+            raise JournalError(
+                f"no journal at {path}",
+                file=str(path),
+                hint="check journal.path (relative paths are taken from the config's "
+                "folder); the journal is created by the first `once` or `run`",
+            )
+        with _translated(path, "open"):
+            conn = sqlite3.connect(
+                f"{path.resolve().as_uri()}?mode=ro",
+                uri=True,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=busy_timeout_ms / 1000,
+            )
+            conn.row_factory = sqlite3.Row
+            try:
+                conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                if version != SCHEMA_VERSION:
+                    raise JournalError(
+                        f"the journal has schema version {version}, this gateway reads"
+                        f" {SCHEMA_VERSION}",
+                        file=str(path),
+                        hint="run `once` or `run` of this version once to migrate it, or "
+                        "use the gateway version that wrote it",
+                    )
+            except BaseException:
+                conn.close()
+                raise
+        return cls(conn, path, clock)
+
     def _migrate(self) -> None:
         version = self._conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:

@@ -177,7 +177,7 @@ def _build(
     state = BuildState()
     built = spec.template.build(scope, state, "")
     if state.issues:
-        return CaseResult(key, False, None, tuple(state.issues), (), source)
+        return CaseResult(key, False, None, tuple(state.issues), (), source, _date_of(built))
     payload: dict[str, Any] = _nfc(built or {})
     refs = attachment_refs(state)
     if ctx is None:
@@ -186,8 +186,14 @@ def _build(
         findings = validate(payload, _placeholder_ctx(ctx))
     if findings:
         issues = _locate_findings(spec, scope, findings, source)
-        return CaseResult(key, False, None, issues, refs, source)
+        return CaseResult(key, False, None, issues, refs, source, _date_of(payload))
     return CaseResult(key, True, payload, (), refs, source)
+
+
+def _date_of(built: Any) -> str | None:
+    """The begjaeringsdato a (partly) built begjæring has, for a refused case's receipt."""
+    date = built.get("begjaeringsdato") if isinstance(built, dict) else None
+    return date if isinstance(date, str) else None
 
 
 @contextlib.contextmanager

@@ -116,6 +116,9 @@ class CaseResult:
     errors: tuple[CaseIssue, ...]
     attachments: tuple[AttachmentRef, ...]
     source: SourceLocation
+    # The built begjæring's date when local prøving refused it (begjaering is None then),
+    # so a rejected case's receipt still says which begjæring it was.
+    refused_begjaeringsdato: str | None = None
 
     @property
     def innsender_referanse(self) -> str | None:
@@ -125,6 +128,6 @@ class CaseResult:
 
     @property
     def begjaeringsdato(self) -> str | None:
-        """`begjaeringsdato` of the built begjæring, None if not built."""
+        """`begjaeringsdato` of the built begjæring (also one prøving refused), else None."""
         value = (self.begjaering or {}).get("begjaeringsdato")
-        return value if isinstance(value, str) else None
+        return value if isinstance(value, str) else self.refused_begjaeringsdato

@@ -52,6 +52,7 @@ def init_directory(
     orgnr: str = "312597772",
     systemuser_orgs: tuple[str, ...] = (),
     force: bool = False,
+    client_id: str | None = None,
 ) -> InitResult:
     """Write credentials + registration + `gateway.yaml` into `directory`."""
     config_file = directory / "gateway.yaml"
@@ -61,7 +62,9 @@ def init_directory(
             file=str(directory),
             hint="use --force to replace them, or choose another folder",
         )
-    credentials = write_credentials(directory, orgnr=orgnr, systemuser_orgs=systemuser_orgs)
+    credentials = write_credentials(
+        directory, orgnr=orgnr, systemuser_orgs=systemuser_orgs, client_id=client_id
+    )
     header = (
         "# Written by `utlegg-gateway sandbox init`: the gateway against a local sandbox.\n"
         f"# Start the sandbox with: utlegg-gateway sandbox --port {url.rsplit(':', 1)[-1]} "

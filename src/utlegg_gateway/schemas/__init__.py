@@ -23,7 +23,7 @@ SCHEMA_FILES: dict[str, tuple[str, str | None, str | None]] = {
         "statusendring.v1.xsd",
         "statusendring.v1.csv.json",
     ),
-    "melding": ("melding.v1.schema.json", None, None),
+    "melding": ("melding.v1.schema.json", "melding.v1.xsd", "melding.v1.csv.json"),
     "ikke-sendt-til-elan": ("ikke-sendt-til-elan.v1.schema.json", None, None),
 }
 

@@ -264,12 +264,21 @@ def build_receipt(
             )
         )
     finished = [c.finished_at for c in cases if c.finished_at is not None]
+    # A duplicate is answered from its original at once: its own times, never the
+    # original's (which are earlier than this file's receivedAt).
+    finished_at = (
+        record.registered_at
+        if duplicate_of is not None
+        else max(finished)
+        if finished
+        else record.registered_at
+    )
     return Receipt(
         source_name=shown_name(record.name),
         inbox=record.inbox,
         sha256=record.sha256,
         received_at=record.registered_at,
-        finished_at=max(finished) if finished else record.registered_at,
+        finished_at=finished_at,
         cases=tuple(entries),
         duplicate_of=shown_name(duplicate_of.name) if duplicate_of is not None else None,
         outbox_name=_shortened(record.name),
