@@ -71,8 +71,12 @@ def check_dialogporten(exchange: Exchange) -> list[str]:
 
 def check_exchange(exchange: Exchange) -> list[str]:
     """Findings for one exchange of any counterpart (empty: it conforms or has no contract)."""
+    from tests.contract import maskinporten
+
     if exchange.path.startswith(DIALOGPORTEN_MOUNT + "/"):
         return check_dialogporten(exchange)
+    if maskinporten.handles(exchange):
+        return maskinporten.check(exchange)
     return []
 
 
