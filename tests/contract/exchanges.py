@@ -71,12 +71,14 @@ def check_dialogporten(exchange: Exchange) -> list[str]:
 
 def check_exchange(exchange: Exchange) -> list[str]:
     """Findings for one exchange of any counterpart (empty: it conforms or has no contract)."""
-    from tests.contract import maskinporten
+    from tests.contract import elan, maskinporten
 
     if exchange.path.startswith(DIALOGPORTEN_MOUNT + "/"):
         return check_dialogporten(exchange)
     if maskinporten.handles(exchange):
         return maskinporten.check(exchange)
+    if elan.handles(exchange):
+        return elan.check(exchange)
     return []
 
 

@@ -14,9 +14,9 @@ there is no answer to check.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -42,6 +42,8 @@ class Exchange:
     status: int
     headers: tuple[tuple[str, str], ...]
     body: bytes
+    # What the serving sandbox says about itself at answer time (e.g. {"strict": True}).
+    context: Mapping[str, Any] = field(default_factory=dict)
 
     def header(self, name: str) -> str | None:
         """The answer's header `name` (case-insensitive), or None."""
@@ -101,8 +103,11 @@ class _Tee:
 class RecorderMiddleware:
     """ASGI middleware: a pass-through unless `recording` is active."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(
+        self, app: ASGIApp, context: Callable[[], Mapping[str, Any]] | None = None
+    ) -> None:
         self.app = app
+        self.context = context
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not _observers:
@@ -124,7 +129,7 @@ class RecorderMiddleware:
                 if message.get("more_body", False):
                     return
                 whole = b"".join(body)
-                _notify(scope, tee, start, whole)
+                _notify(scope, tee, start, whole, self.context)
                 await send(start)
                 await send({"type": "http.response.body", "body": whole})
                 return
@@ -133,7 +138,13 @@ class RecorderMiddleware:
         await self.app(scope, tee.receive, tee_send)
 
 
-def _notify(scope: Scope, tee: _Tee, start: dict[str, Any], body: bytes) -> None:
+def _notify(
+    scope: Scope,
+    tee: _Tee,
+    start: dict[str, Any],
+    body: bytes,
+    context: Callable[[], Mapping[str, Any]] | None,
+) -> None:
     query = scope.get("query_string", b"").decode("latin-1")
     exchange = Exchange(
         method=scope["method"],
@@ -144,6 +155,7 @@ def _notify(scope: Scope, tee: _Tee, start: dict[str, Any], body: bytes) -> None
         status=int(start.get("status", 0)),
         headers=_headers(start.get("headers")),
         body=body,
+        context=dict(context()) if context is not None else {},
     )
     with _lock:
         observers = list(_observers)

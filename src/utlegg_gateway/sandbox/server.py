@@ -104,7 +104,7 @@ class _Server(uvicorn.Server):
 def _server(sb: Sandbox, extra_routes: Sequence[BaseRoute]) -> uvicorn.Server:
     config = uvicorn.Config(
         # The recorder is a pass-through unless a test records (recorder.recording).
-        RecorderMiddleware(create_app(sb, extra_routes)),
+        RecorderMiddleware(create_app(sb, extra_routes), lambda: {"strict": sb.options.strict}),
         http="h11",  # determinism, and the transport access the drop fault relies on
         lifespan="off",
         log_level="warning",
