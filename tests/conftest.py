@@ -106,3 +106,20 @@ def _outbox_files_follow_their_schemas(request: pytest.FixtureRequest) -> Iterat
     yield
     broken = check_tree(root)
     assert not broken, f"outbox files that break their schema: {broken}"
+
+
+@pytest.fixture(autouse=True)
+def _sandbox_answers_follow_published_contracts() -> Iterator[None]:
+    """Every exchange any sandbox in this process serves during the test (and the request
+    our client sent) holds to the contract its counterpart publishes (tests/contract/,
+    docs/elan-contract.md "Contract tests"); checked once the test and its fixtures end."""
+    from tests.contract.exchanges import check_exchanges
+    from utlegg_gateway.sandbox.recorder import Exchange, recording
+
+    exchanges: list[Exchange] = []
+    with recording(exchanges.append):
+        yield
+    findings = check_exchanges(exchanges)
+    assert not findings, "sandbox exchanges that break a published contract:\n" + "\n".join(
+        findings[:20]
+    )

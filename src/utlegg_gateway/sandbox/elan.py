@@ -59,8 +59,9 @@ _LOGGED_HEADERS = ("korrelasjonsid", "meldingsid", "klientid", "content-type", "
 
 
 def error_body(kode: str, melding: str, korrelasjonsid: str | None) -> dict[str, Any]:
-    """Skatteetaten's general error body."""
-    return {"kode": kode, "melding": melding, "korrelasjonsid": korrelasjonsid}
+    """Skatteetaten's general error body; a request without Korrelasjonsid gets a new one
+    (the published body always carries one for support to look up, never null)."""
+    return {"kode": kode, "melding": melding, "korrelasjonsid": korrelasjonsid or str(uuid.uuid4())}
 
 
 def _error(

@@ -25,6 +25,7 @@ from utlegg_gateway.sandbox.certs import Credentials
 from utlegg_gateway.sandbox.core import Sandbox
 from utlegg_gateway.sandbox.elan import ELAN_BASE_PATH
 from utlegg_gateway.sandbox.options import SandboxClock, SandboxOptions
+from utlegg_gateway.sandbox.recorder import RecorderMiddleware
 
 __all__ = ["RunningSandbox", "bind", "running_sandbox", "serve"]
 
@@ -102,7 +103,8 @@ class _Server(uvicorn.Server):
 
 def _server(sb: Sandbox, extra_routes: Sequence[BaseRoute]) -> uvicorn.Server:
     config = uvicorn.Config(
-        create_app(sb, extra_routes),
+        # The recorder is a pass-through unless a test records (recorder.recording).
+        RecorderMiddleware(create_app(sb, extra_routes), lambda: {"strict": sb.options.strict}),
         http="h11",  # determinism, and the transport access the drop fault relies on
         lifespan="off",
         log_level="warning",

@@ -40,6 +40,8 @@ def token_routes(sb: Sandbox) -> list[Route]:
                 "issuer": issuer,
                 "token_endpoint": issuer + "token",
                 "jwks_uri": issuer + "jwks",
+                # RFC 8414 §2 REQUIRED; no authorization endpoint, so no response types.
+                "response_types_supported": [],
                 "grant_types_supported": [GRANT_TYPE],
                 "token_endpoint_auth_methods_supported": ["private_key_jwt"],
                 "token_endpoint_auth_signing_alg_values_supported": ["RS256", "RS384", "RS512"],

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from utlegg_gateway.sandbox._asgi import DroppedConnection
@@ -76,27 +76,34 @@ _ORDER_KEYS = {"updatedat": "updatedAt", "createdat": "createdAt", "contentupdat
 Authenticate = Callable[[str, Request], tuple[tuple[str, ...], str | None] | None]
 
 
+def _unauthorized(error: str, description: str) -> Response:
+    # The published 401 has no body (end-user OpenAPI); the reason goes where RFC 6750
+    # puts it, in WWW-Authenticate, as ASP.NET's JWT bearer handler does.
+    challenge = f'Bearer error="{error}", error_description="{description}"'
+    return Response(status_code=401, headers={"WWW-Authenticate": challenge})
+
+
 def _caller_party(
     request: Request, authenticate: Authenticate, *, scopes: tuple[str, ...]
 ) -> str | Response:
     """The party the system user in the bearer token acts for, or the error response."""
     header = request.headers.get("authorization", "")
     if not header.lower().startswith("bearer "):
-        return problem(401, "Unauthorized", "A bearer token is required.")
+        return _unauthorized("invalid_request", "A bearer token is required.")
     caller = authenticate(header[7:].strip(), request)
     if caller is None:
-        return problem(401, "Unauthorized", "The bearer token is not valid.")
+        return _unauthorized("invalid_token", "The bearer token is not valid.")
     granted, systemuser_org = caller
     if not set(granted) & set(scopes):
-        wanted = " or ".join(f'"{s}"' for s in scopes)
-        return problem(
-            401,
-            "Unauthorized",
+        wanted = " or ".join(s for s in scopes)
+        return _unauthorized(
+            "insufficient_scope",
             "This endpoint requires a token from ID-porten or Maskinporten "
             f"with the scope(s) {wanted}",
         )
     if not systemuser_org:
-        return problem(403, "Forbidden", "The token does not carry a system user.")
+        # The published 403 has no body either.
+        return Response(status_code=403)
     return ORG_PARTY_PREFIX + systemuser_org
 
 
@@ -126,11 +133,11 @@ def _fault(state: DialogportenState, endpoint: str) -> Response | None:
     action = state.next_fault(endpoint)
     if action == "drop":
         return DroppedConnection()
-    if action in ("500", "503"):
-        headers = {"Retry-After": "1"} if action == "503" else None
-        response = problem(int(action), "Sandbox fault", f"scripted {action}")
-        response.headers.update(headers or {})
-        return response
+    if action == "503":
+        # As published: text/plain "Service Unavailable" with Retry-After.
+        return PlainTextResponse("Service Unavailable", 503, headers={"Retry-After": "1"})
+    if action == "500":
+        return problem(500, "Sandbox fault", "scripted 500")
     return None
 
 
