@@ -34,6 +34,14 @@ UNPUBLISHED: Mapping[tuple[str, str], str] = {
         "ELAN betjeningskartet: the external API is unpublished; only the internal 1.3.1 "
         "spec is known and its shapes differ (api-2026-update §3 #16)"
     ),
+    ("GET", "/api/utleggsbegjaering-status/v1/status/{ref}"): (
+        "Status på sak under a base of the sandbox's own invention (the real base is "
+        "unpublished), to exercise elan.apis.status.base_url; the handler is …/v2/status's"
+    ),
+    ("POST", "/api/utleggsbegjaering-betjeningskartet/v1/betjeningskartet"): (
+        "Betjeningskartet under a base of the sandbox's own invention, to exercise "
+        "elan.apis.betjeningskartet.base_url; unpublished like …/v2/betjeningskartet"
+    ),
     ("GET", f"{_ELAN}/meldinger/{{url_id}}"): (
         "the service owner's attachment download behind a Dialogporten URL: Skatteetaten "
         "publishes neither the path nor the scope (api-2026-update §5); answers a PDF"
@@ -56,6 +64,10 @@ UNPUBLISHED: Mapping[tuple[str, str], str] = {
             ("POST", "/_sandbox/systemusers"),
             ("GET", "/_sandbox/old-rules-debtors"),
             ("POST", "/_sandbox/old-rules-debtors"),
+            ("GET", "/_sandbox/register"),
+            ("POST", "/_sandbox/register"),
+            ("GET", "/_sandbox/rule-triggers"),
+            ("POST", "/_sandbox/rule-triggers"),
             ("GET", "/_sandbox/stats"),
             ("GET", "/_sandbox/info"),
             ("GET", "/_sandbox/dialogporten/letters"),
