@@ -16,12 +16,9 @@ against is the same command over the plain sample (small PDFs, small XML) in the
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,6 +26,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from bench_gateway import _start_sandbox  # noqa: E402
+from bench_memory import measured_once  # noqa: E402
 from tests.e2e._support import FORMATS, MAPPINGS, drop_attachments  # noqa: E402
 
 from utlegg_gateway.demo import write_gateway_config  # noqa: E402
@@ -52,15 +50,7 @@ def _once(root: Path, sandbox: object, creds: object, max_bytes: int) -> tuple[f
         f"attachments_wait_seconds: 5\n  attachments_max_bytes: {max_bytes}",
     )
     config.write_text(text, "utf-8")
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "utlegg_gateway", "once", "--config", str(config)],
-        cwd=root,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    _, status, usage = os.wait4(proc.pid, 0)
-    return usage.ru_maxrss / 1024, time.perf_counter() - started, os.waitstatus_to_exitcode(status)
+    return measured_once(config)
 
 
 def _prepare(root: Path, *, attachment_mb: int = 0, xml_mb: int = 0) -> None:

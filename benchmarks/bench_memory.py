@@ -29,6 +29,19 @@ from tests.e2e._support import MAPPINGS, drop_attachments, make_batch  # noqa: E
 from utlegg_gateway.demo import write_gateway_config  # noqa: E402
 
 
+def measured_once(config: Path) -> tuple[float, float, int]:
+    """(peak RSS in MB, wall seconds, exit code) of one `once` subprocess (`wait4`)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "utlegg_gateway", "once", "--config", str(config)],
+        cwd=config.parent,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    return usage.ru_maxrss / 1024, time.perf_counter() - started, os.waitstatus_to_exitcode(status)
+
+
 def run_once(root: Path, sandbox: object, creds: object, cases: int) -> tuple[float, float]:
     """(peak RSS in MB, wall seconds) of `once` over one file of `cases` cases (0: empty)."""
     config = write_gateway_config(
@@ -44,18 +57,10 @@ def run_once(root: Path, sandbox: object, creds: object, cases: int) -> tuple[fl
     if cases:
         drop_attachments("csv-krav", inbox)
         make_batch(cases, inbox / "utlegg_20260301_020000.csv", prefix=f"IB-M{cases}-")
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "utlegg_gateway", "once", "--config", str(config)],
-        cwd=root,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) not in (0, 1):
-        raise RuntimeError(f"once exited {status}")
-    return usage.ru_maxrss / 1024, wall
+    rss, wall, code = measured_once(config)
+    if code not in (0, 1):
+        raise RuntimeError(f"once exited {code}")
+    return rss, wall
 
 
 def main() -> None:

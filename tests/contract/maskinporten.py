@@ -1,7 +1,7 @@
 """Maskinporten's contract as Digdir and the RFCs it names document it.
 
-Sources (`/work/shared/research/maskinporten-notes.md`, copied into
-`tests/data/maskinporten/SOURCE.md` with their sections): RFC 8414 §2/§3 for the
+Sources (the rule table in `tests/data/maskinporten/SOURCE.md`, the notes' sections it
+cites in `tests/data/maskinporten/maskinporten-notes.md`): RFC 8414 §2/§3 for the
 metadata, RFC 7517 §4/§5 and RFC 7518 §6.3.1 for the JWKS, RFC 6749 §5.1/§5.2 plus
 Digdir's token page (D-TOKEN) for the token answer, Digdir's error page (D-ERR) for the
 `MP-nnn` codes, Digdir's JWT-grant page (D-JWT) and the system-user page (D-SYS) for the

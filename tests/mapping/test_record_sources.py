@@ -14,7 +14,7 @@ from utlegg_gateway.errors import MappingSpecError, SourceError
 from utlegg_gateway.mapping import CaseResult, load_mapping
 from utlegg_gateway.mapping.transforms import TRANSFORMS, TransformError, amount, date_pattern
 
-from .conftest import write_mapping
+from .conftest import REPO, write_mapping
 
 Build = Callable[..., list[CaseResult]]
 
@@ -263,3 +263,23 @@ def test_date_pattern_rejects_non_dates() -> None:
         date_pattern("20250230", fmt)
     with pytest.raises(ValueError, match="day, a month and a year"):
         TRANSFORMS["date"].parse_arg("%Y%m")
+
+
+def test_a_record_file_mixing_encodings_is_refused_naming_the_lines(tmp_path: Path) -> None:
+    """Record-type files share the CSV reader's decoding: a UTF-8 file with cp1252 lines
+    is an error naming them, not a file read whole as cp1252 with garbled UTF-8 names."""
+    from utlegg_gateway.errors import SourceError
+    from utlegg_gateway.mapping import load_mapping
+    from utlegg_gateway.mapping.sources._records import read_record_file
+
+    example = REPO / "mappings" / "examples"
+    lines = (example / "hd_20251105.txt").read_bytes().decode("cp1252").split("\r\n")
+    mixed = tmp_path / "hd_blandet.txt"
+    mixed.write_bytes(
+        "\r\n".join(lines[:2]).encode("utf-8") + b"\r\n" + "\r\n".join(lines[2:]).encode("cp1252")
+    )
+    spec = load_mapping(example / "hd-records.yaml")
+    with pytest.raises(SourceError, match="mixes encodings") as caught:
+        read_record_file(mixed, spec)
+    bad = [i for i, line in enumerate(lines[2:], start=3) if not line.isascii()]
+    assert caught.value.row == bad[0]

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import codecs
 import csv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from utlegg_gateway.errors import SourceError
 from utlegg_gateway.mapping.engine import FAILED, BuildState, Row, Scope
 from utlegg_gateway.mapping.spec import CsvSource, MappingSpec
 
-__all__ = ["CsvCase", "decode_error", "detect_encodings", "read_csv_cases"]
+__all__ = ["CsvCase", "decode_error", "decode_with", "detect_encodings", "read_csv_cases"]
 
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig"),
@@ -27,6 +28,7 @@ _BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
 _CHUNK = 1 << 20
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -154,23 +156,29 @@ def detect_encodings(path: Path, encodings: list[str]) -> list[str]:
     return list(encodings)
 
 
-def read_csv_cases(path: Path, spec: MappingSpec) -> Iterator[CsvCase]:
-    """Every case of a CSV file, in order of first appearance of its key."""
-    source = spec.source
-    assert isinstance(source, CsvSource)
+def decode_with(
+    path: Path, max_bytes: int | None, encodings: list[str], read: Callable[[str], T]
+) -> T:
+    """`read(encoding)` for the first encoding that decodes the whole file.
+
+    The one place for a text export's size limit and encodings (CSV, record-type and
+    fixed-width files): a BOM names the encoding; a UTF-8 file with lines in another
+    encoding is refused naming them, never read whole as the next encoding (that would
+    garble every UTF-8 name); a file no encoding decodes is a SourceError naming the byte.
+    """
     try:
         size = path.stat().st_size
     except OSError as exc:
         raise SourceError(f"cannot read {path}: {exc.strerror}", file=str(path)) from exc
-    if source.max_bytes is not None and size > source.max_bytes:
+    if max_bytes is not None and size > max_bytes:
         raise SourceError(
-            f"the file has {size} bytes, over the limit of {source.max_bytes}", file=str(path)
+            f"the file has {size} bytes, over the limit of {max_bytes}", file=str(path)
         )
     failures: list[str] = []
     last_line: int | None = None
-    for encoding in detect_encodings(path, source.encodings):
+    for encoding in detect_encodings(path, encodings):
         try:
-            cases = _group(path, encoding, spec, source)
+            return read(encoding)
         except UnicodeDecodeError:
             if codecs.lookup(encoding).name in ("utf-8", "utf-8-sig"):
                 mixed = _mixed_utf8_lines(path)
@@ -186,17 +194,27 @@ def read_csv_cases(path: Path, spec: MappingSpec) -> Iterator[CsvCase]:
                     ) from None
             offset, last_line, shown = decode_error(path, encoding)
             failures.append(f"not {encoding} (byte {shown} at offset {offset}, line {last_line})")
-            continue
         except OSError as exc:
             raise SourceError(f"cannot read {path}: {exc.strerror}", file=str(path)) from exc
-        yield from cases.values()
-        return
     raise SourceError(
         "cannot decode the file: " + "; ".join(failures),
         file=str(path),
         row=last_line,
         hint="set source.encodings in the mapping to the export's encoding",
     )
+
+
+def read_csv_cases(path: Path, spec: MappingSpec) -> Iterator[CsvCase]:
+    """Every case of a CSV file, in order of first appearance of its key."""
+    source = spec.source
+    assert isinstance(source, CsvSource)
+    cases = decode_with(
+        path,
+        source.max_bytes,
+        source.encodings,
+        lambda encoding: _group(path, encoding, spec, source),
+    )
+    yield from cases.values()
 
 
 def _mixed_utf8_lines(path: Path) -> list[int]:

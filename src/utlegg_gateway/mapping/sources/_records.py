@@ -20,7 +20,7 @@ from pathlib import Path
 
 from utlegg_gateway.errors import SourceError
 from utlegg_gateway.mapping.engine import FAILED, BuildState, Row, Scope
-from utlegg_gateway.mapping.sources._csv import decode_error, detect_encodings
+from utlegg_gateway.mapping.sources._csv import decode_with
 from utlegg_gateway.mapping.spec import FieldPos, FixedSource, MappingSpec, RecordsSource
 
 __all__ = ["RecordCase", "RecordFile", "read_record_file"]
@@ -127,29 +127,11 @@ def read_record_file(path: Path, spec: MappingSpec) -> RecordFile:
     """Read and group a whole record-type or fixed-width file; file errors are SourceError."""
     source = spec.source
     assert isinstance(source, RecordsSource | FixedSource)
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise SourceError(f"cannot read {path}: {exc.strerror}", file=str(path)) from exc
-    if source.max_bytes is not None and size > source.max_bytes:
-        raise SourceError(
-            f"the file has {size} bytes, over the limit of {source.max_bytes}", file=str(path)
-        )
-    failures: list[str] = []
-    last_line: int | None = None
-    for encoding in detect_encodings(path, source.encodings):
-        try:
-            return _group(path, encoding, spec, source)
-        except UnicodeDecodeError:
-            offset, last_line, shown = decode_error(path, encoding)
-            failures.append(f"not {encoding} (byte {shown} at offset {offset}, line {last_line})")
-        except OSError as exc:
-            raise SourceError(f"cannot read {path}: {exc.strerror}", file=str(path)) from exc
-    raise SourceError(
-        "cannot decode the file: " + "; ".join(failures),
-        file=str(path),
-        row=last_line,
-        hint="set source.encodings in the mapping to the export's encoding",
+    return decode_with(
+        path,
+        source.max_bytes,
+        source.encodings,
+        lambda encoding: _group(path, encoding, spec, source),
     )
 
 
