@@ -171,6 +171,47 @@ def test_an_export_whose_records_are_in_another_namespace_is_not_silently_empty(
     assert not (tmp_path / "outbox" / "ny_versjon.xml.kvittering.json").exists()
 
 
+def test_one_record_in_a_foreign_namespace_is_a_refused_case_not_a_lost_one(
+    tmp_path: Path, sandbox: Any, credentials: Any
+) -> None:
+    """Two cases, the second in another namespace: it once vanished without a word; now the
+    receipt has it as a refused case naming the element, its line and both namespaces."""
+    config = _config(tmp_path, sandbox, credentials)
+    text = FORMATS["xml-sak"].read_bytes()
+    head, sep, tail = text.partition(b'<in:Sak saksnr="IB-2025-000311"')
+    body, end, rest = tail.partition(b"</in:Sak>")
+    foreign = (
+        head
+        + b'<x:Sak xmlns:x="urn:no:inkassonett:eksport:4" saksnr="IB-2025-000311"'
+        + body
+        + b"</x:Sak>"
+        + rest
+    )
+    assert sep and end
+    line = head.count(b"\n") + 1
+    xml_inbox = tmp_path / "inbox" / "xml-sak"
+    drop_attachments("xml-sak", xml_inbox)
+    (xml_inbox / "blandet.xml.part").write_bytes(foreign)
+    (xml_inbox / "blandet.xml.part").replace(xml_inbox / "blandet.xml")
+
+    assert run_once(load_settings(config, environ={})).exit_code == 1
+
+    cases = _cases(tmp_path, "blandet.xml")
+    assert cases["IB-2025-000127"]["status"] == "accepted"
+    lost = cases["/Utleggsbatch/Sak[2]"]
+    assert lost["status"] != "accepted"
+    (error,) = lost["errors"]
+    assert error["rule"] == "foreign-record"
+    assert f"<Sak> element at line {line} " in error["message"]
+    assert "'urn:no:inkassonett:eksport:4'" in error["message"]
+    assert "'urn:no:inkassonett:eksport:3'" in error["message"]
+    assert error["source"]["element"] == "/Utleggsbatch/Sak[2]"
+    assert len(cases) == 2
+    submitted = [r for r in sandbox.sandbox.state.requests() if r.method == "POST"]
+    assert not any(b"IB-2025-000311" in r.body for r in submitted)
+    _later_drop_is_processed(tmp_path, config)
+
+
 def test_an_xml_value_longer_than_libxml2_takes_is_refused_before_it_is_buffered(
     tmp_path: Path, sandbox: Any, credentials: Any
 ) -> None:

@@ -124,6 +124,36 @@ def test_records_are_dropped_as_the_stream_goes(tmp_path: Path) -> None:
     assert second.element.get("nr") == "S2"
 
 
+def test_a_record_in_a_foreign_namespace_is_a_case_that_was_not_read(build: Build) -> None:
+    """A <Sak> in another namespace between two good ones is a refused case naming its element,
+    line and both namespaces; a same-named element nested inside a record is not a record."""
+    doc = """<b:B xmlns:b="urn:b" xmlns:o="urn:other">
+<b:Sak nr="1"><o:Sak ref="nested, part of case 1"/></b:Sak>
+<o:Sak nr="2"/>
+<b:Sak nr="3"/>
+</b:B>"""
+    one, foreign, three = build(HEAD + "template: {nr: {xpath: '@nr'}}\n", doc, "in.xml")
+    assert (one.key, one.ok, one.begjaering) == ("1", True, {"nr": "1"})
+    assert (three.key, three.ok) == ("3", True)
+    assert (foreign.key, foreign.ok) == ("/B/Sak[2]", False)
+    (issue,) = foreign.errors
+    assert issue.code == "foreign-record"
+    assert "<Sak> element at line 3 is in namespace 'urn:other'" in issue.message
+    assert "'urn:b'" in issue.message
+    assert issue.source is not None
+    assert (issue.source.element, issue.source.line) == ("/B/Sak[2]", 3)
+
+
+def test_a_file_with_only_foreign_records_is_a_file_error(build: Build) -> None:
+    """Nothing readable: the wrong kind of export, one error naming the count and namespace."""
+    doc = '<o:B xmlns:o="urn:v4">\n<o:Sak nr="1"/>\n<o:Sak nr="2"/>\n</o:B>'
+    with pytest.raises(SourceError) as raised:
+        build(HEAD + "template: {nr: {xpath: '@nr'}}\n", doc, "in.xml")
+    assert "its 2 <Sak> element(s) are in namespace 'urn:v4'" in str(raised.value)
+    assert "reads 'urn:b'" in str(raised.value)
+    assert raised.value.row == 2
+
+
 @pytest.fixture
 def http_hits() -> Iterator[tuple[str, list[str]]]:
     """A real HTTP server on 127.0.0.1 (random port) recording every request path."""

@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from utlegg_gateway.errors import MappingSpecError
+from utlegg_gateway.errors import MappingSpecError, SourceError
 from utlegg_gateway.mapping.engine import BuildState, Scope, attachment_refs
 from utlegg_gateway.mapping.results import (
     AttachmentRef,
@@ -132,7 +132,53 @@ def _cases(
             scope = Scope(file, rows=rcase.rows, case_rows=rcase.rows, file_rows=header)
             yield scope, rcase.key, source, pre
         return
+    yield from _xml_cases(path, spec)
+
+
+def _xml_cases(
+    path: Path, spec: MappingSpec
+) -> Iterator[tuple[Scope, str, SourceLocation, list[CaseIssue]]]:
+    """Cases of an XML export; records in a foreign namespace are cases that were not read.
+
+    Until the first readable record, foreign ones are only noted (path, line): a file with
+    nothing but foreign records is the wrong kind of export, a file error naming the
+    namespace; among readable records each is a refused case, so none vanishes unnoticed.
+    """
+    file = str(path)
+    tag = spec.record_tag
+    expected = tag[1:].partition("}")[0] if tag.startswith("{") else ""
+    local = tag.rpartition("}")[2]
+    pending: list[tuple[str, int, str]] = []
+    readable = False
+
+    def foreign_case(
+        where: str, line: int, ns: str
+    ) -> tuple[Scope, str, SourceLocation, list[CaseIssue]]:
+        source = SourceLocation(file, element=where, line=line)
+        problem = (
+            f"the <{local}> element at line {line} is in namespace {ns or '(none)'!r}, the "
+            f"mapping reads records in "
+            f"{expected or '(none)'!r}: this case was not read"
+        )
+        return (
+            Scope(file),
+            where,
+            source,
+            [CaseIssue("foreign-record", problem, None, None, source)],
+        )
+
     for record in iter_xml_records(path, spec):
+        if record.foreign is not None:
+            if readable:
+                yield foreign_case(record.path, record.line, record.foreign)
+            else:
+                pending.append((record.path, record.line, record.foreign))
+            continue
+        if not readable:
+            readable = True
+            for item in pending:
+                yield foreign_case(*item)
+            pending.clear()
         scope = Scope(file, node=record.element, record=record.element, record_path=record.path)
         source = SourceLocation(file, element=record.path, line=record.line)
         state = BuildState()
@@ -144,6 +190,17 @@ def _cases(
             if not pre:
                 pre.append(_missing_key(spec, source))
         yield scope, key, source, pre
+    if pending:
+        _, line, ns = pending[0]
+        raise SourceError(
+            f"the mapping {spec.name!r} found no case in the file: its {len(pending)} "
+            f"<{local}> element(s) are in namespace "
+            f"{ns or '(none)'!r}, the mapping reads {expected or '(none)'!r}",
+            file=file,
+            row=line,
+            hint="check that the export is the kind this inbox's mapping reads (record "
+            "element and namespace); a new export version may need its own mapping",
+        )
 
 
 def _missing_key(spec: MappingSpec, source: SourceLocation) -> CaseIssue:

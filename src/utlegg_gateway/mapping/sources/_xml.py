@@ -35,11 +35,16 @@ _ROOT_START = re.compile(r"<[A-Za-z_]")
 
 @dataclass(slots=True)
 class XmlRecord:
-    """One record element (a case), its element path and its line."""
+    """One record element (a case), its element path and its line.
+
+    `foreign` is set (to the element's namespace, "" for none) for an element with the
+    record's name in another namespace: it looks like a case the mapping cannot read.
+    """
 
     element: Any
     path: str
     line: int
+    foreign: str | None = None
 
 
 def _prolog_text(head: bytes) -> str:
@@ -72,6 +77,10 @@ def _refuse_doctype(path: Path) -> None:
 
 def _local(tag: str) -> str:
     return tag.rpartition("}")[2]
+
+
+def _namespace(tag: str) -> str:
+    return tag[1:].partition("}")[0] if tag.startswith("{") else ""
 
 
 def _ancestor_path(element: Any) -> str:
@@ -133,9 +142,13 @@ def iter_xml_records(path: Path, spec: MappingSpec) -> Iterator[XmlRecord]:
     _refuse_doctype(path)
     counters: dict[str, int] = {}
     checked = False
+    record_tag = spec.record_tag
+    local = _local(record_tag)
     parser = etree.XMLPullParser(
         events=("end",),
-        tag=spec.record_tag,
+        # The record's name in ANY namespace: a record in a foreign namespace is reported
+        # as a case that cannot be read, never dropped without a word.
+        tag=f"{{*}}{local}",
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
@@ -155,17 +168,22 @@ def iter_xml_records(path: Path, spec: MappingSpec) -> Iterator[XmlRecord]:
                             file=str(path),
                         )
                     checked = True
+                foreign = None
+                if element.tag != record_tag:
+                    if any(a.tag == record_tag for a in element.iterancestors()):
+                        continue  # a field of a record that happens to share its name
+                    foreign = _namespace(element.tag)
                 parent_path = _ancestor_path(element)
                 counters[parent_path] = index = counters.get(parent_path, 0) + 1
-                record_path = f"{parent_path}/{_local(element.tag)}[{index}]"
+                record_path = f"{parent_path}/{local}[{index}]"
                 # Earlier records were cleared when their cases were built: detach them.
                 parent = element.getparent()
                 if parent is not None:
                     previous = element.getprevious()
-                    while previous is not None and previous.tag == element.tag:
+                    while previous is not None and _local(previous.tag) == local:
                         parent.remove(previous)
                         previous = element.getprevious()
-                yield XmlRecord(element, record_path, element.sourceline or 0)
+                yield XmlRecord(element, record_path, element.sourceline or 0, foreign)
                 element.clear(keep_tail=False)
     except _TooLong as exc:
         raise UnsafeSourceError(
