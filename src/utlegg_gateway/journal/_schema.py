@@ -1,14 +1,16 @@
 """The journal's tables (SQL), one version number; `sqlite.py` creates and checks them.
 
-A change to the tables raises SCHEMA_VERSION and adds a migration step in
-`Journal._migrate`: an older gateway refuses a newer journal rather than misread it.
+A change to the tables raises SCHEMA_VERSION, changes SCHEMA (what a new journal gets)
+and adds the step from the version before to MIGRATIONS (what an existing one gets): an
+older gateway refuses a newer journal rather than misread it.
 """
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE files (
     id            INTEGER PRIMARY KEY,
+    tenant        TEXT NOT NULL DEFAULT '',
     inbox         TEXT NOT NULL,
     name          TEXT NOT NULL,
     sha256        TEXT NOT NULL,
@@ -23,10 +25,12 @@ CREATE TABLE files (
 CREATE INDEX files_sha256 ON files(sha256);
 CREATE INDEX files_state ON files(state);
 CREATE INDEX files_path ON files(path);
+CREATE INDEX files_tenant_sha256 ON files(tenant, sha256);
 
 CREATE TABLE cases (
     id                    INTEGER PRIMARY KEY,
     file_id               INTEGER NOT NULL REFERENCES files(id),
+    tenant                TEXT NOT NULL DEFAULT '',
     key                   TEXT NOT NULL,
     innsender_referanse   TEXT NOT NULL,
     begjaeringsdato       TEXT NOT NULL,
@@ -48,6 +52,7 @@ CREATE TABLE cases (
 );
 CREATE INDEX cases_business_key ON cases(innsender_referanse, begjaeringsdato);
 CREATE INDEX cases_state ON cases(state);
+CREATE INDEX cases_tenant_business_key ON cases(tenant, innsender_referanse, begjaeringsdato);
 
 CREATE TABLE transitions (
     id         INTEGER PRIMARY KEY,
@@ -84,3 +89,15 @@ CREATE TABLE cursors (
     updated_at TEXT NOT NULL
 );
 """
+
+# Each step takes the journal from version N-1 to N (keyed by N), in one transaction.
+MIGRATIONS: dict[int, str] = {
+    # Version 2: tenants (vendor mode). Rows written before belong to the implicit
+    # single tenant, ''; cases carry the tenant too, so per-tenant queries need no join.
+    2: """
+ALTER TABLE files ADD COLUMN tenant TEXT NOT NULL DEFAULT '';
+ALTER TABLE cases ADD COLUMN tenant TEXT NOT NULL DEFAULT '';
+CREATE INDEX files_tenant_sha256 ON files(tenant, sha256);
+CREATE INDEX cases_tenant_business_key ON cases(tenant, innsender_referanse, begjaeringsdato);
+""",
+}

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from utlegg_gateway.errors import ErrorEntry, JournalError
-from utlegg_gateway.journal._schema import SCHEMA, SCHEMA_VERSION
+from utlegg_gateway.journal._schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
 from utlegg_gateway.journal.states import (
     CASE_END_STATES,
     CASE_RESUMABLE,
@@ -102,13 +102,28 @@ class Journal:
 
     Open with `Journal.open(path, clock=...)`; close with `close()` or use it as a
     context manager. All times come from the injected clock (timezone-aware).
+
+    A journal object sees one tenant (vendor mode: one customer organisation): every file
+    it registers carries it, and every lookup by state, content or business key stays
+    inside it, so one customer's file can never be a duplicate of, or resume as, another's.
+    `for_tenant` gives another tenant's view on the same connection; `tenant=None` (only
+    for reading: `status`) sees them all.
     """
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, clock: Callable[[], datetime]):
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        path: Path,
+        clock: Callable[[], datetime],
+        *,
+        tenant: str | None = "",
+        lock: threading.RLock | None = None,
+    ):
         self._conn = conn
         self._path = path
         self._clock = clock
-        self._lock = threading.RLock()
+        self._lock = lock or threading.RLock()
+        self._tenant = tenant
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -192,6 +207,26 @@ class Journal:
                 raise
         return cls(conn, path, clock)
 
+    def for_tenant(self, tenant: str) -> Journal:
+        """The same journal as seen by `tenant` (same connection and lock; close it once)."""
+        return Journal(self._conn, self._path, self._clock, tenant=tenant, lock=self._lock)
+
+    @property
+    def tenant(self) -> str | None:
+        """The tenant this view sees ('' single-tenant, None every tenant)."""
+        return self._tenant
+
+    def _scope(self, table: str = "") -> tuple[str, list[str]]:
+        """` AND tenant = ?` and its argument, or nothing for the every-tenant view."""
+        if self._tenant is None:
+            return "", []
+        return f" AND {table + '.' if table else ''}tenant = ?", [self._tenant]
+
+    def _writing_tenant(self) -> str:
+        if self._tenant is None:
+            raise JournalError("the every-tenant view of the journal is for reading only")
+        return self._tenant
+
     def _migrate(self) -> None:
         version = self._conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
@@ -207,6 +242,13 @@ class Journal:
                     if statement.strip():
                         self._conn.execute(statement)
                 self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            return
+        for step in range(version + 1, SCHEMA_VERSION + 1):
+            with self._tx():
+                for statement in MIGRATIONS[step].split(";"):
+                    if statement.strip():
+                        self._conn.execute(statement)
+                self._conn.execute(f"PRAGMA user_version={step}")
 
     def close(self) -> None:
         """Close the connection (checkpointing the WAL)."""
@@ -276,23 +318,25 @@ class Journal:
         answers it as a duplicate.
         """
         now = self._now()
+        tenant = self._writing_tenant()
         with self._tx() as conn:
             # A finished copy with a case that ended `failed` (a PDF that never came, ELAN
             # down past the retries) is no answer: the re-drop is how a person retries it,
             # and its accepted cases are still caught per case (`accepted_case`). A copy
             # still at work is a duplicate: its cases may yet be accepted.
             prior = conn.execute(
-                "SELECT id FROM files AS f WHERE sha256 = ? AND state NOT IN (?, ?)"
-                " AND NOT (state = ? AND EXISTS"
+                "SELECT id FROM files AS f WHERE tenant = ? AND sha256 = ?"
+                " AND state NOT IN (?, ?) AND NOT (state = ? AND EXISTS"
                 " (SELECT 1 FROM cases AS c WHERE c.file_id = f.id AND c.state = ?))"
                 " ORDER BY id LIMIT 1",
-                (sha256, F.FAILED.value, F.DUPLICATE.value, F.DONE.value, C.FAILED.value),
+                (tenant, sha256, F.FAILED.value, F.DUPLICATE.value, F.DONE.value, C.FAILED.value),
             ).fetchone()
             duplicate_of = None if prior is None else int(prior["id"])
             cur = conn.execute(
-                "INSERT INTO files (inbox, name, sha256, size, path, state, duplicate_of,"
-                " registered_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO files (tenant, inbox, name, sha256, size, path, state,"
+                " duplicate_of, registered_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
+                    tenant,
                     inbox,
                     encode_name(name),
                     sha256,
@@ -331,9 +375,10 @@ class Journal:
 
     def file_by_path(self, path: Path | str) -> FileRecord | None:
         """The latest file registered at `path` (to find claimed files the journal lacks)."""
+        scope, args = self._scope()
         rows = self._query(
-            "SELECT * FROM files WHERE path = ? ORDER BY id DESC LIMIT 1",
-            (encode_name(str(path)),),
+            f"SELECT * FROM files WHERE path = ?{scope} ORDER BY id DESC LIMIT 1",  # noqa: S608 -- only a fixed condition is interpolated
+            (encode_name(str(path)), *args),
         )
         return _file(rows[0]) if rows else None
 
@@ -421,10 +466,12 @@ class Journal:
                 case_id = int(row["id"])
             else:
                 cur = conn.execute(
-                    "INSERT INTO cases (file_id, key, innsender_referanse, begjaeringsdato,"
-                    " state, payload, source, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    # The case belongs to its file's tenant, whichever view adds it.
+                    "INSERT INTO cases (file_id, tenant, key, innsender_referanse,"
+                    " begjaeringsdato, state, payload, source, created_at, updated_at)"
+                    " VALUES (?, (SELECT tenant FROM files WHERE id = ?), ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
+                        file_id,
                         file_id,
                         key,
                         innsender_referanse,
@@ -566,10 +613,11 @@ class Journal:
 
     def accepted_case(self, innsender_referanse: str, begjaeringsdato: str) -> CaseRecord | None:
         """The case already accepted under this business key, if any (do not submit again)."""
+        scope, args = self._scope()
         rows = self._query(
-            "SELECT * FROM cases WHERE innsender_referanse = ? AND begjaeringsdato = ?"
-            " AND state = ? ORDER BY id LIMIT 1",
-            (innsender_referanse, begjaeringsdato, C.ACCEPTED.value),
+            "SELECT * FROM cases WHERE innsender_referanse = ? AND begjaeringsdato = ?"  # noqa: S608 -- only a fixed condition is interpolated
+            f" AND state = ?{scope} ORDER BY id LIMIT 1",
+            (innsender_referanse, begjaeringsdato, C.ACCEPTED.value, *args),
         )
         return _case(rows[0]) if rows else None
 
@@ -579,9 +627,10 @@ class Journal:
         """Another case with this business key that has not ended (another file's copy)."""
         ended = [s.value for s in CASE_END_STATES]
         marks = ", ".join("?" * len(ended))
-        where = "innsender_referanse = ? AND begjaeringsdato = ? AND id != ?"
+        scope, args = self._scope()
+        where = "innsender_referanse = ? AND begjaeringsdato = ? AND id != ?" + scope
         sql = f"SELECT * FROM cases WHERE {where} AND state NOT IN ({marks}) ORDER BY id"  # noqa: S608 -- only placeholders are interpolated
-        rows = self._query(sql, (innsender_referanse, begjaeringsdato, other_than, *ended))
+        rows = self._query(sql, (innsender_referanse, begjaeringsdato, other_than, *args, *ended))
         return _case(rows[0]) if rows else None
 
     def cases_for_file(self, file_id: int, *, payloads: bool = True) -> list[CaseRecord]:
@@ -609,16 +658,19 @@ class Journal:
         if not states:
             return []
         marks = ", ".join("?" * len(states))
+        scope, args = self._scope()
         return self._query(
-            f"SELECT {columns} FROM {table} WHERE state IN ({marks}) ORDER BY id",  # noqa: S608 -- a fixed table name, fixed columns and placeholders only
-            [s.value for s in states],
+            f"SELECT {columns} FROM {table} WHERE state IN ({marks}){scope} ORDER BY id",  # noqa: S608 -- a fixed table name, fixed columns and placeholders only
+            [*(s.value for s in states), *args],
         )
 
     def cases_due(self, now: datetime) -> list[CaseRecord]:
         """Cases in `retry_wait` whose next attempt time has come."""
+        scope, args = self._scope()
         rows = self._query(
-            "SELECT * FROM cases WHERE state = ? AND next_attempt_at <= ? ORDER BY next_attempt_at",
-            (C.RETRY_WAIT.value, _ts(now)),
+            f"SELECT * FROM cases WHERE state = ? AND next_attempt_at <= ?{scope}"  # noqa: S608 -- only a fixed condition is interpolated
+            " ORDER BY next_attempt_at",
+            (C.RETRY_WAIT.value, _ts(now), *args),
         )
         return [_case(r) for r in rows]
 
@@ -648,9 +700,14 @@ class Journal:
 
     # -- cursors -----------------------------------------------------------------------
 
+    def _cursor_name(self, name: str) -> str:
+        # Each tenant polls its own Dialogporten party: its cursors are its own.
+        tenant = self._writing_tenant()
+        return f"{tenant}/{name}" if tenant else name
+
     def get_cursor(self, name: str) -> str | None:
         """A stored cursor value (follow-up polling), or None."""
-        rows = self._query("SELECT value FROM cursors WHERE name = ?", (name,))
+        rows = self._query("SELECT value FROM cursors WHERE name = ?", (self._cursor_name(name),))
         return str(rows[0]["value"]) if rows else None
 
     def set_cursor(self, name: str, value: str) -> None:
@@ -660,7 +717,7 @@ class Journal:
                 "INSERT INTO cursors (name, value, updated_at) VALUES (?, ?, ?)"
                 " ON CONFLICT(name) DO UPDATE SET value = excluded.value,"
                 " updated_at = excluded.updated_at",
-                (name, value, self._now()),
+                (self._cursor_name(name), value, self._now()),
             )
 
     # -- history and overview ----------------------------------------------------------
@@ -692,14 +749,17 @@ class Journal:
         now = self._clock()
         files = {s.value: 0 for s in FileState}
         cases = {s.value: 0 for s in CaseState}
-        for r in self._query("SELECT state, COUNT(*) AS n FROM files GROUP BY state"):
-            files[r["state"]] = r["n"]
-        for r in self._query("SELECT state, COUNT(*) AS n FROM cases GROUP BY state"):
-            cases[r["state"]] = r["n"]
+        scope, args = self._scope()
+        for table, counts in (("files", files), ("cases", cases)):
+            for r in self._query(
+                f"SELECT state, COUNT(*) AS n FROM {table} WHERE 1 = 1{scope} GROUP BY state",  # noqa: S608 -- a fixed table name and condition only
+                args,
+            ):
+                counts[r["state"]] = r["n"]
         marks = ", ".join("?" * len(FILE_RESUMABLE))
         oldest = self._query(
-            f"SELECT MIN(registered_at) AS t FROM files WHERE state IN ({marks})",  # noqa: S608 -- only placeholders are interpolated
-            [s.value for s in FILE_RESUMABLE],
+            f"SELECT MIN(registered_at) AS t FROM files WHERE state IN ({marks}){scope}",  # noqa: S608 -- only placeholders are interpolated
+            [*(s.value for s in FILE_RESUMABLE), *args],
         )[0]["t"]
         oldest_dt = _dt(oldest)
         return {

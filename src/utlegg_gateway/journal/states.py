@@ -129,6 +129,8 @@ class FileRecord:
     error: ErrorEntry | None
     registered_at: datetime
     updated_at: datetime
+    # The customer organisation it belongs to (vendor mode); '' for a single-tenant set-up.
+    tenant: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +237,7 @@ def file_from_row(row: RowLike) -> FileRecord:
         error=None if row["error"] is None else ErrorEntry.from_json(json.loads(row["error"])),
         registered_at=registered,
         updated_at=updated,
+        tenant=row["tenant"],
     )
 
 
