@@ -25,7 +25,13 @@ from rich.console import Console
 
 from tests.e2e._support import FORMATS, MAPPINGS, drop_attachments, drop_renamed, gateway_cmd
 from utlegg_gateway.demo import write_gateway_config
-from utlegg_gateway.gateway.progress import TerminalProgress, counts_text
+from utlegg_gateway.gateway.progress import (
+    TerminalProgress,
+    counts_text,
+    print_summary,
+    summarise,
+    summary_line,
+)
 
 # Longer than fits on one line with its bar and counts at 80 columns.
 LONG_NAME = "utlegg_20251001_020000_nattkjoering_fra_inkassosystemet_avdeling_vest.csv"
@@ -224,3 +230,25 @@ def test_counts_show_duplicates_and_open_cases_only_when_there_are_any() -> None
     assert counts_text(Counter(), None) == "accepted 0 · rejected 0 · failed 0 of ?"
     shown = counts_text(Counter(accepted=1, duplicate=2, open=1), 4)
     assert shown == "accepted 1 · rejected 0 · failed 0 · duplicate 2 · open 1 of 4"
+
+
+def test_the_summary_prints_folders_on_their_own_lines_and_the_followup_round() -> None:
+    out = io.StringIO()
+    console = Console(file=out, width=80, force_terminal=False, color_system=None)
+    outbox = Path("/srv/utlegg") / ("a-share-with-a-long-name-" * 2) / "outbox"
+    summary = summarise(
+        [],
+        exit_code=2,
+        outbox=outbox,
+        failed=Path("/srv/failed"),
+        followup={"status_changes": 3, "letters": 1, "errors": 0},
+    )
+    print_summary(console, summary)
+    lines = out.getvalue().splitlines()
+    assert f"  {outbox}" in lines
+    assert not any("/srv/failed" in line for line in lines)  # no file failed: not shown
+    flat = " ".join(re.sub("[│┌┐└┘─┬┴├┤┼]", " ", out.getvalue()).split())  # cells wrap
+    assert "3 status change(s) · 1 letter(s) · 0 error(s)" in flat
+    assert "2: cannot run (configuration, credentials, mapping, usage, no inbox)" in flat
+    assert all(len(line) <= 80 for line in lines)
+    assert json.loads(summary_line(summary))["followup"]["letters"] == 1

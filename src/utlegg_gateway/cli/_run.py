@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -61,15 +62,27 @@ def once(config_path: Path | None, log_level: str, with_followup: bool) -> None:
         terminal = None
         setup_logging(log_level)
         report = run_once(settings, progress=json_out, followup=with_followup)
+    counted = None
     if report.followup is not None:
-        from utlegg_gateway.cli._followup import echo_report
+        from utlegg_gateway.cli._followup import echo_report, report_events
 
-        echo_report(report.followup)
+        round_ = report.followup
+        if json_out is None:
+            echo_report(round_)
+        else:
+            for event in report_events(round_):
+                click.echo(json.dumps(event, ensure_ascii=False))
+        counted = {
+            "status_changes": len(round_.status_changes),
+            "letters": len(round_.letters),
+            "errors": len(round_.errors),
+        }
     summary = summarise(
         report.outcomes,
         exit_code=report.exit_code,
         outbox=settings.folders.outbox,
         failed=settings.folders.failed,
+        followup=counted,
     )
     if terminal is not None:
         print_summary(terminal.console, summary)

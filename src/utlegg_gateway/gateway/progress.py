@@ -307,6 +307,8 @@ class RunSummary:
     outbox: Path
     failed_folder: Path | None  # where unreadable files went, when there were any
     exit_code: int
+    # `once --followup`: status changes, letters and errors of the round after.
+    followup: dict[str, int] | None = None
 
     @property
     def meaning(self) -> str:
@@ -322,13 +324,19 @@ class RunSummary:
             "receipts": self.receipts,
             "outbox": str(self.outbox),
             "failed_folder": None if self.failed_folder is None else str(self.failed_folder),
+            "followup": self.followup,
             "exit_code": self.exit_code,
             "meaning": self.meaning,
         }
 
 
 def summarise(
-    outcomes: Iterable[FileOutcome], *, exit_code: int, outbox: Path, failed: Path
+    outcomes: Iterable[FileOutcome],
+    *,
+    exit_code: int,
+    outbox: Path,
+    failed: Path,
+    followup: dict[str, int] | None = None,
 ) -> RunSummary:
     """Count files by state and cases by outcome (a duplicate file's cases are the
     original's and are not counted again)."""
@@ -346,6 +354,7 @@ def summarise(
         outbox=outbox,
         failed_folder=failed if files[FileState.FAILED.value] else None,
         exit_code=exit_code,
+        followup=followup,
     )
 
 
@@ -368,6 +377,13 @@ def print_summary(console: Console, summary: RunSummary) -> None:
     by_outcome = " · ".join(f"{o} {summary.cases[o]}" for o in shown)
     table.add_row("cases", f"{sum(summary.cases.values())}: {by_outcome}")
     table.add_row("receipts", f"{summary.receipts} written (see below)")
+    if summary.followup is not None:
+        f = summary.followup
+        table.add_row(
+            "follow-up",
+            f"{f['status_changes']} status change(s) · {f['letters']} letter(s) · "
+            f"{f['errors']} error(s)",
+        )
     table.add_row("exit code", f"{summary.exit_code}: {summary.meaning}")
     console.print(table)
     console.print("receipts and error reports are in:")
