@@ -252,3 +252,22 @@ def test_the_summary_prints_folders_on_their_own_lines_and_the_followup_round() 
     assert "2: cannot run (configuration, credentials, mapping, usage, no inbox)" in flat
     assert all(len(line) <= 80 for line in lines)
     assert json.loads(summary_line(summary))["followup"]["letters"] == 1
+
+
+def test_a_file_unreadable_before_its_first_case_shows_only_how_it_ended() -> None:
+    from datetime import UTC, datetime
+
+    from utlegg_gateway.gateway.pipeline import FileOutcome
+    from utlegg_gateway.journal.sqlite import FileRecord, FileState
+
+    now = datetime(2025, 11, 3, tzinfo=UTC)
+    record = FileRecord(
+        1, "csv-krav", "broken.csv", "0" * 64, 10, None, FileState.FAILED, None, None, now, now
+    )
+    out = io.StringIO()
+    console = Console(file=out, width=80, force_terminal=False, color_system=None)
+    progress = TerminalProgress(console)
+    progress.file_started("broken.csv")
+    progress.file_finished("broken.csv", FileOutcome(file=record))
+    console.print(progress)
+    assert out.getvalue().splitlines() == ["broken.csv  ████████████  unreadable, moved to failed/"]

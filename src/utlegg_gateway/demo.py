@@ -234,7 +234,10 @@ def run_demo(directory: Path | None = None) -> int:
         console.print(f"dropped {len(dropped)} export file(s): {', '.join(dropped)}")
         settings = load_settings(config)
         if sys.stderr.isatty():
-            with TerminalProgress() as progress:
+            progress = TerminalProgress()
+            # Warnings go through the live display's console: printed above its lines.
+            configure_logging(json_lines=False, level="WARNING", console=progress.console)
+            with progress:
                 report = run_once(settings, progress=progress)
         else:
             report = run_once(settings)

@@ -192,14 +192,22 @@ def _render(line: _FileLine, width: int) -> Iterator[Any]:
         rest = Text(f"duplicate of {line.duplicate_of}", style="cyan")
     else:
         done = sum(line.counts.values())
-        filled = _BAR_WIDTH if not line.total else min(_BAR_WIDTH, _BAR_WIDTH * done // line.total)
+        if line.state is not None:
+            filled = _BAR_WIDTH  # ended, whatever became of its cases
+        elif not line.total:
+            filled = 0  # nothing found yet: no progress to show
+        else:
+            filled = min(_BAR_WIDTH, _BAR_WIDTH * done // line.total)
         rest = Text()
         rest.append("█" * filled, style="green" if line.state else "blue")
         rest.append("░" * (_BAR_WIDTH - filled), style="grey50")
-        rest.append("  " + counts_text(line.counts, line.total))
         note = _state_note(line)
-        if note:
-            rest.append(" · " + note, style="red" if line.state == "failed" else "")
+        if line.state is None or line.total:
+            rest.append("  " + counts_text(line.counts, line.total))
+            note = f" · {note}" if note else ""
+        else:  # ended without a case (unreadable before its first one): only how
+            note = f"  {note}"
+        rest.append(note, style="red" if line.state == FileState.FAILED.value else "")
     name = Text(line.name, style="bold")
     if name.cell_len + 2 + rest.cell_len <= width:
         yield Text.assemble(name, "  ", rest)
