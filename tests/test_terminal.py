@@ -137,8 +137,12 @@ def test_the_terminal_at_80_columns(tmp_path: Path, sandbox: Any, credentials: A
     # Log lines (through the same console, above the live lines): claim, local rejection.
     assert f"file claimed file={LONG_NAME} inbox=csv-krav" in flat, text
     assert f"case rejected by local prøving file={LONG_NAME} case={REJECTED_CASE}" in flat
-    # The file's last line: the journal's counts, not "1/1 done".
-    assert any("accepted 1 · rejected 1 · failed 0 of 2 · answered" in line for line in lines)
+    # The file's last line: the journal's counts, not "1/1 done"; every log line above it.
+    final = [i for i, line in enumerate(lines) if line.endswith("of 2 · answered")]
+    assert final, text
+    assert lines[final[-1]] == "  ████████████  accepted 1 · rejected 1 · failed 0 of 2 · answered"
+    logged = [i for i, line in enumerate(lines) if re.match(r"\d{4}-\d\d-\d\d .* INFO ", line)]
+    assert logged and max(logged) < final[-1], text
     # The summary table, after everything else.
     start = next(i for i, line in enumerate(lines) if "utlegg-gateway once" in line)
     summary = "\n".join(lines[start:])

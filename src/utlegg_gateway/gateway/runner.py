@@ -366,13 +366,15 @@ def _report_waiting(
     for inbox in gateway.inboxes.values():
         for name, reason in inbox.scanner.health.waiting_for.items():
             key = (inbox.name, name)
-            if key not in first_seen:
-                first_seen[key] = now
+            first = key not in first_seen
+            first_seen.setdefault(key, now)
+            # The sink first: the log line's print redraws a live display, with this in it.
+            sink.waiting(name, reason, now - first_seen[key])
+            if first:
                 log.info(
                     "waiting for a file to be ready",
                     extra=fields(file=name, inbox=inbox.name, waiting_for=reason),
                 )
-            sink.waiting(name, reason, now - first_seen[key])
 
 
 async def _wait(event: asyncio.Event, timeout: float) -> None:
