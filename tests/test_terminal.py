@@ -17,6 +17,7 @@ import re
 import struct
 import subprocess
 import termios
+import time
 from pathlib import Path
 from typing import Any
 
@@ -117,8 +118,12 @@ def _lines(text: str) -> list[str]:
 
 
 def test_the_terminal_at_80_columns(tmp_path: Path, sandbox: Any, credentials: Any) -> None:
-    config = _config(tmp_path, sandbox, credentials, min_age=1)
-    _drop(tmp_path)
+    config = _config(tmp_path, sandbox, credentials, min_age=2)
+    dropped = _drop(tmp_path)
+    # Its clock ahead (as a share's can be), the file is ready only ~4 s from now, so the
+    # wait is seen however slowly the subprocess starts (under coverage it can take seconds).
+    ahead = time.time() + 2
+    os.utime(dropped, (ahead, ahead))
     code, text = _once_on_a_terminal(config)
     lines = _lines(text)
     assert code == 1, text  # a case was rejected
@@ -130,7 +135,9 @@ def test_the_terminal_at_80_columns(tmp_path: Path, sandbox: Any, credentials: A
     flat = " ".join(text.split())  # log lines wrap at word boundaries
     assert "INFO utlegg_gateway.gateway.runner: waiting for a file to be ready" in flat
     waited = [
-        i for i, line in enumerate(lines) if re.fullmatch(r"  waiting to be 1 s old \(\d s\)", line)
+        i
+        for i, line in enumerate(lines)
+        if re.fullmatch(r"  waiting to be 2 s old \(\d+ s\)", line)
     ]
     assert waited, text
     assert all(lines[i - 1] == LONG_NAME for i in waited), text
