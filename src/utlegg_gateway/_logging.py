@@ -154,9 +154,35 @@ class _TextFormatter(logging.Formatter):
         return text
 
 
-def configure_logging(*, json_lines: bool, level: str = "INFO", stream: Any = None) -> None:
-    """Install one masked handler on the root logger (JSON lines or plain text)."""
-    handler = logging.StreamHandler(stream or sys.stderr)
+class _ConsoleHandler(logging.Handler):
+    """Writes through a rich Console: while its Live display runs, each log line is
+    printed above the progress lines instead of through them."""
+
+    def __init__(self, console: Any) -> None:
+        super().__init__()
+        self._console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = self.format(record)
+            # Plain text: a file name with [brackets] is not rich markup.
+            self._console.print(text, markup=False, highlight=False, emoji=False)
+        except Exception:
+            self.handleError(record)
+
+
+def configure_logging(
+    *, json_lines: bool, level: str = "INFO", stream: Any = None, console: Any = None
+) -> None:
+    """Install one masked handler on the root logger (JSON lines or plain text).
+
+    With a rich `console` (the terminal of `once`), text lines go through it.
+    """
+    handler: logging.Handler
+    if console is not None and not json_lines:
+        handler = _ConsoleHandler(console)
+    else:
+        handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(_MaskingFilter())
     if json_lines:
         handler.setFormatter(_JsonFormatter())

@@ -202,7 +202,8 @@ def run_demo(directory: Path | None = None) -> int:
     from utlegg_gateway._logging import configure_logging
     from utlegg_gateway.config import load_settings
     from utlegg_gateway.followup.demo import collect_followup, print_followup
-    from utlegg_gateway.gateway.runner import RichProgress, run_once
+    from utlegg_gateway.gateway.progress import TerminalProgress
+    from utlegg_gateway.gateway.runner import run_once
     from utlegg_gateway.sandbox import SandboxOptions, running_sandbox, write_credentials
 
     console = Console()
@@ -233,7 +234,10 @@ def run_demo(directory: Path | None = None) -> int:
         console.print(f"dropped {len(dropped)} export file(s): {', '.join(dropped)}")
         settings = load_settings(config)
         if sys.stderr.isatty():
-            with RichProgress() as progress:
+            progress = TerminalProgress()
+            # Warnings go through the live display's console: printed above its lines.
+            configure_logging(json_lines=False, level="WARNING", console=progress.console)
+            with progress:
                 report = run_once(settings, progress=progress)
         else:
             report = run_once(settings)

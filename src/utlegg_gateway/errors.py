@@ -47,6 +47,7 @@ __all__ = [
     "EXIT_CANNOT_RUN",
     "EXIT_CASE_ERRORS",
     "EXIT_LOCKED",
+    "EXIT_MEANINGS",
     "EXIT_OK",
     "AttachmentError",
     "AuthError",
@@ -78,6 +79,13 @@ EXIT_OK = 0
 EXIT_CASE_ERRORS = 1  # findings, rejected or failed cases: the run itself worked
 EXIT_CANNOT_RUN = 2  # configuration, usage, unreadable input or mapping
 EXIT_LOCKED = 3  # another run holds the lock; nothing was done
+# What each code means to an operator (the end-of-run summary of `once` says it).
+EXIT_MEANINGS = {
+    EXIT_OK: "every case accepted (or already in)",
+    EXIT_CASE_ERRORS: "some case rejected or failed, or a file unreadable",
+    EXIT_CANNOT_RUN: "cannot run (configuration, credentials, mapping, usage, no inbox)",
+    EXIT_LOCKED: "another run holds the lock; nothing was done",
+}
 
 _KEBAB = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 

@@ -37,8 +37,11 @@ def test_once_followup_submits_then_writes_the_first_statuses(
     for ref in held:
         path = tmp_path / "outbox" / "status" / f"{ref}.sakOpprettet.json"
         assert json.loads(path.read_bytes())["saksstatus"] == "sakOpprettet"
-        assert f"status  {ref}: sakOpprettet" in done.stdout
-    assert "2 status change(s), 0 letter(s), 0 error(s)" in done.stdout
+    # Off a terminal stdout is JSON lines: the round's events, then the run's summary.
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    statuses = sorted((e["case"], e["saksstatus"]) for e in events if e["event"] == "status")
+    assert statuses == [(ref, "sakOpprettet") for ref in held]
+    assert events[-1]["followup"] == {"status_changes": 2, "letters": 0, "errors": 0}
 
 
 def test_once_without_followup_polls_nothing(
@@ -48,7 +51,9 @@ def test_once_without_followup_polls_nothing(
     done = run_gateway(config, "once")
     assert done.returncode == 0, done.stderr
     assert not (tmp_path / "outbox" / "status").exists()
-    assert "status change" not in done.stdout
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert not [e for e in events if e["event"] in ("status", "letter", "followup-error")]
+    assert events[-1]["followup"] is None
 
 
 def test_a_failed_followup_round_makes_once_exit_1(
@@ -65,4 +70,7 @@ def test_a_failed_followup_round_makes_once_exit_1(
         (tmp_path / "outbox" / f"{FORMATS['csv-krav'].name}.kvittering.json").read_bytes()
     )
     assert doc["summary"]["accepted"] == 2
-    assert "0 status change(s), 0 letter(s), 2 error(s)" in done.stdout
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len([e for e in events if e["event"] == "followup-error"]) == 2
+    assert events[-1]["followup"] == {"status_changes": 0, "letters": 0, "errors": 2}
+    assert events[-1]["exit_code"] == 1

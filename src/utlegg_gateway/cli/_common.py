@@ -77,11 +77,12 @@ log_level_option = click.option(
 )
 
 
-def setup_logging(level: str) -> None:
-    """The masked handler at `level`: JSON lines off a terminal (cron, journald, docker)."""
+def setup_logging(level: str, console: Any = None) -> None:
+    """The masked handler at `level`: JSON lines off a terminal (cron, journald, docker);
+    on one, through `console` when given (so lines stay above a Live display)."""
     from utlegg_gateway._logging import configure_logging
 
-    configure_logging(json_lines=not sys.stderr.isatty(), level=level.upper())
+    configure_logging(json_lines=not sys.stderr.isatty(), level=level.upper(), console=console)
 
 
 def load(config_path: Path | None, **overrides: Any) -> Settings:

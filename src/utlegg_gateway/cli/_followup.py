@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from utlegg_gateway._logging import mask
 from utlegg_gateway.cli._common import (
     config_option,
     handle_errors,
@@ -38,6 +39,32 @@ def followup(config_path: Path | None, log_level: str) -> None:
     report = run_followup_once(settings)
     if echo_report(report):
         sys.exit(EXIT_CASE_ERRORS)
+
+
+def report_events(report: FollowupReport) -> list[dict[str, Any]]:
+    """The round as JSON-line events (`once --followup` off a terminal): one per status
+    change and per letter written, one per error."""
+    events: list[dict[str, Any]] = [
+        {
+            "event": "status",
+            "case": change.innsender_referanse,
+            "saksstatus": change.saksstatus,
+            "paths": [str(p) for p in change.files],
+        }
+        for change in report.status_changes
+    ]
+    events += [
+        {
+            "event": "letter",
+            "case": letter.innsender_referanse,
+            "kind": letter.kind,
+            "paths": [str(p) for p in (letter.json_file, *letter.attachments, *letter.copies)],
+        }
+        for letter in report.letters
+    ]
+    # Masked as a log line is: an error's text may quote what ELAN answered.
+    events += [{"event": "followup-error", "error": mask(error)} for error in report.errors]
+    return events
 
 
 def echo_report(report: FollowupReport) -> bool:

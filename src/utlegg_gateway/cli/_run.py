@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -36,19 +37,57 @@ def once(config_path: Path | None, log_level: str, with_followup: bool) -> None:
     a file unreadable; 2 cannot run (configuration, credentials, mapping, no inbox folder
     there at all); 3 another run holds the lock.
     """
-    from utlegg_gateway.gateway.runner import RichProgress, run_once
+    from utlegg_gateway.gateway.progress import (
+        JsonLinesProgress,
+        ProgressTee,
+        TerminalProgress,
+        print_summary,
+        summarise,
+        summary_line,
+    )
+    from utlegg_gateway.gateway.runner import run_once
 
     settings = load(config_path)
-    setup_logging(log_level)
+    # stderr on a terminal: a live display with the logs above it and a summary table.
+    # stdout off a terminal (cron, a pipe): JSON lines, one per file and per receipt, and
+    # a summary line last. Both at once for `once | tee`.
+    json_out = None if sys.stdout.isatty() else JsonLinesProgress(sys.stdout)
     if sys.stderr.isatty():
-        with RichProgress() as progress:
-            report = run_once(settings, progress=progress, followup=with_followup)
+        terminal = TerminalProgress()
+        setup_logging(log_level, console=terminal.console)
+        sinks = [terminal] if json_out is None else [terminal, json_out]
+        with terminal:
+            report = run_once(settings, progress=ProgressTee(*sinks), followup=with_followup)
     else:
-        report = run_once(settings, followup=with_followup)
+        terminal = None
+        setup_logging(log_level)
+        report = run_once(settings, progress=json_out, followup=with_followup)
+    counted = None
     if report.followup is not None:
-        from utlegg_gateway.cli._followup import echo_report
+        from utlegg_gateway.cli._followup import echo_report, report_events
 
-        echo_report(report.followup)
+        round_ = report.followup
+        if json_out is None:
+            echo_report(round_)
+        else:
+            for event in report_events(round_):
+                click.echo(json.dumps(event, ensure_ascii=False))
+        counted = {
+            "status_changes": len(round_.status_changes),
+            "letters": len(round_.letters),
+            "errors": len(round_.errors),
+        }
+    summary = summarise(
+        report.outcomes,
+        exit_code=report.exit_code,
+        outbox=settings.folders.outbox,
+        failed=settings.folders.failed,
+        followup=counted,
+    )
+    if terminal is not None:
+        print_summary(terminal.console, summary)
+    if json_out is not None:
+        click.echo(summary_line(summary))
     sys.exit(report.exit_code)
 
 

@@ -33,7 +33,7 @@ import os
 import stat
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -126,6 +126,8 @@ class InboxHealth:
     last_error: str | None = None
     consecutive_failures: int = 0
     waiting: int = 0  # data files seen but not (yet) ready
+    # Those files by name, each with what it waits for ("to stay unchanged for 10 s").
+    waiting_for: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -178,6 +180,7 @@ class InboxScanner:
             return []
         ready: list[ReadyFile] = []
         waiting = 0
+        waiting_for: dict[str, str] = {}
         present: set[str] = set()
         for entry_name, st in entries:
             present.add(entry_name)
@@ -205,11 +208,13 @@ class InboxScanner:
             verdict = self._verdict(entry_name, st, stable=stable, now=now)
             if verdict is None:
                 waiting += 1
+                waiting_for[entry_name] = self._wait_reason(entry_name, st, stable=stable)
             else:
                 ready.append(verdict)
         for gone in set(self._seen) - present:
             del self._seen[gone]
         self.health.waiting = waiting
+        self.health.waiting_for = waiting_for
         self._healthy(now)
         ready.sort(key=lambda r: (r.mtime_ns, r.name))
         return ready
@@ -273,6 +278,18 @@ class InboxScanner:
             if marker is None:
                 return None
         return ReadyFile(self.name, self.path / name, st.st_size, st.st_mtime_ns, marker=marker)
+
+    def _wait_reason(self, name: str, st: os.stat_result, *, stable: bool) -> str:
+        """What a file `_verdict` held back waits for, in the order `_verdict` checks."""
+        if not stable:
+            return f"to stay unchanged for {self.policy.stable_seconds:g} s"
+        if st.st_size == 0 and not self.policy.allow_empty:
+            return "to get its content (it is empty)"
+        if self.policy.min_age_seconds > 0:
+            age = self._clock().timestamp() - st.st_mtime_ns / 1e9
+            if age < self.policy.min_age_seconds:
+                return f"to be {self.policy.min_age_seconds:g} s old"
+        return "for its marker file (" + ", ".join(self.policy.marker_suffixes) + ")"
 
     def _refused(self, name: str, st: os.stat_result, problem: str) -> ReadyFile:
         return ReadyFile(self.name, self.path / name, st.st_size, st.st_mtime_ns, problem=problem)

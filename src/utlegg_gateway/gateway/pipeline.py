@@ -69,7 +69,14 @@ from utlegg_gateway.mapping.results import CaseResult
 from utlegg_gateway.mapping.spec import MappingSpec
 from utlegg_gateway.provning import ProvingContext
 
-__all__ = ["FileOutcome", "NullProgress", "Pipeline", "ProgressSink"]
+__all__ = [
+    "CASE_OUTCOMES",
+    "FileOutcome",
+    "NullProgress",
+    "Pipeline",
+    "ProgressSink",
+    "case_outcome",
+]
 
 log = get_logger(__name__)
 
@@ -80,16 +87,43 @@ OK_CASE_STATES = frozenset({C.ACCEPTED, C.DUPLICATE})
 
 
 class ProgressSink(Protocol):
-    """Where progress goes (a rich progress bar on a terminal; nothing otherwise)."""
+    """Where progress goes (a rich display on a terminal, JSON lines off one, or nothing)."""
+
+    def waiting(self, name: str, reason: str, seconds: float) -> None:
+        """A data file seen but not ready yet: `reason` says for what, `seconds` how long."""
 
     def file_started(self, name: str) -> None: ...
     def cases_found(self, name: str, total: int) -> None: ...
-    def case_finished(self, name: str) -> None: ...
-    def file_finished(self, name: str, state: str) -> None: ...
+    def case_finished(self, name: str, outcome: str) -> None:
+        """One case ended: `outcome` is one of CASE_OUTCOMES' values or "open"."""
+
+    def file_duplicate(self, name: str, original: str) -> None:
+        """The whole file is a duplicate of `original` (answered, nothing sent)."""
+
+    def file_finished(self, name: str, outcome: FileOutcome) -> None: ...
+
+
+# How a case's end state is counted on the terminal and in the summary line. A case not
+# in an end state (waiting for its attachments when `once` stops) is "open".
+CASE_OUTCOMES: dict[CaseState, str] = {
+    C.ACCEPTED: "accepted",
+    C.REJECTED_LOCAL: "rejected",
+    C.REJECTED: "rejected",
+    C.FAILED: "failed",
+    C.DUPLICATE: "duplicate",
+}
+
+
+def case_outcome(state: CaseState) -> str:
+    """accepted, rejected, failed, duplicate, or open (not ended yet)."""
+    return CASE_OUTCOMES.get(state, "open")
 
 
 class NullProgress:
-    """Progress that goes nowhere (daemon, non-terminal)."""
+    """Progress that goes nowhere (daemon, tests)."""
+
+    def waiting(self, name: str, reason: str, seconds: float) -> None:
+        """Nothing."""
 
     def file_started(self, name: str) -> None:
         """Nothing."""
@@ -97,10 +131,13 @@ class NullProgress:
     def cases_found(self, name: str, total: int) -> None:
         """Nothing."""
 
-    def case_finished(self, name: str) -> None:
+    def case_finished(self, name: str, outcome: str) -> None:
         """Nothing."""
 
-    def file_finished(self, name: str, state: str) -> None:
+    def file_duplicate(self, name: str, original: str) -> None:
+        """Nothing."""
+
+    def file_finished(self, name: str, outcome: FileOutcome) -> None:
         """Nothing."""
 
 
@@ -264,7 +301,7 @@ class Pipeline:
             # reason to the error report), never the gateway and never the other files.
             log.exception("file failed unexpectedly", extra=fields(file=name))
             outcome = await self._fail_safely(self.journal.file(record.id), internal(exc))
-        self.progress.file_finished(name, outcome.file.state.value)
+        self.progress.file_finished(name, outcome)
         if self._health is not None:
             self._health.metrics.files_finished.labels(outcome.file.state.value).inc()
         return outcome
@@ -317,7 +354,7 @@ class Pipeline:
             )
             for case in self.journal.cases_for_file(record.id, payloads=False):
                 if case.state in CASE_END_STATES:
-                    self.progress.case_finished(record.name)
+                    self.progress.case_finished(record.name, case_outcome(case.state))
         await self._run_cases(record, inbox, path)
         cases = self.journal.cases_for_file(record.id, payloads=False)
         if any(c.state not in CASE_END_STATES for c in cases):
@@ -357,7 +394,7 @@ class Pipeline:
                 self.progress.cases_found(record.name, found)
                 case = self._record_case(record, result)
                 if case.state in CASE_END_STATES:
-                    self.progress.case_finished(record.name)
+                    self.progress.case_finished(record.name, case_outcome(case.state))
             if found == 0:
                 # Silence here lost cases: records in another namespace, a renamed element
                 # or a wrong delimiter gave "0 cases", exit 0, and the file archived.
@@ -486,7 +523,14 @@ class Pipeline:
                 self.cases.end(current, C.FAILED, errors=[entry])
         finally:
             self._slots.release()
-            self.progress.case_finished(record.name)
+            self.progress.case_finished(record.name, self._case_outcome(case_id))
+
+    def _case_outcome(self, case_id: int) -> str:
+        """The case's outcome for progress; "open" when even the journal cannot say."""
+        try:
+            return case_outcome(self.journal.case(case_id).state)
+        except GatewayError:
+            return "open"  # the journal failed: that error is what propagates
 
     # -- endings -----------------------------------------------------------------------
 
@@ -511,6 +555,7 @@ class Pipeline:
         record = self.journal.set_file_state(
             record.id, F.DUPLICATE, detail={"duplicate_of": original.id}
         )
+        self.progress.file_duplicate(record.name, original.name)
         log.info(
             "duplicate file answered, not resubmitted",
             extra=fields(file=record.name, original=original.name),

@@ -46,12 +46,11 @@ from utlegg_gateway.folders.outbox import sweep_temp_files
 from utlegg_gateway.folders.work import Inbox
 from utlegg_gateway.followup import FollowupReport, followup_once, start_followup
 from utlegg_gateway.gateway.pipeline import FileOutcome, NullProgress, Pipeline, ProgressSink
-from utlegg_gateway.gateway.progress import RichProgress
 from utlegg_gateway.gateway.runlock import RunLock
 from utlegg_gateway.health import HealthServer, HealthState
 from utlegg_gateway.journal.sqlite import FILE_END_STATES, FILE_RESUMABLE, FileRecord, Journal
 
-__all__ = ["Daemon", "Gateway", "RichProgress", "RunLock", "RunReport", "run_daemon", "run_once"]
+__all__ = ["Daemon", "Gateway", "RunLock", "RunReport", "run_daemon", "run_once"]
 
 log = get_logger(__name__)
 
@@ -311,19 +310,23 @@ async def _once(
     # daemon; the next run goes on from the journal.
     windows = [i.readiness.stable_seconds + i.readiness.min_age_seconds for i in settings.inboxes]
     limit = max_wait if max_wait is not None else 2 * max(windows, default=0) + 5
+    sink = progress or NullProgress()
     async with _started(
         settings,
         transport=transport,
         clock=clock,
-        progress=progress or NullProgress(),
+        progress=sink,
         attachment_wait_cap=limit,
     ) as gateway:
         with _signals(stop, on_hup=None):
             tasks = [asyncio.create_task(gateway.pipeline.process(r)) for r in gateway.recover()]
-            deadline = asyncio.get_running_loop().time() + limit
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + limit
+            first_seen: dict[tuple[str, str], float] = {}
             while not stop.is_set():
                 claimed, pending = gateway.scan()
                 tasks += [asyncio.create_task(gateway.pipeline.process(r)) for r in claimed]
+                _report_waiting(gateway, sink, first_seen, loop.time())
                 if not pending and not claimed:
                     break
                 if asyncio.get_running_loop().time() > deadline:
@@ -353,6 +356,25 @@ async def _once(
             )
         gateway.purge()
     return report
+
+
+def _report_waiting(
+    gateway: Gateway, sink: ProgressSink, first_seen: dict[tuple[str, str], float], now: float
+) -> None:
+    """Tell the sink (and, once per file, the log) what `once` is waiting for: without it
+    the readiness window was silence on the terminal."""
+    for inbox in gateway.inboxes.values():
+        for name, reason in inbox.scanner.health.waiting_for.items():
+            key = (inbox.name, name)
+            first = key not in first_seen
+            first_seen.setdefault(key, now)
+            # The sink first: the log line's print redraws a live display, with this in it.
+            sink.waiting(name, reason, now - first_seen[key])
+            if first:
+                log.info(
+                    "waiting for a file to be ready",
+                    extra=fields(file=name, inbox=inbox.name, waiting_for=reason),
+                )
 
 
 async def _wait(event: asyncio.Event, timeout: float) -> None:
