@@ -416,10 +416,46 @@ def test_an_elan_rejection_422_is_recorded_and_receipted_in_process(
 ) -> None:
     """ELAN's own 422 (a rule only the server checks) ends the case `rejected`, origin server.
 
-    The gateway signs in through the system user of another organisation, so the
-    begjæring's innsender (the sample's orgnr) does not match the token: the sandbox
-    answers INNSENDER_SAMSVARER_IKKE_MED_AUTENTISERING, as ELAN would.
+    The register ELAN consults holds the sample's creditors as underenheter, which no
+    payload shows: only the server can answer ER_IKKE_HOVEDENHET, as ELAN would.
     """
+    config = _config(tmp_path, sandbox, credentials)
+    for creditor in ("311758489", "313182495"):  # the two Kreditor orgnr of the sample
+        sandbox.admin.add_register_entry(creditor, enhetstype="BEDR", hovedenhet="319100008")
+    inbox = _inbox(tmp_path, "xml-sak")
+    drop_attachments("xml-sak", inbox)
+    drop_renamed(FORMATS["xml-sak"], inbox)
+
+    report = _once(config)
+
+    assert report.exit_code == 1
+    name = FORMATS["xml-sak"].name
+    cases = receipt(tmp_path / "outbox", name)["cases"]
+    assert cases and {c["status"] for c in cases} == {"rejected"}
+    for case in cases:
+        rules = {(e["rule"], e["origin"]) for e in case["errors"]}
+        assert ("ER_IKKE_HOVEDENHET", "server") in rules
+        assert case["korrelasjonsid"], case
+        assert case["eksternSaksreferanse"] is None
+    # The server saw each case once and refused it; none is held.
+    statuses = [s["status"] for s in sandbox.admin.submissions() if s.get("operation") == "submit"]
+    assert statuses == [422] * len(cases)
+    assert sandbox.admin.cases() == []
+    settings = load_settings(config, environ={})
+    with Journal.open(settings.journal.path, clock=lambda: datetime.now(UTC)) as journal:
+        rows = journal.cases_in_states(CaseState.REJECTED)
+        assert len(rows) == len(cases)
+        assert all(r.korrelasjonsid for r in rows)
+        assert all("ER_IKKE_HOVEDENHET" in {e.rule for e in r.errors} for r in rows)
+    assert name in archived(tmp_path)
+
+
+def test_an_innsender_other_than_the_token_s_organisation_is_never_sent(
+    tmp_path: Path, sandbox: Any, credentials: Any
+) -> None:
+    """Signed in through the system user of another organisation, the sample's innsender
+    is not the organisation the token represents: refused locally by ELAN's own rule,
+    before any call (the sandbox, like ELAN, would refuse it too: tests/sandbox)."""
     from tests.conftest import SANDBOX_SYSTEMUSER_ORG
 
     config = _config(
@@ -435,24 +471,14 @@ def test_an_elan_rejection_422_is_recorded_and_receipted_in_process(
     report = _once(config)
 
     assert report.exit_code == 1
-    name = FORMATS["xml-sak"].name
-    cases = receipt(tmp_path / "outbox", name)["cases"]
-    assert cases and {c["status"] for c in cases} == {"rejected"}
+    cases = receipt(tmp_path / "outbox", FORMATS["xml-sak"].name)["cases"]
+    assert len(cases) == 2
     for case in cases:
-        rules = {(e["rule"], e["origin"]) for e in case["errors"]}
-        assert ("INNSENDER_SAMSVARER_IKKE_MED_AUTENTISERING", "server") in rules
-        assert case["korrelasjonsid"], case
-        assert case["eksternSaksreferanse"] is None
-    # The server saw each case once and refused it; none is held.
-    statuses = [s["status"] for s in sandbox.admin.submissions() if s.get("operation") == "submit"]
-    assert statuses == [422] * len(cases)
+        assert case["status"] == "rejected"
+        found = [
+            e for e in case["errors"] if e["rule"] == "INNSENDER_SAMSVARER_IKKE_MED_AUTENTISERING"
+        ]
+        assert [e["origin"] for e in found] == ["local"], case["errors"]
+        assert SANDBOX_SYSTEMUSER_ORG in found[0]["message"]
+    assert [s for s in sandbox.admin.submissions() if s.get("operation") == "submit"] == []
     assert sandbox.admin.cases() == []
-    settings = load_settings(config, environ={})
-    with Journal.open(settings.journal.path, clock=lambda: datetime.now(UTC)) as journal:
-        rows = journal.cases_in_states(CaseState.REJECTED)
-        assert len(rows) == len(cases)
-        assert all(r.korrelasjonsid for r in rows)
-        assert all(
-            "INNSENDER_SAMSVARER_IKKE_MED_AUTENTISERING" in {e.rule for e in r.errors} for r in rows
-        )
-    assert name in archived(tmp_path)

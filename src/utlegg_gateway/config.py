@@ -15,6 +15,7 @@ Relative paths are resolved against the folder of the configuration file.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
@@ -36,6 +37,7 @@ from utlegg_gateway.model._versions import DEFAULT_MODEL_VERSION, ModelVersion, 
 
 __all__ = [
     "ENV_PREFIX",
+    "TENANT_KEYS",
     "ConfigPath",
     "CorrectionsSettings",
     "DialogportenSettings",
@@ -521,9 +523,20 @@ class RoutingSettings(_Section):
         return today < self.betjeningskartet_until
 
 
-class Settings(_Section):
-    """The whole configuration. Sections are filled in by the stages that own them."""
+_TENANT_NAME = r"^[a-z0-9][a-z0-9_-]{0,39}$"
 
+
+class Settings(_Section):
+    """The whole configuration. Sections are filled in by the stages that own them.
+
+    With `tenants` (vendor mode) each tenant is a whole Settings of its own: the file's
+    top level merged with the tenant's entry (see `load_settings`); the top level keeps
+    what is the process's (journal, runner, health, elan, environment).
+    """
+
+    # The tenant these settings are: "" for the one implicit tenant of a plain config.
+    tenant: str = Field(default="", pattern=r"^$|" + _TENANT_NAME)
+    tenants: tuple[Settings, ...] = ()
     environment: Environment = DEFAULT_ENVIRONMENT
     # A declared model version (model/_versions.py SPECS); new configs get the newest.
     model_version: Annotated[ModelVersion, AfterValidator(known_version)] = DEFAULT_MODEL_VERSION
@@ -546,6 +559,44 @@ class Settings(_Section):
     # (maskinporten, elan, journal, inboxes, outbox, archive, followup, health).
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
 
+    @model_validator(mode="after")
+    def _tenants_apart(self) -> Settings:
+        if not self.tenants:
+            return self
+        if self.inboxes:
+            raise ValueError("with tenants, each inbox belongs to a tenant: move 'inboxes' there")
+        names = [t.tenant for t in self.tenants]
+        orgs = [t.organisation for t in self.tenants]
+        inboxes = [i.name for t in self.tenants for i in t.inboxes]
+        outboxes = [t.folders.outbox for t in self.tenants]
+        groups: tuple[tuple[str, list[Any]], ...] = (
+            ("tenant names", names),
+            # One organisation has one set of ELAN slots: two tenants of it would each
+            # take 5 and together break the limit; make it one tenant with two inboxes.
+            ("tenant organisations", orgs),
+            # The inbox name keys journal rows, work folders, health and metrics labels.
+            ("inbox names (across tenants)", inboxes),
+            ("tenant outboxes", outboxes),
+        )
+        for what, values in groups:
+            doubles = sorted({str(v) for v in values if values.count(v) > 1})
+            if doubles:
+                raise ValueError(f"{what} must be unique; repeated: {', '.join(doubles)}")
+        return self
+
+    def tenant_settings(self) -> tuple[Settings, ...]:
+        """Every tenant's settings; a plain configuration is its own one tenant."""
+        return self.tenants or (self,)
+
+    @property
+    def acting_organisation(self) -> str | None:
+        """The organisation a token of these settings represents (the innsender ELAN
+        accepts): the system user's owner, the delegating consumer, or our own."""
+        mp = self.maskinporten
+        return (mp.systembruker.org if mp.systembruker else None) or (
+            mp.consumer_org or self.organisation
+        )
+
 
 def _apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
     for key, raw in environ.items():
@@ -562,6 +613,75 @@ def _apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> di
                 node[part] = child
             node = child
         node[path[-1]] = yaml.safe_load(raw) if raw else raw
+    return data
+
+
+# What a tenant's entry may set; the rest (journal, runner, health, elan, environment)
+# belongs to the process and is shared.
+TENANT_KEYS = frozenset(
+    {
+        "name",
+        "organisation",
+        "maskinporten",
+        "inboxes",
+        "folders",
+        "mapping_dirs",
+        "followup",
+        "dialogporten",
+        "corrections",
+        "routing",
+        "model_version",
+    }
+)
+_FOLDER_KEYS = ("work", "outbox", "archive", "failed")
+
+
+def _merged(base: Any, over: Any) -> Any:
+    """`over` on top of `base`: mappings merged key by key, anything else replaced."""
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for key, value in over.items():
+            out[key] = _merged(base.get(key), value) if key in base else value
+        return out
+    return over
+
+
+def _tenant_data(base: dict[str, Any], entry: Any, index: int, base_dir: Path) -> dict[str, Any]:
+    """One tenant's whole settings data: the top level with the tenant's entry on top;
+    its folders default to the top level's, each with the tenant's name appended."""
+    where = f"tenants.{index}"
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where} must be a mapping (name, organisation, inboxes …)")
+    unknown = sorted(set(entry) - TENANT_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{where}: {', '.join(unknown)} cannot be set per tenant; a tenant may set "
+            + ", ".join(sorted(TENANT_KEYS)),
+            field=f"{where}.{unknown[0]}",
+        )
+    name = entry.get("name")
+    if not isinstance(name, str) or not re.fullmatch(_TENANT_NAME, name):
+        raise ConfigError(
+            f"{where}.name must be given: lower-case letters, digits, '-' or '_' (it names "
+            "the tenant's folders, journal rows and metrics)",
+            field=f"{where}.name",
+        )
+    if not entry.get("organisation"):
+        raise ConfigError(f"{where} ({name}): organisation must be given", field=f"{where}")
+    try:
+        shared = FolderSettings.model_validate(
+            base.get("folders") or {}, context={"base_dir": base_dir}
+        )
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc, "folders")) from exc
+    folders = {k: str(getattr(shared, k) / name) for k in _FOLDER_KEYS}
+    data = {k: v for k, v in base.items() if k != "tenants"}
+    data["folders"] = {**(base.get("folders") or {}), **folders}
+    tenant = {k: v for k, v in entry.items() if k not in ("name", "mapping_dirs")}
+    data = dict(_merged(data, tenant))
+    data["tenant"] = name
+    if "mapping_dirs" in entry:
+        data["runner"] = {**(base.get("runner") or {}), "mapping_dirs": entry["mapping_dirs"]}
     return data
 
 
@@ -603,6 +723,12 @@ def load_settings(
         if value is not None:
             data[key] = value
     data["base_dir"] = base_dir
+    if data.get("tenants"):
+        if not isinstance(data["tenants"], list):
+            raise ConfigError("tenants must be a list of tenants", field="tenants")
+        data["tenants"] = [
+            _tenant_data(data, entry, i, base_dir) for i, entry in enumerate(data["tenants"])
+        ]
     try:
         settings = Settings.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:

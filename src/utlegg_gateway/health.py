@@ -48,53 +48,90 @@ _LATENCY_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0
 @dataclass
 class _Check:
     ok: bool
+    tenant: str = ""
     checked_at: datetime | None = None
     error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Metrics:
-    """Counters and histograms the pipeline observes directly, in one private registry."""
+    """Counters and histograms the pipeline observes directly, in one private registry.
 
-    def __init__(self) -> None:
+    In vendor mode (`tenants`) every series carries a `tenant` label; a plain
+    configuration's series stay as they were.
+    """
+
+    def __init__(self, *, tenants: bool = False) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self.tenants = tenants
+        extra = ["tenant"] if tenants else []
         self.submit_latency = Histogram(
             "utlegg_gateway_submit_latency_seconds",
             "Duration of one logical submit (including the client's retries).",
+            extra,
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
         self.cases_finished = Counter(
             "utlegg_gateway_cases_finished",
             "Cases that reached an end state in this process, by state.",
-            ["state"],
+            ["state", *extra],
             registry=self.registry,
         )
         self.files_finished = Counter(
             "utlegg_gateway_files_finished",
             "Files that reached an end state in this process, by state.",
-            ["state"],
+            ["state", *extra],
             registry=self.registry,
         )
         self.scans = Counter(
             "utlegg_gateway_scans",
             "Inbox scans, by inbox and outcome (ok or error).",
-            ["inbox", "outcome"],
+            ["inbox", "outcome", *extra],
             registry=self.registry,
         )
 
+    def _tenant(self, tenant: str) -> list[str]:
+        return [tenant] if self.tenants else []
+
+    def submitted(self, seconds: float, tenant: str = "") -> None:
+        """One logical submit took `seconds`."""
+        if self.tenants:
+            self.submit_latency.labels(tenant).observe(seconds)
+        else:
+            self.submit_latency.observe(seconds)
+
+    def case_finished(self, state: str, tenant: str = "") -> None:
+        """A case reached the end state `state`."""
+        self.cases_finished.labels(state, *self._tenant(tenant)).inc()
+
+    def file_finished(self, state: str, tenant: str = "") -> None:
+        """A file reached the end state `state`."""
+        self.files_finished.labels(state, *self._tenant(tenant)).inc()
+
+    def scanned(self, inbox: str, outcome: str, tenant: str = "") -> None:
+        """One scan of `inbox` ended with `outcome` (ok or error)."""
+        self.scans.labels(inbox, outcome, *self._tenant(tenant)).inc()
+
 
 class HealthState:
-    """Thread-safe snapshots the runner writes and the HTTP server reads."""
+    """Thread-safe snapshots the runner writes and the HTTP server reads.
 
-    def __init__(self, *, clock: Callable[[], datetime] | None = None) -> None:
+    With `tenants`, each snapshot is kept per tenant and reported with its name: the
+    token check of tenant `alfa` is `token:alfa`, its inboxes carry `"tenant": "alfa"`.
+    """
+
+    def __init__(
+        self, *, clock: Callable[[], datetime] | None = None, tenants: bool = False
+    ) -> None:
         self._lock = threading.Lock()
         self._clock = clock or (lambda: datetime.now(UTC))
+        self.tenants = tenants
         self._inboxes: dict[str, dict[str, Any]] = {}
         self._checks: dict[str, _Check] = {}
-        self._summary: dict[str, Any] = {}
-        self._cert_expiry: datetime | None = None
-        self.metrics = Metrics()
+        self._summaries: dict[str, dict[str, Any]] = {}
+        self._cert_expiry: dict[str, datetime] = {}
+        self.metrics = Metrics(tenants=tenants)
         self.metrics.registry.register(_JournalCollector(self))
 
     def now(self) -> datetime:
@@ -108,6 +145,7 @@ class HealthState:
         last_successful_scan: datetime | None,
         folder_present: bool,
         error: str | None,
+        tenant: str = "",
     ) -> None:
         """Record the latest scan outcome of one inbox."""
         with self._lock:
@@ -115,27 +153,41 @@ class HealthState:
                 "last_successful_scan": last_successful_scan,
                 "folder_present": folder_present,
                 "error": error,
+                "tenant": tenant,
             }
 
-    def set_check(self, name: str, ok: bool, error: str | None = None, **extra: Any) -> None:
+    def set_check(
+        self, name: str, ok: bool, error: str | None = None, *, tenant: str = "", **extra: Any
+    ) -> None:
         """Record the outcome of a check (journal, token) at the current time."""
+        key = f"{name}:{tenant}" if tenant else name
         with self._lock:
-            self._checks[name] = _Check(ok=ok, checked_at=self._clock(), error=error, extra=extra)
+            self._checks[key] = _Check(
+                ok=ok, tenant=tenant, checked_at=self._clock(), error=error, extra=extra
+            )
 
-    def set_certificate_expiry(self, expires_at: datetime | None) -> None:
+    def set_certificate_expiry(self, expires_at: datetime | None, *, tenant: str = "") -> None:
         """The business certificate's notAfter, when one is used."""
         with self._lock:
-            self._cert_expiry = expires_at
+            if expires_at is None:
+                self._cert_expiry.pop(tenant, None)
+            else:
+                self._cert_expiry[tenant] = expires_at
 
-    def set_summary(self, summary: Mapping[str, Any]) -> None:
+    def set_summary(self, summary: Mapping[str, Any], *, tenant: str = "") -> None:
         """The journal's view (`Journal.summary()`), refreshed by the runner."""
         with self._lock:
-            self._summary = dict(summary)
+            self._summaries[tenant] = dict(summary)
 
-    def summary(self) -> dict[str, Any]:
-        """A copy of the latest journal summary."""
+    def summary(self, tenant: str = "") -> dict[str, Any]:
+        """A copy of the latest journal summary (of one tenant)."""
         with self._lock:
-            return dict(self._summary)
+            return dict(self._summaries.get(tenant, {}))
+
+    def summaries(self) -> dict[str, dict[str, Any]]:
+        """Every tenant's latest journal summary ("" for a plain configuration)."""
+        with self._lock:
+            return {t: dict(s) for t, s in self._summaries.items()}
 
     def report(self) -> tuple[bool, dict[str, Any]]:
         """(healthy, JSON-able body) for `/healthz`."""
@@ -153,6 +205,7 @@ class HealthState:
                     "seconds_since_scan": (now - last).total_seconds() if last else None,
                     "folder_present": inbox["folder_present"],
                     "error": inbox["error"],
+                    **({"tenant": inbox["tenant"]} if self.tenants else {}),
                 }
             for name, check in sorted(self._checks.items()):
                 healthy &= check.ok
@@ -160,16 +213,18 @@ class HealthState:
                     "ok": check.ok,
                     "checked_at": check.checked_at.isoformat() if check.checked_at else None,
                     "error": check.error,
+                    **({"tenant": check.tenant} if self.tenants else {}),
                     **check.extra,
                 }
-            if self._cert_expiry is not None:
-                days_left = (self._cert_expiry - now).total_seconds() / 86400
+            for tenant, expiry in sorted(self._cert_expiry.items()):
+                days_left = (expiry - now).total_seconds() / 86400
                 ok = days_left >= CERT_WARN_DAYS
                 healthy &= ok
-                checks["certificate"] = {
+                checks[f"certificate:{tenant}" if tenant else "certificate"] = {
                     "ok": ok,
-                    "expires_at": self._cert_expiry.isoformat(),
+                    "expires_at": expiry.isoformat(),
                     "days_left": round(days_left, 1),
+                    **({"tenant": tenant} if self.tenants else {}),
                 }
         return healthy, {"status": "ok" if healthy else "failing", "checks": checks}
 
@@ -184,41 +239,55 @@ class _JournalCollector:
         return []
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        summary = self._state.summary()
+        tenants = self._state.tenants
+        extra = ["tenant"] if tenants else []
+        summaries = sorted(self._state.summaries().items())
+
+        def labels(values: list[str], tenant: str) -> list[str]:
+            return [*values, tenant] if tenants else values
+
         files = GaugeMetricFamily(
-            "utlegg_gateway_files", "Files in the journal, by state.", labels=["state"]
+            "utlegg_gateway_files", "Files in the journal, by state.", labels=["state", *extra]
         )
-        for state, count in sorted((summary.get("files") or {}).items()):
-            files.add_metric([str(state)], float(count))
-        yield files
         cases = GaugeMetricFamily(
-            "utlegg_gateway_cases", "Cases in the journal, by state.", labels=["state"]
+            "utlegg_gateway_cases", "Cases in the journal, by state.", labels=["state", *extra]
         )
-        for state, count in sorted((summary.get("cases") or {}).items()):
-            cases.add_metric([str(state)], float(count))
-        yield cases
-        oldest = summary.get("oldest_waiting_seconds")
-        yield GaugeMetricFamily(
+        oldest = GaugeMetricFamily(
             "utlegg_gateway_oldest_waiting_file_age_seconds",
             "Age of the oldest file not yet in an end state (0 when none waits).",
-            value=float(oldest or 0.0),
+            labels=extra,
         )
+        for tenant, summary in summaries:
+            for state, count in sorted((summary.get("files") or {}).items()):
+                files.add_metric(labels([str(state)], tenant), float(count))
+            for state, count in sorted((summary.get("cases") or {}).items()):
+                cases.add_metric(labels([str(state)], tenant), float(count))
+            age = summary.get("oldest_waiting_seconds")
+            oldest.add_metric(labels([], tenant), float(age or 0.0))
+        if not summaries and not tenants:
+            oldest.add_metric([], 0.0)
+        yield files
+        yield cases
+        yield oldest
         now = self._state.now()
         _, report = self._state.report()
         scan = GaugeMetricFamily(
             "utlegg_gateway_seconds_since_last_scan",
             "Seconds since the last successful scan, per inbox (-1: never).",
-            labels=["inbox"],
+            labels=["inbox", *extra],
         )
         healthy = GaugeMetricFamily(
-            "utlegg_gateway_check_ok", "1 when a health check passes, else 0.", labels=["check"]
+            "utlegg_gateway_check_ok",
+            "1 when a health check passes, else 0.",
+            labels=["check", *extra],
         )
         for name, check in report["checks"].items():
-            healthy.add_metric([name], 1.0 if check["ok"] else 0.0)
+            tenant = check.get("tenant", "")
+            healthy.add_metric(labels([name], tenant), 1.0 if check["ok"] else 0.0)
             if name.startswith("inbox:"):
                 last = check["last_successful_scan"]
                 age = (now - datetime.fromisoformat(last)).total_seconds() if last else -1.0
-                scan.add_metric([name.removeprefix("inbox:")], age)
+                scan.add_metric(labels([name.removeprefix("inbox:")], tenant), age)
         yield scan
         yield healthy
 

@@ -138,7 +138,7 @@ class CaseWorker:
             detail=detail,
         )
         if self._health is not None:
-            self._health.metrics.cases_finished.labels(state.value).inc()
+            self._health.metrics.case_finished(state.value, self.settings.tenant)
         return case
 
     async def aend(
@@ -395,7 +395,7 @@ class CaseWorker:
             now=self._clock(),
         )
         if self._health is not None and isinstance(decision, Accept | Reject):
-            self._health.metrics.submit_latency.observe(time.monotonic() - started)
+            self._health.metrics.submitted(time.monotonic() - started, self.settings.tenant)
         return await self._apply(record, case, decision)
 
     async def _reference_from_journal(self, case: CaseRecord) -> str | None:

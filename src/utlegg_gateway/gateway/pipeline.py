@@ -303,7 +303,7 @@ class Pipeline:
             outcome = await self._fail_safely(self.journal.file(record.id), internal(exc))
         self.progress.file_finished(name, outcome)
         if self._health is not None:
-            self._health.metrics.files_finished.labels(outcome.file.state.value).inc()
+            self._health.metrics.file_finished(outcome.file.state.value, self.settings.tenant)
         return outcome
 
     async def _process(self, record: FileRecord) -> FileOutcome:
@@ -377,6 +377,9 @@ class Pipeline:
             today=self._clock().date(),
             version=self.settings.model_version,
             environment=self.settings.environment,
+            # The innsender must be the organisation our token represents (ELAN refuses
+            # anything else): found here, a tenant's file never goes out as another's.
+            authenticated_orgnr=self.settings.acting_organisation,
         )
         loop = asyncio.get_running_loop()
         # Mapping is synchronous and may parse megabytes between cases: it runs off the

@@ -7,6 +7,9 @@
               not yet moved → moved.
     loop      scan each inbox (listing is the truth; watchdog events only wake the scan
               early), claim ready files, process each as its own task.
+    tenants   vendor mode: one Gateway per tenant (its own ELAN client, so its own
+              call slots and token cache; its own pipeline and mapping thread; its
+              view of the one journal), all in one loop and under one lock.
               `once`: until nothing is left that is waiting to become ready, then wait for
               every case to end.  `run`: until SIGTERM/SIGINT.
     shutdown  stop claiming; let calls in flight finish (`runner.shutdown_grace_seconds`);
@@ -129,6 +132,11 @@ class Gateway:
             sightings=Sightings(clock, scanned=self._attachment_stable),
         )
 
+    @property
+    def tenant(self) -> str:
+        """The tenant this gateway works for ("" for a plain configuration)."""
+        return self.settings.tenant
+
     def _attachment_stable(self, path: Path, st: os.stat_result) -> bool:
         """Whether an inbox's scans saw this attachment unchanged for its stable window."""
         return any(i.scanner.stable_file(path, st) for i in self.inboxes.values())
@@ -173,10 +181,11 @@ class Gateway:
                     last_successful_scan=h.last_successful_scan,
                     folder_present=h.folder_present,
                     error=h.last_error,
+                    tenant=self.tenant,
                 )
-                self.health.metrics.scans.labels(
-                    inbox.name, "ok" if h.last_error is None else "error"
-                ).inc()
+                self.health.metrics.scanned(
+                    inbox.name, "ok" if h.last_error is None else "error", self.tenant
+                )
         return claimed, pending
 
     def refresh_health(self) -> None:
@@ -185,7 +194,9 @@ class Gateway:
             return
         try:
             self.journal.set_cursor("health.probe", self.clock().isoformat())
-            self.health.set_summary(_summary_for_metrics(self.journal.summary()))
+            self.health.set_summary(
+                _summary_for_metrics(self.journal.summary()), tenant=self.tenant
+            )
             self.health.set_check("journal", True)
         except GatewayError as exc:
             self.health.set_check("journal", False, error=exc.message)
@@ -195,12 +206,14 @@ class Gateway:
         if self.health is None:
             return
         tokens = self.client.tokens
-        self.health.set_certificate_expiry(tokens.certificate_expiry)
+        self.health.set_certificate_expiry(tokens.certificate_expiry, tenant=self.tenant)
         try:
             token = await tokens.get()
-            self.health.set_check("token", True, expires_at=token.expires_at.isoformat())
+            self.health.set_check(
+                "token", True, tenant=self.tenant, expires_at=token.expires_at.isoformat()
+            )
         except GatewayError as exc:
-            self.health.set_check("token", False, error=exc.message)
+            self.health.set_check("token", False, error=exc.message, tenant=self.tenant)
 
     def purge(self) -> None:
         """Apply the archive retention."""
@@ -229,36 +242,45 @@ async def _started(
     health: HealthState | None = None,
     progress: ProgressSink | None = None,
     attachment_wait_cap: float | None = None,
-) -> AsyncIterator[Gateway]:
-    """The set-up `once` and `run` share: journal, ELAN client, gateway, every mapping loaded
-    (a broken one raises MappingSpecError before anything moves); closed in reverse.
+) -> AsyncIterator[list[Gateway]]:
+    """The set-up `once` and `run` share: journal, one ELAN client and gateway per tenant,
+    every mapping loaded (a broken one raises MappingSpecError before anything moves);
+    closed in reverse.
 
-    The client (so the credentials: a missing certificate is a ConfigError) comes before
+    The clients (so the credentials: a missing certificate is a ConfigError) come before
     the journal, so a run that cannot start leaves no new journal behind."""
-    client = build_client(settings, transport=transport)
+    tenants = settings.tenant_settings()
+    clients: list[ElanClient] = []
     try:
+        for tenant in tenants:
+            clients.append(build_client(tenant, transport=transport))
         journal = Journal.open(
             settings.journal.path, clock=clock, busy_timeout_ms=settings.journal.busy_timeout_ms
         )
     except BaseException:
-        await client.aclose()
+        for client in clients:
+            await client.aclose()
         raise
-    gateway: Gateway | None = None
+    gateways: list[Gateway] = []
     try:
-        async with client:
-            gateway = Gateway(
-                settings,
-                journal,
-                client,
-                clock=clock,
-                health=health,
-                progress=progress,
-                attachment_wait_cap=attachment_wait_cap,
-            )
-            gateway.pipeline.reload_mappings()
-            yield gateway
+        async with contextlib.AsyncExitStack() as stack:
+            for tenant, client in zip(tenants, clients, strict=True):
+                await stack.enter_async_context(client)
+                gateways.append(
+                    Gateway(
+                        tenant,
+                        journal.for_tenant(tenant.tenant) if settings.tenants else journal,
+                        client,
+                        clock=clock,
+                        health=health,
+                        progress=progress,
+                        attachment_wait_cap=attachment_wait_cap,
+                    )
+                )
+                gateways[-1].pipeline.reload_mappings()
+            yield gateways
     finally:
-        if gateway is not None:
+        for gateway in gateways:
             gateway.pipeline.close()
         journal.close()
 
@@ -308,7 +330,8 @@ async def _once(
     # Files seen but not ready yet (still being written), and attachments not there yet,
     # are waited for within the longest readiness window plus a margin: `once` is not a
     # daemon; the next run goes on from the journal.
-    windows = [i.readiness.stable_seconds + i.readiness.min_age_seconds for i in settings.inboxes]
+    inboxes = [i for t in settings.tenant_settings() for i in t.inboxes]
+    windows = [i.readiness.stable_seconds + i.readiness.min_age_seconds for i in inboxes]
     limit = max_wait if max_wait is not None else 2 * max(windows, default=0) + 5
     sink = progress or NullProgress()
     async with _started(
@@ -317,17 +340,24 @@ async def _once(
         clock=clock,
         progress=sink,
         attachment_wait_cap=limit,
-    ) as gateway:
+    ) as gateways:
         with _signals(stop, on_hup=None):
-            tasks = [asyncio.create_task(gateway.pipeline.process(r)) for r in gateway.recover()]
+            tasks = [
+                asyncio.create_task(g.pipeline.process(r)) for g in gateways for r in g.recover()
+            ]
             loop = asyncio.get_running_loop()
             deadline = loop.time() + limit
             first_seen: dict[tuple[str, str], float] = {}
             while not stop.is_set():
-                claimed, pending = gateway.scan()
-                tasks += [asyncio.create_task(gateway.pipeline.process(r)) for r in claimed]
-                _report_waiting(gateway, sink, first_seen, loop.time())
-                if not pending and not claimed:
+                claimed_any = False
+                pending = 0
+                for gateway in gateways:
+                    claimed, waiting = gateway.scan()
+                    tasks += [asyncio.create_task(gateway.pipeline.process(r)) for r in claimed]
+                    claimed_any |= bool(claimed)
+                    pending += waiting
+                    _report_waiting(gateway, sink, first_seen, loop.time())
+                if not pending and not claimed_any:
                     break
                 if asyncio.get_running_loop().time() > deadline:
                     log.warning(
@@ -337,24 +367,27 @@ async def _once(
                     break
                 await _wait(stop, 0.2 if pending else 0.0)
             report.outcomes, report.interrupted = await _finish(tasks, stop, settings)
+        every = {name: inbox for g in gateways for name, inbox in g.inboxes.items()}
         report.missing_inboxes = [
-            name
-            for name, inbox in gateway.inboxes.items()
-            if not inbox.scanner.health.folder_present
+            name for name, inbox in every.items() if not inbox.scanner.health.folder_present
         ]
-        report.no_inbox = bool(gateway.inboxes) and len(report.missing_inboxes) == len(
-            gateway.inboxes
-        )
+        report.no_inbox = bool(every) and len(report.missing_inboxes) == len(every)
         if report.missing_inboxes:
             log.error(
                 "inbox folder missing" + ("; nothing could be read" if report.no_inbox else ""),
                 extra=fields(inboxes=report.missing_inboxes),
             )
         if followup and not report.interrupted and not stop.is_set():
-            report.followup = await followup_once(
-                settings, gateway.journal, gateway.client, clock=clock
+            rounds = [
+                await followup_once(g.settings, g.journal, g.client, clock=clock) for g in gateways
+            ]
+            report.followup = FollowupReport(
+                status_changes=[c for r in rounds for c in r.status_changes],
+                letters=[letter for r in rounds for letter in r.letters],
+                errors=[e for r in rounds for e in r.errors],
             )
-        gateway.purge()
+        for gateway in gateways:
+            gateway.purge()
     return report
 
 
@@ -460,9 +493,9 @@ async def _daemon(
     clock: Clock,
     ready: Callable[[HealthServer | None], None] | None,
 ) -> int:
-    health = HealthState(clock=clock)
-    async with _started(settings, transport=transport, clock=clock, health=health) as gateway:
-        await Daemon(gateway, health, ready=ready).run()
+    health = HealthState(clock=clock, tenants=bool(settings.tenants))
+    async with _started(settings, transport=transport, clock=clock, health=health) as gateways:
+        await Daemon(gateways, health, ready=ready).run()
     log.info("stopped")
     return EXIT_OK
 
@@ -470,9 +503,9 @@ async def _daemon(
 class Daemon:
     """`run`: scan, claim and process until SIGTERM/SIGINT, with the housekeeping between.
 
-    Each loop round scans every inbox (an OS event only wakes it early), reaps finished
-    file tasks, refreshes /healthz, checks the token, purges the archive once a day, and
-    re-takes answered files whose move out of work/ failed.
+    Each loop round scans every inbox of every tenant (an OS event only wakes it early),
+    reaps finished file tasks, refreshes /healthz, checks the tokens, purges the archive
+    once a day, and re-takes answered files whose move out of work/ failed.
     """
 
     # Archive retention is counted in days: looking once a day is enough.
@@ -480,19 +513,21 @@ class Daemon:
 
     def __init__(
         self,
-        gateway: Gateway,
+        gateways: list[Gateway],
         health: HealthState,
         *,
         ready: Callable[[HealthServer | None], None] | None = None,
     ) -> None:
-        self.gateway = gateway
-        self.settings = gateway.settings
+        self.gateways = gateways
+        # Process-wide settings (health, runner): every tenant has the same ones.
+        self.settings = gateways[0].settings
         self.health = health
         self._ready = ready
         self.stop = asyncio.Event()
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[FileOutcome]] = set()
-        self._working: dict[asyncio.Task[FileOutcome], int] = {}
+        # Which tenant's file each task works on: ids are the journal's, shared by tenants.
+        self._working: dict[asyncio.Task[FileOutcome], tuple[str, int]] = {}
         self._watchers: list[InboxWatcher] = []
         self._server: HealthServer | None = None
 
@@ -506,26 +541,28 @@ class Daemon:
                 ).start()
             self._start_watchers(loop)
             with _signals(self.stop, on_hup=self.reload):
-                # Status på sak + Dialogporten polling until `stop` (docs/followup.md)
-                follow = start_followup(
-                    self.settings,
-                    self.gateway.journal,
-                    self.gateway.client,
-                    clock=self.gateway.clock,
-                    stop=self.stop,
-                )
-                for record in self.gateway.recover():
-                    self._spawn(record)
-                self.gateway.refresh_health()
-                await self.gateway.check_token()
+                # Status på sak + Dialogporten polling until `stop` (docs/followup.md),
+                # one loop per tenant with its own journal view and client.
+                follows = [
+                    start_followup(g.settings, g.journal, g.client, clock=g.clock, stop=self.stop)
+                    for g in self.gateways
+                ]
+                for gateway in self.gateways:
+                    for record in gateway.recover():
+                        self._spawn(gateway, record)
+                for gateway in self.gateways:
+                    gateway.refresh_health()
+                    await gateway.check_token()
                 if self._ready is not None:
                     self._ready(self._server)
                 await self._loop(loop)
                 self.stop.set()
                 await _finish(list(self._tasks), self.stop, self.settings)
-                if follow is not None:
-                    await follow
-                self.gateway.refresh_health()
+                for follow in follows:
+                    if follow is not None:
+                        await follow
+                for gateway in self.gateways:
+                    gateway.refresh_health()
         finally:
             for watcher in self._watchers:
                 watcher.stop()
@@ -534,32 +571,36 @@ class Daemon:
 
     def reload(self) -> None:
         """SIGHUP: load the mappings again; a broken edit is logged and the old ones stay."""
-        try:
-            self.gateway.pipeline.reload_mappings()
-            log.info("mappings reloaded (SIGHUP)")
-        except MappingSpecError as exc:
-            log.error(
-                "mapping reload failed; keeping the old ones", extra=fields(error=exc.details())
-            )
+        for gateway in self.gateways:
+            try:
+                gateway.pipeline.reload_mappings()
+                log.info("mappings reloaded (SIGHUP)", extra=fields(tenant=gateway.tenant))
+            except MappingSpecError as exc:
+                log.error(
+                    "mapping reload failed; keeping the old ones",
+                    extra=fields(tenant=gateway.tenant, error=exc.details()),
+                )
 
     def _start_watchers(self, loop: asyncio.AbstractEventLoop) -> None:
-        for inbox in self.settings.inboxes:
-            if inbox.observer != "none":
-                watcher = InboxWatcher(
-                    inbox.path,
-                    on_event=lambda: loop.call_soon_threadsafe(self._wake.set),
-                    polling=inbox.observer == "polling",
-                )
-                watcher.start()
-                self._watchers.append(watcher)
+        for gateway in self.gateways:
+            for inbox in gateway.settings.inboxes:
+                if inbox.observer != "none":
+                    watcher = InboxWatcher(
+                        inbox.path,
+                        on_event=lambda: loop.call_soon_threadsafe(self._wake.set),
+                        polling=inbox.observer == "polling",
+                    )
+                    watcher.start()
+                    self._watchers.append(watcher)
 
-    def _spawn(self, record: FileRecord) -> None:
-        task = asyncio.create_task(self.gateway.pipeline.process(record))
+    def _spawn(self, gateway: Gateway, record: FileRecord) -> None:
+        task = asyncio.create_task(gateway.pipeline.process(record))
         self._tasks.add(task)
-        self._working[task] = record.id
+        self._working[task] = (gateway.tenant, record.id)
 
     async def _loop(self, loop: asyncio.AbstractEventLoop) -> None:
-        interval = min((i.scan_interval_seconds for i in self.settings.inboxes), default=30.0)
+        intervals = [i.scan_interval_seconds for g in self.gateways for i in g.settings.inboxes]
+        interval = min(intervals, default=30.0)
         next_token = loop.time() + self.settings.health.token_check_seconds
         next_purge = loop.time()
         next_sweep = loop.time() + self.settings.runner.move_retry_seconds
@@ -568,18 +609,24 @@ class Daemon:
             for watcher in self._watchers:
                 # A share that vanished and came back needs a fresh observer.
                 watcher.ensure()
-            claimed, pending = self.gateway.scan()
-            for record in claimed:
-                self._spawn(record)
+            pending = 0
+            for gateway in self.gateways:
+                claimed, waiting = gateway.scan()
+                pending += waiting
+                for record in claimed:
+                    self._spawn(gateway, record)
             _reap(self._tasks)
             for task in [t for t in self._working if t not in self._tasks]:
                 del self._working[task]
-            self.gateway.refresh_health()
+            for gateway in self.gateways:
+                gateway.refresh_health()
             if loop.time() >= next_token:
-                await self.gateway.check_token()
+                for gateway in self.gateways:
+                    await gateway.check_token()
                 next_token = loop.time() + self.settings.health.token_check_seconds
             if loop.time() >= next_purge:
-                self.gateway.purge()
+                for gateway in self.gateways:
+                    gateway.purge()
                 next_purge = loop.time() + self.PURGE_EVERY_SECONDS
             if loop.time() >= next_sweep:
                 self._sweep_unmoved()
@@ -593,9 +640,10 @@ class Daemon:
         """Answered files whose move out of work/ failed (disk full, a read-only share)
         are moved again, without waiting for a restart."""
         busy = set(self._working.values())
-        for record in self.gateway.unmoved():
-            if record.id not in busy:
-                self._spawn(record)
+        for gateway in self.gateways:
+            for record in gateway.unmoved():
+                if (gateway.tenant, record.id) not in busy:
+                    self._spawn(gateway, record)
 
     async def _sleep(self, timeout: float) -> None:
         """Until the timeout, an inbox event or a stop signal, whichever comes first."""
