@@ -146,6 +146,42 @@ def test_metrics_expose_journal_counts_latency_and_oldest_age() -> None:
     assert 'utlegg_gateway_seconds_since_last_scan{inbox="a"} 9.0' in text
 
 
+def test_vendor_mode_labels_every_series_and_check_with_its_tenant() -> None:
+    """With tenants, /metrics and /healthz say whose files, cases, inboxes and tokens they are."""
+    state = HealthState(clock=lambda: NOW, tenants=True)
+    state.set_summary({"files": {"done": 3}, "cases": {"accepted": 7}}, tenant="alfa")
+    state.set_summary({"files": {"done": 1}, "cases": {"accepted": 2}}, tenant="beta")
+    state.set_inbox(
+        "a-csv",
+        last_successful_scan=NOW - timedelta(seconds=4),
+        folder_present=True,
+        error=None,
+        tenant="alfa",
+    )
+    state.set_check("token", True, tenant="alfa")
+    state.set_check("token", False, error="MP-250", tenant="beta")
+    state.metrics.case_finished("accepted", "beta")
+    state.metrics.submitted(0.1, "alfa")
+    server = HealthServer(state, port=0).start()
+    try:
+        _, metrics = _get(server.url + "/metrics")
+        status, health = _get(server.url + "/healthz")
+    finally:
+        server.stop()
+    text = metrics.decode()
+    assert 'utlegg_gateway_files{state="done",tenant="alfa"} 3.0' in text
+    assert 'utlegg_gateway_cases{state="accepted",tenant="beta"} 2.0' in text
+    assert 'utlegg_gateway_seconds_since_last_scan{inbox="a-csv",tenant="alfa"} 4.0' in text
+    assert 'utlegg_gateway_check_ok{check="token:beta",tenant="beta"} 0.0' in text
+    assert 'utlegg_gateway_cases_finished_total{state="accepted",tenant="beta"} 1.0' in text
+    assert 'utlegg_gateway_submit_latency_seconds_count{tenant="alfa"} 1.0' in text
+    report = json.loads(health)
+    assert status == 503  # beta's token cannot be had
+    assert report["checks"]["token:beta"]["tenant"] == "beta"
+    assert report["checks"]["token:alfa"]["ok"] is True
+    assert report["checks"]["inbox:a-csv"]["tenant"] == "alfa"
+
+
 def test_unknown_path_is_404() -> None:
     """Anything but /healthz and /metrics is 404."""
     server = HealthServer(HealthState(), port=0).start()

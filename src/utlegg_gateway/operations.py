@@ -24,17 +24,44 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def journal_status(settings: Settings, *, clock: Clock = _utcnow) -> dict[str, Any]:
+def _tenant_view(settings: Settings, journal: Journal, tenant: str | None) -> Journal:
+    """The journal as `status` shows it: one tenant, or (vendor mode) every tenant."""
+    names = [t.tenant for t in settings.tenants]
+    if tenant is None:
+        return journal.for_tenant(None) if names else journal
+    if tenant not in names:
+        raise UsageError(
+            f"no tenant {tenant!r} in the configuration",
+            field="--tenant",
+            hint="configured tenants: " + (", ".join(names) or "none (not in vendor mode)"),
+        )
+    return journal.for_tenant(tenant)
+
+
+def journal_status(
+    settings: Settings, *, tenant: str | None = None, clock: Clock = _utcnow
+) -> dict[str, Any]:
     """The journal's summary plus the failed files (for `status`); read-only, no lock.
 
     Never creates a journal: JournalError "no journal at PATH" (exit 2) when there is none.
     Cases of duplicate files (answered from their original, no case rows of their own)
-    are counted under `cases.duplicate`, as their receipts count them.
+    are counted under `cases.duplicate`, as their receipts count them. In vendor mode it
+    covers every tenant (with a `tenants` breakdown), or only `tenant`.
     """
     with Journal.open_read_only(
         settings.journal.path, clock=clock, busy_timeout_ms=settings.journal.busy_timeout_ms
-    ) as journal:
+    ) as opened:
+        journal = _tenant_view(settings, opened, tenant)
         summary = journal.summary()
+        if settings.tenants and tenant is None:
+            summary["tenants"] = {
+                t.tenant: {
+                    k: v
+                    for k, v in journal.for_tenant(t.tenant).summary().items()
+                    if k in ("files", "cases", "oldest_open_file_age_seconds")
+                }
+                for t in settings.tenants
+            }
         duplicates = journal.files_in_states(FileState.DUPLICATE)
         in_duplicates = sum(
             len(journal.cases_for_file(r.duplicate_of, payloads=False))
@@ -47,6 +74,7 @@ def journal_status(settings: Settings, *, clock: Clock = _utcnow) -> dict[str, A
             {
                 "name": r.name,
                 "inbox": r.inbox,
+                "tenant": r.tenant,
                 "path": r.path,
                 "error": r.error.message if r.error else None,
             }
@@ -56,6 +84,7 @@ def journal_status(settings: Settings, *, clock: Clock = _utcnow) -> dict[str, A
             {
                 "name": r.name,
                 "inbox": r.inbox,
+                "tenant": r.tenant,
                 "state": r.state.value,
                 "since": r.registered_at.isoformat(),
             }
@@ -79,6 +108,19 @@ def render_status(summary: dict[str, Any]) -> Any:
                 counts.add_row(kind, state, str(n))
     age = summary.get("oldest_open_file_age_seconds")
     parts: list[Any] = [counts, f"oldest waiting file: {'none' if age is None else f'{age:.0f} s'}"]
+    if summary.get("tenants"):
+        tenants = Table(title="by tenant")
+        for col in ("tenant", "files", "cases", "oldest waiting"):
+            tenants.add_column(col)
+        for name, part in summary["tenants"].items():
+            waited = part.get("oldest_open_file_age_seconds")
+            tenants.add_row(
+                name,
+                ", ".join(f"{s} {n}" for s, n in part["files"].items() if n) or "-",
+                ", ".join(f"{s} {n}" for s, n in part["cases"].items() if n) or "-",
+                "none" if waited is None else f"{waited:.0f} s",
+            )
+        parts.append(tenants)
     if summary.get("failed_files"):
         failed = Table(title="failed files (fix the cause, then `utlegg-gateway replay NAME`)")
         for col in ("name", "inbox", "path", "error"):
@@ -99,7 +141,9 @@ def replay_file(settings: Settings, name: str, *, clock: Clock = _utcnow) -> Pat
     with Journal.open(
         settings.journal.path, clock=clock, busy_timeout_ms=settings.journal.busy_timeout_ms
     ) as journal:
-        matches = [r for r in journal.files_in_states(FileState.FAILED) if r.name == name]
+        # Every tenant's failed files (inbox names are unique across tenants).
+        every = journal.for_tenant(None) if settings.tenants else journal
+        matches = [r for r in every.files_in_states(FileState.FAILED) if r.name == name]
     if not matches:
         raise UsageError(
             f"no failed file named {name!r} in the journal",
@@ -110,7 +154,10 @@ def replay_file(settings: Settings, name: str, *, clock: Clock = _utcnow) -> Pat
     source = Path(record.path) if record.path else None
     if source is None or not source.is_file():
         raise UsageError(f"the failed file is no longer at {record.path}", file=name)
-    inbox = next((i for i in settings.inboxes if i.name == record.inbox), None)
+    inboxes = [
+        i for t in settings.tenant_settings() if t.tenant == record.tenant for i in t.inboxes
+    ]
+    inbox = next((i for i in inboxes if i.name == record.inbox), None)
     if inbox is None:
         raise UsageError(f"inbox {record.inbox!r} is not configured", file=name)
     target = inbox.path / record.name

@@ -207,8 +207,9 @@ class Journal:
                 raise
         return cls(conn, path, clock)
 
-    def for_tenant(self, tenant: str) -> Journal:
-        """The same journal as seen by `tenant` (same connection and lock; close it once)."""
+    def for_tenant(self, tenant: str | None) -> Journal:
+        """The same journal as seen by `tenant` (same connection and lock; close it once);
+        None: every tenant's rows, read-only."""
         return Journal(self._conn, self._path, self._clock, tenant=tenant, lock=self._lock)
 
     @property
