@@ -19,6 +19,7 @@ import shutil
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +122,12 @@ def write_gateway_config(
     return path
 
 
+# The exports the demo's two inboxes read: the `patterns` of the shipped csv-krav and
+# xml-sak mappings. The other examples (wide, record-type, fixed-width and the wide one's
+# lookup table) have mappings of their own and are not the demo's.
+_DEMO_EXPORTS = {".csv": "utlegg_*.csv", ".xml": "inkassonett_*.xml"}
+
+
 def _drop_examples(examples: Path, inbox_csv: Path, inbox_xml: Path) -> list[str]:
     """Copy the shipped examples into the inboxes; returns the data file names dropped.
 
@@ -129,21 +136,17 @@ def _drop_examples(examples: Path, inbox_csv: Path, inbox_xml: Path) -> list[str
     rejected case among accepted ones.
     """
     dropped: list[str] = []
-    files = sorted(p for p in examples.rglob("*") if p.is_file())
+    files = sorted(p for p in examples.rglob("*") if p.is_file() and p.parent == examples)
     for path in files:
         suffix = path.suffix.lower()
         if suffix == ".pdf":
             shutil.copy2(path, inbox_csv / path.name)
             shutil.copy2(path, inbox_xml / path.name)
-    for path in files:
-        suffix = path.suffix.lower()
-        if suffix == ".csv":
-            _atomic_copy(path, inbox_csv / path.name)
-            dropped.append(path.name)
-        elif suffix == ".xml":
-            _atomic_copy(path, inbox_xml / path.name)
-            dropped.append(path.name)
-    broken = _broken_copy(files)
+    exports = [p for p in files if fnmatch(p.name, _DEMO_EXPORTS.get(p.suffix.lower(), "-"))]
+    for path in exports:
+        _atomic_copy(path, (inbox_csv if path.suffix.lower() == ".csv" else inbox_xml) / path.name)
+        dropped.append(path.name)
+    broken = _broken_copy(exports)
     if broken is not None:
         name, data = broken
         target = inbox_csv / name
@@ -194,8 +197,58 @@ def _broken_copy(files: Sequence[Path]) -> tuple[str, bytes] | None:
     return None
 
 
-def run_demo(directory: Path | None = None) -> int:
-    """Run the demo (see the module docstring); returns the process exit code (0)."""
+def _customer_orgnr(n: int) -> str:
+    """The n-th synthetic customer organisation number of vendor mode (valid mod 11)."""
+    from stdnum.no import orgnr
+
+    for body in range(31990000 + 10 * n, 31990000 + 10 * n + 10):
+        for digit in "0123456789":
+            candidate = f"{body}{digit}"
+            if orgnr.is_valid(candidate):
+                return candidate
+    raise AssertionError("no valid organisation number in the range")  # pragma: no cover
+
+
+def _vendor_config(config: Path, tenants: Sequence[tuple[str, str]]) -> None:
+    """Move the demo config's inboxes into one tenant per (name, organisation)."""
+    data = yaml.safe_load(config.read_text("utf-8"))
+    inboxes = data.pop("inboxes")
+    data["tenants"] = [
+        {
+            "name": name,
+            "organisation": org,
+            "maskinporten": {"systembruker": {"org": org}},
+            "inboxes": [
+                {**i, "name": f"{name}-{i['name']}", "path": f"inbox/{name}/{i['name']}"}
+                for i in inboxes
+            ],
+        }
+        for name, org in tenants
+    ]
+    config.write_text(
+        "# Written by `utlegg-gateway demo --tenants`: a vendor's gateway for its customers.\n"
+        + yaml.safe_dump(data, sort_keys=False, allow_unicode=True),
+        encoding="utf-8",
+    )
+
+
+def _as_customer(inboxes: Iterable[Path], orgnr: str) -> None:
+    """Each export as the customer writes it: its own organisation as innsender."""
+    for inbox in inboxes:
+        for path in inbox.iterdir():
+            if path.suffix.lower() in (".csv", ".xml"):
+                staged = path.with_name(f".{path.name}.tmp")  # a dot-name: never scanned
+                staged.write_bytes(path.read_bytes().replace(DEMO_ORGNR.encode(), orgnr.encode()))
+                staged.replace(path)
+
+
+def run_demo(directory: Path | None = None, *, tenants: int = 0) -> int:
+    """Run the demo (see the module docstring); returns the process exit code (0).
+
+    With `tenants`, the demo client is a system vendor filing for that many customer
+    organisations (vendor mode: one tenant each, through its Altinn system user), each
+    with the example exports as its own.
+    """
     from rich.console import Console
     from rich.table import Table
 
@@ -216,7 +269,10 @@ def run_demo(directory: Path | None = None) -> int:
     root.mkdir(parents=True, exist_ok=True)
     configure_logging(json_lines=False, level="WARNING")
     console.print(f"[bold]utlegg-gateway demo[/bold] in {root}")
-    creds = write_credentials(root / "credentials")
+    customers = [(f"kunde-{n}", _customer_orgnr(n)) for n in range(1, tenants + 1)]
+    creds = write_credentials(
+        root / "credentials", systemuser_orgs=tuple(org for _, org in customers)
+    )
     options = SandboxOptions(scanning_seconds=0.2)
     with running_sandbox(options, credentials=[creds]) as sandbox:
         console.print(f"sandbox (Maskinporten + ELAN) at {sandbox.url}")
@@ -228,10 +284,17 @@ def run_demo(directory: Path | None = None) -> int:
             mapping_dirs=[mapping_dir],
             receipt_formats=("json", "csv"),
         )
-        dropped = _drop_examples(
-            mapping_dir / "examples", root / "inbox" / "csv-krav", root / "inbox" / "xml-sak"
-        )
-        console.print(f"dropped {len(dropped)} export file(s): {', '.join(dropped)}")
+        if customers:
+            _vendor_config(config, customers)
+        for name, org in customers or [("", DEMO_ORGNR)]:
+            folders = [root / "inbox" / name / "csv-krav", root / "inbox" / name / "xml-sak"]
+            for folder in folders:
+                folder.mkdir(parents=True, exist_ok=True)
+            dropped = _drop_examples(mapping_dir / "examples", *folders)
+            if name:
+                _as_customer(folders, org)
+            whose = f" for {name} ({org})" if name else ""
+            console.print(f"dropped {len(dropped)} export file(s){whose}: {', '.join(dropped)}")
         settings = load_settings(config)
         if sys.stderr.isatty():
             progress = TerminalProgress()
@@ -242,14 +305,17 @@ def run_demo(directory: Path | None = None) -> int:
         else:
             report = run_once(settings)
         held = len(sandbox.admin.submissions())
-        followup = collect_followup(settings, sandbox)  # statuses + a rettebrev
+        # The follow-up act (statuses, a rettebrev) is the single-organisation demo's.
+        followup = None if customers else collect_followup(settings, sandbox)
     table = Table(title="What the gateway did")
-    for column in ("file", "case", "status", "eksternSaksreferanse / rule"):
+    columns = ("file", "case", "status", "eksternSaksreferanse / rule")
+    for column in ("tenant", *columns) if customers else columns:
         table.add_column(column)
-    for outcome in sorted(report.outcomes, key=lambda o: o.file.name):
+    for outcome in sorted(report.outcomes, key=lambda o: (o.file.tenant, o.file.name)):
+        lead = (outcome.file.tenant,) if customers else ()
         if not outcome.cases:
             error = outcome.file.error.message if outcome.file.error else ""
-            table.add_row(outcome.file.name, "-", outcome.file.state.value, str(error))
+            table.add_row(*lead, outcome.file.name, "-", outcome.file.state.value, str(error))
         for case in outcome.cases:
             detail = case.ekstern_saksreferanse or "; ".join(
                 f"{e.rule}: {e.message}"
@@ -257,10 +323,11 @@ def run_demo(directory: Path | None = None) -> int:
                 for e in case.errors
             )
             shown = _STATUS_SHOWN.get(case.state.value, case.state.value)
-            table.add_row(outcome.file.name, case.innsender_referanse, shown, detail)
+            table.add_row(*lead, outcome.file.name, case.innsender_referanse, shown, detail)
     console.print(table)
     console.print(f"the sandbox holds {held} submitted begjæring(er)")
-    print_followup(console, followup)
+    if followup is not None:
+        print_followup(console, followup)
     console.print("[bold]receipts[/bold]:")
     for outcome in report.outcomes:
         for path in outcome.receipts:
