@@ -3,18 +3,25 @@
 Decoding: a UTF-8 BOM wins (so do UTF-16 BOMs); otherwise the configured encodings are
 tried in order (default UTF-8, strictly, then cp1252). A file no encoding can decode is a
 `SourceError` naming the byte offset and line. Only the columns the mapping reads are
-kept per row; grouping needs every row of the file, because rows of one case are not
-always adjacent.
+kept per row. Rows of one case are not always adjacent, so grouping sees every row
+before the first case comes out; past `SPILL_ROWS` rows they go to sorted runs in a
+temporary folder and are merged back (an external sort), so memory stays flat at any
+file size: only the case keys stay in memory.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
-from collections.abc import Callable, Iterator
+import heapq
+import marshal
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 from utlegg_gateway.errors import SourceError
 from utlegg_gateway.mapping.engine import FAILED, BuildState, Row, Scope
@@ -28,7 +35,12 @@ _BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
 _CHUNK = 1 << 20
+# Rows held in memory before they go to a sorted run on disk: ~50 MB of rows at most.
+SPILL_ROWS = 50_000
+_READ_BUFFER = 1 << 16  # per run while merging: a 1 GB file has a few dozen runs
 T = TypeVar("T")
+# (case number in order of first appearance, start line, projected values, problem)
+_Spilled = tuple[int, int, tuple[str, ...], str | None]
 
 
 @dataclass(slots=True)
@@ -70,7 +82,7 @@ def _dialect(source: CsvSource) -> dict[str, object]:
 
 
 def _read_rows(
-    path: Path, encoding: str, spec: MappingSpec, source: CsvSource
+    path: Path, encoding: str, spec: MappingSpec, source: CsvSource, strings: dict[str, str]
 ) -> Iterator[tuple[int, list[str], str | None]]:
     """(start line, projected values, problem) per record; the header is checked first."""
     with path.open(encoding=encoding, newline="", errors="strict") as fh:
@@ -114,8 +126,10 @@ def _read_rows(
         width = len(names)
         strip = source.strip
         # Case and grunnlag columns repeat on every row: keep one string per distinct
-        # value, or a 100,000-row file holds millions of copies of the same text.
-        shared = {"": ""}.setdefault
+        # value, or a 100,000-row file holds millions of copies of the same text. The
+        # caller clears `strings` when its rows leave memory.
+        strings[""] = ""
+        shared = strings.setdefault
         while True:
             try:
                 record = next(reader)
@@ -214,7 +228,7 @@ def read_csv_cases(path: Path, spec: MappingSpec) -> Iterator[CsvCase]:
         source.encodings,
         lambda encoding: _group(path, encoding, spec, source),
     )
-    yield from cases.values()
+    yield from cases
 
 
 def _mixed_utf8_lines(path: Path) -> list[int]:
@@ -238,28 +252,112 @@ def _mixed_utf8_lines(path: Path) -> list[int]:
     return bad if utf8_text and bad else []
 
 
-def _group(path: Path, encoding: str, spec: MappingSpec, source: CsvSource) -> dict[str, CsvCase]:
-    cases: dict[str, CsvCase] = {}
+def _group(path: Path, encoding: str, spec: MappingSpec, source: CsvSource) -> Iterable[CsvCase]:
+    """Read every row (so a decoding error surfaces here), then the cases in key order."""
+    order: dict[str, int] = {}
+    keys: list[str] = []
+    keyless: set[int] = set()
     key_expr = spec.key
     fast = key_expr.kind == "col" and not key_expr.transforms
     state = BuildState()
     scope = Scope(str(path))
-    for start, values, problem in _read_rows(path, encoding, spec, source):
-        row = Row(start, tuple(values))
-        if fast:
-            key = row.values[key_expr.ref]
-        else:
-            scope.rows = (row,)
-            raw = key_expr.read(scope)
-            key = None if raw is None else key_expr.apply(raw, scope, state, "")
-            key = None if key is FAILED or key is None else str(key)
-        missing = not key
-        if missing:
-            key = f"line {start}"
-        case = cases.get(key)
-        if case is None:
-            case = cases[key] = CsvCase(key, [], key_missing=missing)
-        case.rows.append(row)
-        if problem:
-            case.problems.append((start, problem))
-    return cases
+    strings: dict[str, str] = {}
+    rows: list[_Spilled] = []
+    spill: _Spill | None = None
+    try:
+        for start, values, problem in _read_rows(path, encoding, spec, source, strings):
+            row_values = tuple(values)
+            if fast:
+                key = row_values[key_expr.ref]
+            else:
+                scope.rows = (Row(start, row_values),)
+                raw = key_expr.read(scope)
+                key = None if raw is None else key_expr.apply(raw, scope, state, "")
+                key = None if key is FAILED or key is None else str(key)
+            number = order.get(key) if key else None
+            if number is None:
+                number = order[key or f"line {start}"] = len(keys)
+                keys.append(key or f"line {start}")
+                if not key:
+                    keyless.add(number)
+            rows.append((number, start, row_values, problem))
+            if len(rows) >= SPILL_ROWS:
+                spill = spill or _Spill(path)
+                spill.write(rows)
+                rows = []
+                strings.clear()
+        if spill is not None and rows:
+            spill.write(rows)
+    except BaseException:
+        if spill is not None:
+            spill.discard()  # a decoding retry or an error: the runs are of no use
+        raise
+    if spill is None:
+        rows.sort(key=itemgetter(0))  # stable: a case's rows stay in file order
+        return _cases(rows, keys, keyless)
+    return spill.cases(keys, keyless)
+
+
+def _cases(rows: Iterable[_Spilled], keys: list[str], keyless: set[int]) -> Iterator[CsvCase]:
+    for number, group in groupby(rows, key=itemgetter(0)):
+        case = CsvCase(keys[number], [], key_missing=number in keyless)
+        for _, start, values, problem in group:
+            case.rows.append(Row(start, values))
+            if problem:
+                case.problems.append((start, problem))
+        yield case
+
+
+class _Spill:
+    """Sorted runs of rows in a temporary folder, merged back in case order."""
+
+    def __init__(self, path: Path) -> None:
+        self._source = path
+        try:
+            self._folder = tempfile.TemporaryDirectory(prefix="utlegg-csv-")
+        except OSError as exc:
+            raise self._error(exc) from exc
+        self._runs: list[Path] = []
+
+    def _error(self, exc: OSError) -> SourceError:
+        return SourceError(
+            f"cannot write the temporary file that sorts this file's rows: {exc.strerror}",
+            file=str(self._source),
+            hint="set TMPDIR to a local folder with free space about the size of the file",
+        )
+
+    def write(self, rows: list[_Spilled]) -> None:
+        rows.sort(key=itemgetter(0))
+        run = Path(self._folder.name) / f"run-{len(self._runs):05d}"
+        try:
+            with run.open("wb", buffering=_CHUNK) as fh:
+                for row in rows:
+                    marshal.dump(row, fh)
+        except OSError as exc:
+            raise self._error(exc) from exc
+        self._runs.append(run)
+
+    def discard(self) -> None:
+        self._folder.cleanup()
+
+    def cases(self, keys: list[str], keyless: set[int]) -> Iterator[CsvCase]:
+        files: list[BinaryIO] = []
+        try:
+            files = [run.open("rb", buffering=_READ_BUFFER) for run in self._runs]
+            # Within a run rows are in (case, line) order and runs follow the file, so a
+            # merge on the case number alone keeps each case's rows in file order.
+            yield from _cases(heapq.merge(*map(_load, files), key=itemgetter(0)), keys, keyless)
+        finally:
+            for fh in files:
+                fh.close()
+            self._folder.cleanup()
+
+
+def _load(fh: BinaryIO) -> Iterator[_Spilled]:
+    while True:
+        try:
+            # S302: the runs are this process's own files, written moments ago in a
+            # private temporary folder; nothing else writes them.
+            yield marshal.load(fh)  # noqa: S302
+        except EOFError:
+            return
