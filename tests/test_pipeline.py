@@ -18,6 +18,8 @@ from tests.e2e._support import (
     drop_attachments,
     drop_renamed,
     held_cases,
+    journal_rows,
+    make_batch,
     receipt,
 )
 from utlegg_gateway.config import load_settings
@@ -224,11 +226,16 @@ def test_unreadable_file_goes_to_failed_with_a_report_and_can_be_replayed(
     assert not [p for p in (tmp_path / "failed").rglob("*") if p.is_file()]
 
 
-def test_xml_broken_after_its_good_cases_sends_nothing_and_answers_every_case(
-    tmp_path: Path, sandbox: Any, credentials: Any
+@pytest.mark.parametrize("while_mapping", [False, True], ids=["held", "streamed"])
+def test_xml_broken_after_its_good_cases_answers_every_case(
+    tmp_path: Path, sandbox: Any, credentials: Any, while_mapping: bool
 ) -> None:
-    """Two good Sak, then a syntax error at the end: nothing reaches ELAN, both cases answered."""
-    config = _config(tmp_path, sandbox, credentials)
+    """Two good Sak, then a syntax error at the end: both cases answered, the file failed.
+
+    Held (`submit_while_mapping: false`), nothing reaches ELAN; streamed, the cases read
+    before the break were sent as they were read and the receipt says they were accepted.
+    """
+    config = _config(tmp_path, sandbox, credentials, runner={"submit_while_mapping": while_mapping})
     inbox = _inbox(tmp_path, "xml-sak")
     drop_attachments("xml-sak", inbox)
     text = FORMATS["xml-sak"].read_bytes()
@@ -240,16 +247,22 @@ def test_xml_broken_after_its_good_cases_sends_nothing_and_answers_every_case(
 
     assert _once(config).exit_code == 1
 
-    assert sandbox.admin.submissions() == []
-    assert sandbox.admin.uploads() == []
+    submitted = [s for s in sandbox.admin.submissions() if s["operation"] == "submit"]
     name = "inkassonett_20251009.xml"
     assert json.loads((tmp_path / "outbox" / f"{name}.feil.json").read_text())["code"].startswith(
         "source"
     )
     cases = receipt(tmp_path / "outbox", name)["cases"]
     assert sorted(c["innsenderReferanse"] for c in cases) == sorted(SAMPLE_CASES)
-    assert {c["status"] for c in cases} == {"failed"}
-    assert all("no case of it was sent" in c["errors"][0]["message"] for c in cases)
+    if while_mapping:
+        assert len(submitted) == len(SAMPLE_CASES)
+        assert {c["status"] for c in cases} == {"accepted"}
+        assert all(c["eksternSaksreferanse"] for c in cases)
+    else:
+        assert submitted == []
+        assert sandbox.admin.uploads() == []
+        assert {c["status"] for c in cases} == {"failed"}
+        assert all("this case was not sent" in c["errors"][0]["message"] for c in cases)
     assert [p.name for p in (tmp_path / "failed").rglob("*") if p.is_file()] == [name]
 
 
@@ -482,3 +495,40 @@ def test_an_innsender_other_than_the_token_s_organisation_is_never_sent(
         assert SANDBOX_SYSTEMUSER_ORG in found[0]["message"]
     assert [s for s in sandbox.admin.submissions() if s.get("operation") == "submit"] == []
     assert sandbox.admin.cases() == []
+
+
+TRANSITIONS = "SELECT id FROM transitions WHERE entity = 'case' AND to_state = ?"
+
+
+@pytest.mark.parametrize("while_mapping", [False, True], ids=["held", "streamed"])
+def test_cases_start_while_the_file_is_read(
+    tmp_path: Path, sandbox: Any, credentials: Any, while_mapping: bool
+) -> None:
+    """Streamed, the first case is submitted before the last is recorded; held, after.
+
+    One case in flight makes the order certain: reading waits for the slot, so with
+    streaming case 2 is recorded only once case 1 has been submitted. The journal's
+    transition ids are its commit order.
+    """
+    config = _config(
+        tmp_path,
+        sandbox,
+        credentials,
+        runner={"submit_while_mapping": while_mapping, "max_cases_in_flight": 1},
+    )
+    inbox = _inbox(tmp_path, "csv-krav")
+    drop_attachments("csv-krav", inbox)
+    refs = make_batch(6, inbox / "utlegg_20260101_020000.csv")
+
+    assert _once(config).exit_code == 0
+
+    path = load_settings(config, environ={}).journal.path
+    created = [r[0] for r in journal_rows(path, TRANSITIONS, ("new",))]
+    submitting = [r[0] for r in journal_rows(path, TRANSITIONS, ("submitting",))]
+    assert len(created) == len(refs)
+    assert len(submitting) == len(refs)
+    if while_mapping:
+        assert min(submitting) < max(created)
+    else:
+        assert max(created) < min(submitting)
+    assert sorted(s["innsenderReferanse"] for s in sandbox.admin.cases()) == sorted(refs)

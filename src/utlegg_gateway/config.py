@@ -395,6 +395,10 @@ class RunnerSettings(_Section):
     mapping_dirs: tuple[ConfigPath, ...] = Field(default=(Path("mappings"),), validate_default=True)
     # Cases (of all files) in flight at once; ELAN calls are capped by elan.max_concurrency.
     max_cases_in_flight: int = Field(default=20, ge=1, le=1000)
+    # Start a file's cases as they are read (the first submit seconds after the claim,
+    # not after the whole file); false holds every case until the file is read to its
+    # end, so a file broken half-way sends none of its cases.
+    submit_while_mapping: bool = True
     # Files claimed per scan, so a backlog of thousands does not starve the rest.
     max_files_per_scan: int = Field(default=50, ge=1)
     # SIGTERM: stop claiming, let calls in flight finish for this long, then stop.

@@ -17,6 +17,8 @@ has the same bytes.
 
 Cases of a file run concurrently: each is its own task, bounded by a semaphore shared by
 all files (`runner.max_cases_in_flight`); the ELAN client caps calls in flight (≤ 5).
+A case starts as soon as it is recorded (`runner.submit_while_mapping`), while the rest
+of its file is still being read; the file moves on only when all of it is read.
 One slow or broken case never blocks the others: every case catches its own errors and
 ends in a state. Cases that fail local prøving are never sent.
 """
@@ -24,7 +26,7 @@ ends in a state. Cases that fail local prøving are never sent.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -329,24 +331,22 @@ class Pipeline:
             raise InboxError("the claimed file is gone from work/", file=record.path or record.name)
         if record.duplicate_of is not None and record.state is F.CLAIMED:
             return await self._answer_duplicate(record, inbox)
+        started = _CaseTasks()
         if record.state in (F.CLAIMED, F.MAPPING):
             if record.state is F.CLAIMED:
                 record = self.journal.set_file_state(record.id, F.MAPPING)
+            stream = started if self.settings.runner.submit_while_mapping else None
             try:
-                await self._map_cases(record, path)
-            except (SourceError, MappingSpecError) as exc:
-                return await self._fail_file(self.journal.file(record.id), exc)
-            except JournalError:
+                unreadable = await self._read_cases(record, path, inbox, stream)
+            except BaseException:
+                await started.cancel()  # a stop or a journal failure: resumable states
                 raise
-            except Exception as exc:
-                # A reader that let a library error through (csv.Error on a huge field):
-                # still only this file is unreadable. Uncaught, it stopped the gateway and,
-                # the file being resumed at every start, stopped it again each time.
-                log.exception("reading the file failed", extra=fields(file=record.name))
-                error = SourceError(
-                    f"the file could not be read ({type(exc).__name__}: {exc})", file=record.name
-                )
-                return await self._fail_file(self.journal.file(record.id), error)
+            # Every case started while reading ends (or waits) before the file moves on.
+            await started.wait()
+            if started.failures:
+                raise started.failures[0]
+            if unreadable is not None:
+                return await self._fail_file(self.journal.file(record.id), unreadable)
             record = self.journal.set_file_state(record.id, F.PROCESSING)
         else:  # processing: every case is in the journal; resume the unfinished ones
             self.progress.cases_found(
@@ -355,7 +355,7 @@ class Pipeline:
             for case in self.journal.cases_for_file(record.id, payloads=False):
                 if case.state in CASE_END_STATES:
                     self.progress.case_finished(record.name, case_outcome(case.state))
-        await self._run_cases(record, inbox, path)
+        await self._run_cases(record, inbox, path, skip=started.ids)
         cases = self.journal.cases_for_file(record.id, payloads=False)
         if any(c.state not in CASE_END_STATES for c in cases):
             # Only `once` gets here (cases still waiting for attachments): the file stays
@@ -363,14 +363,38 @@ class Pipeline:
             return FileOutcome(file=self.journal.file(record.id), cases=cases)
         return await self._complete(self.journal.file(record.id), inbox)
 
-    async def _map_cases(self, record: FileRecord, path: Path) -> None:
-        """Map the whole file into the journal before any case of it is sent.
+    async def _read_cases(
+        self, record: FileRecord, path: Path, inbox: InboxSettings, stream: _CaseTasks | None
+    ) -> GatewayError | None:
+        """`_map_cases`, with an unreadable file's error returned rather than raised."""
+        try:
+            await self._map_cases(record, path, inbox, stream)
+        except (SourceError, MappingSpecError) as exc:
+            return exc
+        except JournalError:
+            raise
+        except Exception as exc:
+            # A reader that let a library error through (csv.Error on a huge field):
+            # still only this file is unreadable. Uncaught, it stopped the gateway and,
+            # the file being resumed at every start, stopped it again each time.
+            log.exception("reading the file failed", extra=fields(file=record.name))
+            return SourceError(
+                f"the file could not be read ({type(exc).__name__}: {exc})", file=record.name
+            )
+        return None
 
-        Sources stream (an XML export is parsed record by record), so a syntax error at
-        the end of a file is only found after earlier cases were built. Nothing is sent
-        until the file has been read to its end: a broken file fails whole, with an error
-        report, instead of half of it reaching ELAN. Memory stays bounded because each
-        case goes to the journal as it is built.
+    async def _map_cases(
+        self, record: FileRecord, path: Path, inbox: InboxSettings, stream: _CaseTasks | None
+    ) -> None:
+        """Map the file into the journal case by case; with `stream`, start each case too.
+
+        Sources stream (an XML export is parsed record by record), so memory stays bounded:
+        each case goes to the journal as it is built, and with `stream` its task starts as
+        soon as it is recorded and a slot is free (waiting for that slot also holds the
+        reading back). A syntax error at the end of a file is found only after earlier
+        cases were built: with `stream` those may be in ELAN already and are answered in
+        the receipt; without it (`runner.submit_while_mapping: false`) nothing is sent
+        until the file has been read to its end, so a broken file fails whole.
         """
         spec = self._mapping_for(self.inbox(record.inbox), path)
         ctx = ProvingContext(
@@ -398,6 +422,12 @@ class Pipeline:
                 case = self._record_case(record, result)
                 if case.state in CASE_END_STATES:
                     self.progress.case_finished(record.name, case_outcome(case.state))
+                elif (
+                    stream is not None
+                    and case.state is C.NEW
+                    and not await self._start_case(stream, record, inbox, path, case.id)
+                ):
+                    raise stream.failures[0]  # the journal failed in a started case
             if found == 0:
                 # Silence here lost cases: records in another namespace, a renamed element
                 # or a wrong delimiter gave "0 cases", exit 0, and the file archived.
@@ -466,8 +496,15 @@ class Pipeline:
 
     # -- cases -------------------------------------------------------------------------
 
-    async def _run_cases(self, record: FileRecord, inbox: InboxSettings, path: Path) -> None:
-        """Run every open case of the file, at most `max_cases_in_flight` across all files.
+    async def _run_cases(
+        self,
+        record: FileRecord,
+        inbox: InboxSettings,
+        path: Path,
+        *,
+        skip: frozenset[int] | set[int] = frozenset(),
+    ) -> None:
+        """Run every open case of the file not in `skip` (those ran while it was read).
 
         A case's task starts only once its slot is free, so a waiting case costs one id,
         not a task and a record: memory stays flat in the number of cases of a file.
@@ -475,35 +512,32 @@ class Pipeline:
         open_ids = [
             c.id
             for c in self.journal.cases_for_file(record.id, payloads=False)
-            if c.state not in CASE_END_STATES
+            if c.state not in CASE_END_STATES and c.id not in skip
         ]
-        running: set[asyncio.Task[None]] = set()
-        failures: list[BaseException] = []
-
-        def finished(task: asyncio.Task[None]) -> None:
-            running.discard(task)
-            if not task.cancelled() and task.exception() is not None:
-                failures.append(task.exception())  # type: ignore[arg-type]  # not None: checked
-
+        tasks = _CaseTasks()
         try:
             for case_id in open_ids:
-                await self._slots.acquire()
-                if failures:  # the journal failed: nothing more may be started
-                    self._slots.release()
-                    break
-                task = asyncio.create_task(self._guarded_case(record, inbox, path, case_id))
-                running.add(task)
-                task.add_done_callback(finished)
-            await asyncio.gather(*running, return_exceptions=True)
+                if not await self._start_case(tasks, record, inbox, path, case_id):
+                    break  # the journal failed: nothing more may be started
+            await tasks.wait()
         except BaseException:
             # Cancelled (a stop after the grace): the cases started go down with the file;
             # their journal state is resumable.
-            for task in running:
-                task.cancel()
-            await asyncio.gather(*running, return_exceptions=True)
+            await tasks.cancel()
             raise
-        if failures:
-            raise failures[0]
+        if tasks.failures:
+            raise tasks.failures[0]
+
+    async def _start_case(
+        self, tasks: _CaseTasks, record: FileRecord, inbox: InboxSettings, path: Path, case_id: int
+    ) -> bool:
+        """Start one case once a slot is free; False (nothing started) after a failure."""
+        await self._slots.acquire()
+        if tasks.failures:
+            self._slots.release()
+            return False
+        tasks.add(case_id, self._guarded_case(record, inbox, path, case_id))
+        return True
 
     async def _guarded_case(
         self, record: FileRecord, inbox: InboxSettings, path: Path, case_id: int
@@ -595,14 +629,15 @@ class Pipeline:
             record = self.journal.set_file_state(record.id, F.FAILED, error=entry)
         receipts: list[Path] = []
         cases = self.journal.cases_for_file(record.id, payloads=False)
-        # A file fails before any of its cases is sent (it is read to its end first), so
-        # cases recorded before the break never left: end them as failed, saying so, so
-        # that every case of the file is answered in a receipt and none stays open.
+        # Cases recorded before the break that were not sent (none is, unless
+        # runner.submit_while_mapping started them; one waiting for its attachments was
+        # not sent either) end as failed, saying so, so that every case of the file is
+        # answered in a receipt and none stays open. Cases already sent keep their state.
         for case in cases:
-            if case.state is C.NEW:
+            if case.state in (C.NEW, C.WAITING_ATTACHMENTS):
                 entry = ErrorEntry(
                     exc.code,
-                    "the file could not be read to its end; no case of it was sent"
+                    "the file could not be read to its end; this case was not sent"
                     f" ({exc.message})",
                     place=case.place,
                 )
@@ -700,6 +735,34 @@ class Pipeline:
                 if hit is not None and hit[0] not in out:
                     out.append(hit[0])
         return out
+
+
+class _CaseTasks:
+    """The case tasks one caller started: their ids, and the first errors they raised."""
+
+    def __init__(self) -> None:
+        self.ids: set[int] = set()
+        self.failures: list[BaseException] = []
+        self._running: set[asyncio.Task[None]] = set()
+
+    def add(self, case_id: int, work: Coroutine[object, object, None]) -> None:
+        self.ids.add(case_id)
+        task = asyncio.create_task(work)
+        self._running.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.failures.append(task.exception())  # type: ignore[arg-type]  # not None: checked
+
+    async def wait(self) -> None:
+        await asyncio.gather(*self._running, return_exceptions=True)
+
+    async def cancel(self) -> None:
+        for task in self._running:
+            task.cancel()
+        await self.wait()
 
 
 def internal(exc: BaseException) -> InternalError:
