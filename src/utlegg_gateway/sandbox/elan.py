@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from starlette.datastructures import UploadFile
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -156,7 +156,13 @@ def _guarded(
     async def endpoint(request: Request) -> Response:
         sb.stats.calls[operation] += 1
         sb.stats.bases[base] += 1
-        response = await _run(request)
+        try:
+            response = await _run(request)
+        except ClientDisconnect:
+            # The client went away mid-request (a gateway stopped or killed): as a real
+            # server, drop the request quietly instead of logging a traceback.
+            sb.stats.answers[f"{operation}:client-gone"] += 1
+            return Response(status_code=499)
         shown = "dropped" if isinstance(response, DroppedConnection) else response.status_code
         sb.stats.answers[f"{operation}:{shown}"] += 1
         return response

@@ -1,0 +1,105 @@
+"""Time from a big file's claim to its first submit, cases sent as read vs held until read.
+
+    .venv/bin/python benchmarks/bench_first_submit.py [--cases 100000] [--held-cases 10000]
+
+One generated XML export (bench_mapping.make_xml: the sample's DOM Sak renumbered) is
+dropped into an inbox and `utlegg-gateway once` (a subprocess) started against the
+sandbox (its own process, no injected latency). As soon as the sandbox has received the
+first submit, `once` is stopped with SIGTERM (sending all of a 100,000-case file would
+take an hour). The figure: the sandbox's receipt time of that first submit minus the
+file's `claimed` time in the journal (both wall clock on this machine).
+
+- streamed: `runner.submit_while_mapping: true` (the default), `--cases` cases;
+- held: `submit_while_mapping: false` on `--held-cases` cases: the first submit waits
+  for the whole file to be mapped, the limit the streaming removes (it grows with the
+  file; the 100,000-case figure is the mapping time of the whole file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_gateway import REPO, _admin, _start_sandbox
+from bench_mapping import make_xml
+
+sys.path.insert(0, str(REPO))
+from tests.e2e._support import MAPPINGS, drop_attachments
+
+from utlegg_gateway.demo import write_gateway_config
+
+
+def first_submit(root: Path, sandbox: object, creds: object, cases: int, stream: bool) -> float:
+    """Seconds from the file's claim to the sandbox's first submit."""
+    config = write_gateway_config(
+        root,
+        sandbox=sandbox,
+        credentials=creds,
+        inboxes={"xml-sak": ["xml-sak"]},
+        mapping_dirs=[MAPPINGS],
+        stable_seconds=0.0,
+        extra={"runner": {"submit_while_mapping": stream, "shutdown_grace_seconds": 1}},
+    )
+    inbox = root / "inbox" / "xml-sak"
+    drop_attachments("xml-sak", inbox)
+    staged = root / "inkassonett_20260301.xml"
+    make_xml(staged, cases)
+    staged.replace(inbox / staged.name)
+    admin = _admin(sandbox.url)  # type: ignore[attr-defined]  # _Obj from bench_gateway
+    before = len(admin.submissions())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "utlegg_gateway", "once", "--config", str(config)],
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        while True:
+            submits = [s for s in admin.submissions()[before:] if s["operation"] == "submit"]
+            if submits:
+                break
+            if proc.poll() is not None:
+                raise RuntimeError(f"once ended ({proc.returncode}) before any submit")
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=120)
+    conn = sqlite3.connect(root / "state" / "journal.sqlite3")
+    (claimed,) = conn.execute(
+        "SELECT MIN(at) FROM transitions WHERE entity = 'file' AND to_state = 'claimed'"
+    ).fetchone()
+    conn.close()
+    return float(submits[0]["received_at"]) - datetime.fromisoformat(claimed).timestamp()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--held-cases", type=int, default=10_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, sandbox, creds = _start_sandbox(Path(tmp))
+        try:
+            streamed = first_submit(Path(tmp) / "streamed", sandbox, creds, args.cases, True)
+            held = first_submit(Path(tmp) / "held", sandbox, creds, args.held_cases, False)
+        finally:
+            assert proc.stdin is not None
+            proc.stdin.close()
+            proc.wait(timeout=30)
+    print("| mode | cases in the file | claim → first submit s |")
+    print("|---|---:|---:|")
+    print(f"| streamed (submit_while_mapping: true) | {args.cases} | {streamed:.2f} |")
+    print(f"| held (submit_while_mapping: false) | {args.held_cases} | {held:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
