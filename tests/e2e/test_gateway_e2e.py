@@ -214,9 +214,10 @@ def test_sigkill_at_four_points_of_a_50_case_batch(
 ) -> None:
     """SIGKILL at four points of a 50-case batch; after restarts every case is in exactly once.
 
-    Points: during mapping, between upload and submit, right after the sandbox accepted, and
-    around the receipt. Afterwards: each case accepted exactly once at the sandbox, the
-    receipt written once, the original archived, nothing lost.
+    Points: during mapping while its first cases are submitted, between upload and submit,
+    right after the sandbox accepted, and around the receipt. Afterwards: each case accepted
+    exactly once at the sandbox, the receipt written once, the original archived, nothing
+    lost.
     """
     config = _config(
         tmp_path,
@@ -245,14 +246,20 @@ def test_sigkill_at_four_points_of_a_50_case_batch(
         finally:
             daemon.kill()
 
-    # 1. During mapping: some cases are in the journal, the file is not read to its end.
-    #    Cases start as they are recorded (runner.submit_while_mapping), so the sandbox may
-    #    hold some already, but only cases the journal recorded before they were sent.
+    # 1. During mapping, with submissions under way: cases start as they are recorded
+    #    (runner.submit_while_mapping) and reading waits for a case slot, so with submits
+    #    slowed the file stays `mapping` while its first cases are sent. The sandbox may
+    #    hold some of them, but only cases the journal recorded before they were sent.
+    sandbox.admin.set_faults({"submit": {"probability": 1.0, "actions": ["delay:0.2"]}})
     crash(
         "mapping",
-        lambda: file_state() == "mapping" and sum(states().values()) > 0,
-        "mapping",
+        lambda: (
+            file_state() == "mapping"
+            and sum(n for s, n in states().items() if s in {"submitting", "accepted"}) > 0
+        ),
+        "mapping while submitting",
     )
+    sandbox.admin.clear_faults()
     assert file_state() == "mapping"
     recorded = {r[0] for r in journal_rows(journal, "SELECT innsender_referanse FROM cases")}
     assert set(held_cases(sandbox)) <= recorded

@@ -162,7 +162,7 @@ def _guarded(
             # The client went away mid-request (a gateway stopped or killed): as a real
             # server, drop the request quietly instead of logging a traceback.
             sb.stats.answers[f"{operation}:client-gone"] += 1
-            return Response(status_code=499)
+            return DroppedConnection()  # records nothing: there is no answer to check
         shown = "dropped" if isinstance(response, DroppedConnection) else response.status_code
         sb.stats.answers[f"{operation}:{shown}"] += 1
         return response
