@@ -9,6 +9,7 @@ import textwrap
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +21,7 @@ from utlegg_gateway.journal.sqlite import (
     CaseState,
     FileState,
     Journal,
+    NewCase,
 )
 
 
@@ -145,6 +147,31 @@ def test_add_case_is_idempotent_per_file_and_key(journal: Journal) -> None:
     c = _case(journal, f.id, "S2")
     assert a == b != c
     assert [x.key for x in journal.cases_for_file(f.id)] == ["S1", "S2"]
+
+
+def _new(key: str, payload: Any = None) -> NewCase:
+    return NewCase(key, key, "2026-11-20", payload or {"innsenderReferanse": key}, {"rows": [2]})
+
+
+def test_add_cases_records_a_batch_in_one_transaction(journal: Journal) -> None:
+    """A batch comes back in order, without payloads; a key already there is not added again;
+    a case that cannot be stored takes the whole batch back (one transaction, one commit)."""
+    f = journal.register_file(inbox="krav", name="a.csv", sha256="00" * 32, size=1)
+    first = _case(journal, f.id, "S1")
+    got = journal.add_cases(f.id, [_new("S2"), _new("S1"), _new("S3")])
+    assert [(c.key, c.state) for c in got] == [
+        ("S2", CaseState.NEW),
+        ("S1", CaseState.NEW),
+        ("S3", CaseState.NEW),
+    ]
+    assert got[1].id == first
+    assert all(c.payload == {} for c in got)
+    assert journal.case(got[0].id).payload == {"innsenderReferanse": "S2"}
+    with pytest.raises(TypeError):
+        journal.add_cases(
+            f.id, [_new("S4"), _new("S5", {1: "keys of mixed types", "b": "cannot be sorted"})]
+        )
+    assert [c.key for c in journal.cases_for_file(f.id)] == ["S1", "S2", "S3"]
 
 
 def test_intent_is_committed_before_the_call(tmp_path: Path, clock: Clock) -> None:

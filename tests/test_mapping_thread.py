@@ -44,9 +44,13 @@ async def main():
     journal = Journal.open(root / "j.sqlite3", clock=lambda: datetime.now(UTC))
     pipeline = Pipeline(settings, journal, None)
     pipeline.reload_mappings()
-    pipeline._record_case = lambda record, result: Case()  # the reading is under test
+    # The reading is under test: recording is replaced, and nothing is started.
+    pipeline._record_cases = lambda record, results: [Case() for _ in results]
     for r in range(rounds):
-        await asyncio.gather(*(pipeline._map_cases(Record(r * 3 + k), xml) for k in range(3)))
+        inbox = settings.inboxes[0]
+        await asyncio.gather(
+            *(pipeline._map_cases(Record(r * 3 + k), xml, inbox, None) for k in range(3))
+        )
         gc.collect()
     pipeline.close()
     journal.close()

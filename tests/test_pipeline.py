@@ -24,6 +24,7 @@ from tests.e2e._support import (
 )
 from utlegg_gateway.config import load_settings
 from utlegg_gateway.demo import write_gateway_config
+from utlegg_gateway.gateway import pipeline
 from utlegg_gateway.gateway.runner import run_once
 from utlegg_gateway.journal.sqlite import CaseState, Journal
 from utlegg_gateway.operations import replay_file
@@ -502,14 +503,19 @@ TRANSITIONS = "SELECT id FROM transitions WHERE entity = 'case' AND to_state = ?
 
 @pytest.mark.parametrize("while_mapping", [False, True], ids=["held", "streamed"])
 def test_cases_start_while_the_file_is_read(
-    tmp_path: Path, sandbox: Any, credentials: Any, while_mapping: bool
+    tmp_path: Path,
+    sandbox: Any,
+    credentials: Any,
+    while_mapping: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Streamed, the first case is submitted before the last is recorded; held, after.
 
     One case in flight makes the order certain: reading waits for the slot, so with
-    streaming case 2 is recorded only once case 1 has been submitted. The journal's
-    transition ids are its commit order.
+    streaming the second batch of cases (two per batch here, a setting) is recorded only
+    once the first has been submitted. The journal's transition ids are its commit order.
     """
+    monkeypatch.setattr(pipeline, "RECORD_BATCH", 2)
     config = _config(
         tmp_path,
         sandbox,

@@ -26,6 +26,7 @@ ends in a state. Cases that fail local prøving are never sent.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -65,6 +66,7 @@ from utlegg_gateway.journal.sqlite import (
     FileRecord,
     FileState,
     Journal,
+    NewCase,
 )
 from utlegg_gateway.mapping import map_file, resolve_mapping
 from utlegg_gateway.mapping.results import CaseResult
@@ -411,23 +413,27 @@ class Pipeline:
         results: Iterator[CaseResult] = await loop.run_in_executor(
             self._mapper, lambda: iter(map_file(path, spec, ctx))
         )
+        batches = _Batches(results)
         try:
             found = 0
             while True:
-                result = await loop.run_in_executor(self._mapper, next, results, None)
-                if result is None:
+                # Cases are recorded a batch at a time (one commit each), the batch ending
+                # after RECORD_BATCH cases or RECORD_SECONDS, so a slow source still lets
+                # its first cases start at once.
+                batch = await loop.run_in_executor(self._mapper, batches.next)
+                if not batch:
                     break
-                found += 1
+                found += len(batch)
                 self.progress.cases_found(record.name, found)
-                case = self._record_case(record, result)
-                if case.state in CASE_END_STATES:
-                    self.progress.case_finished(record.name, case_outcome(case.state))
-                elif (
-                    stream is not None
-                    and case.state is C.NEW
-                    and not await self._start_case(stream, record, inbox, path, case.id)
-                ):
-                    raise stream.failures[0]  # the journal failed in a started case
+                for case in self._record_cases(record, batch):
+                    if case.state in CASE_END_STATES:
+                        self.progress.case_finished(record.name, case_outcome(case.state))
+                    elif (
+                        stream is not None
+                        and case.state is C.NEW
+                        and not await self._start_case(stream, record, inbox, path, case.id)
+                    ):
+                        raise stream.failures[0]  # the journal failed in a started case
             if found == 0:
                 # Silence here lost cases: records in another namespace, a renamed element
                 # or a wrong delimiter gave "0 cases", exit 0, and the file archived.
@@ -449,21 +455,30 @@ class Pipeline:
         """Stop the mapping thread (idle by then: every file's mapping was awaited)."""
         self._mapper.shutdown(wait=True)
 
-    def _record_case(self, record: FileRecord, result: CaseResult) -> CaseRecord:
-        place = Place.of(result.source)
-        source = place.to_json() if place is not None else {}
-        source["attachments"] = [
-            {"filnavn": a.filnavn, "type": a.type, "pointers": list(a.pointers)}
-            for a in result.attachments
-        ]
-        case = self.journal.add_case(
-            record.id,
-            key=result.key,
-            innsender_referanse=result.innsender_referanse or result.key,
-            begjaeringsdato=result.begjaeringsdato or "",
-            payload=result.begjaering or {},
-            source=source,
-        )
+    def _record_cases(self, record: FileRecord, results: list[CaseResult]) -> list[CaseRecord]:
+        """Record a batch of built cases in one transaction; end those that go no further."""
+        new: list[NewCase] = []
+        for result in results:
+            place = Place.of(result.source)
+            source = place.to_json() if place is not None else {}
+            source["attachments"] = [
+                {"filnavn": a.filnavn, "type": a.type, "pointers": list(a.pointers)}
+                for a in result.attachments
+            ]
+            new.append(
+                NewCase(
+                    key=result.key,
+                    innsender_referanse=result.innsender_referanse or result.key,
+                    begjaeringsdato=result.begjaeringsdato or "",
+                    payload=result.begjaering or {},
+                    source=source,
+                )
+            )
+        recorded = self.journal.add_cases(record.id, new)
+        return [self._settle(record, r, c) for r, c in zip(results, recorded, strict=True)]
+
+    def _settle(self, record: FileRecord, result: CaseResult, case: CaseRecord) -> CaseRecord:
+        """A freshly recorded case refused locally or already accepted ends here."""
         if case.state is not C.NEW:
             return case
         if not result.ok:
@@ -763,6 +778,41 @@ class _CaseTasks:
         for task in self._running:
             task.cancel()
         await self.wait()
+
+
+# A batch of cases recorded in one commit: up to this many, or what mapping built in this
+# long (so a slow source's first cases are not held back waiting for a full batch).
+RECORD_BATCH = 100
+RECORD_SECONDS = 0.1
+
+
+class _Batches:
+    """A source's cases a batch at a time (called in the mapping thread).
+
+    An error while reading ends the batch it broke: the cases built before it come out
+    first (to be recorded and answered), and the error is raised on the next call.
+    """
+
+    def __init__(self, results: Iterator[CaseResult]) -> None:
+        self._results = results
+        self._error: BaseException | None = None
+
+    def next(self) -> list[CaseResult]:
+        """The next cases; [] at the source's end."""
+        if self._error is not None:
+            raise self._error
+        batch: list[CaseResult] = []
+        until = time.monotonic() + RECORD_SECONDS
+        try:
+            for result in self._results:
+                batch.append(result)
+                if len(batch) >= RECORD_BATCH or time.monotonic() >= until:
+                    break
+        except Exception as exc:
+            if not batch:
+                raise
+            self._error = exc
+        return batch
 
 
 def internal(exc: BaseException) -> InternalError:

@@ -42,6 +42,7 @@ from utlegg_gateway.journal.states import (
     FileRecord,
     FileState,
     Intent,
+    NewCase,
     Transition,
     encode_name,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "FileState",
     "Intent",
     "Journal",
+    "NewCase",
     "Transition",
 ]
 
@@ -458,14 +460,37 @@ class Journal:
         Adding the same key again (a resumed mapping) returns the existing record unchanged.
         `source` says where in the file the case came from (rows / element).
         """
+        new = NewCase(key, innsender_referanse, begjaeringsdato, payload, source)
+        (case_id,) = self._insert_cases(file_id, [new])
+        return self.case(case_id)
+
+    def add_cases(self, file_id: int, cases: Sequence[NewCase]) -> list[CaseRecord]:
+        """`add_case` for several cases in ONE transaction (one commit, one fsync).
+
+        The records come back without payloads (`payload` is `{}`, as `cases_for_file(...,
+        payloads=False)`): the caller has just built them, and the full record is read
+        when the case runs.
+        """
+        ids = self._insert_cases(file_id, cases)
+        marks = ", ".join("?" * len(ids))
+        rows = self._query(
+            f"SELECT {_columns(False)} FROM cases WHERE id IN ({marks}) ORDER BY id",  # noqa: S608 -- fixed columns and placeholders only
+            ids,
+        )
+        by_id = {r["id"]: _case(r) for r in rows}
+        return [by_id[i] for i in ids]
+
+    def _insert_cases(self, file_id: int, cases: Sequence[NewCase]) -> list[int]:
         now = self._now()
+        ids: list[int] = []
         with self._tx() as conn:
-            row = conn.execute(
-                "SELECT id FROM cases WHERE file_id = ? AND key = ?", (file_id, key)
-            ).fetchone()
-            if row is not None:
-                case_id = int(row["id"])
-            else:
+            for new in cases:
+                row = conn.execute(
+                    "SELECT id FROM cases WHERE file_id = ? AND key = ?", (file_id, new.key)
+                ).fetchone()
+                if row is not None:
+                    ids.append(int(row["id"]))
+                    continue
                 cur = conn.execute(
                     # The case belongs to its file's tenant, whichever view adds it.
                     "INSERT INTO cases (file_id, tenant, key, innsender_referanse,"
@@ -474,28 +499,28 @@ class Journal:
                     (
                         file_id,
                         file_id,
-                        key,
-                        innsender_referanse,
-                        begjaeringsdato,
+                        new.key,
+                        new.innsender_referanse,
+                        new.begjaeringsdato,
                         C.NEW.value,
-                        _dump(dict(payload)),
-                        _dump(dict(source)),
+                        _dump(dict(new.payload)),
+                        _dump(dict(new.source)),
                         now,
                         now,
                     ),
                 )
                 assert cur.lastrowid is not None
-                case_id = cur.lastrowid
+                ids.append(cur.lastrowid)
                 self._transition(
                     conn,
                     "case",
-                    case_id,
+                    cur.lastrowid,
                     from_state=None,
                     to_state=C.NEW.value,
                     at=now,
-                    detail={"key": key},
+                    detail={"key": new.key},
                 )
-        return self.case(case_id)
+        return ids
 
     def case(self, case_id: int) -> CaseRecord:
         """The case with this id; JournalError if there is none."""

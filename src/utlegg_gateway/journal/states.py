@@ -115,6 +115,17 @@ CASE_RESUMABLE = tuple(s for s in CaseState if s not in CASE_END_STATES)
 
 
 @dataclass(frozen=True, slots=True)
+class NewCase:
+    """A case as mapping built it, to be recorded (`Journal.add_cases`)."""
+
+    key: str
+    innsender_referanse: str
+    begjaeringsdato: str
+    payload: Mapping[str, Any]
+    source: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class FileRecord:
     """One registered input file; `path` is where it is now (work, archive or failed)."""
 
