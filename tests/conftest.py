@@ -3,6 +3,7 @@
 def test_x(sandbox, sandbox_credentials): ...        # default options, client registered
 def test_y(make_sandbox): with make_sandbox(SandboxOptions(model_version="1.1")) as sb: ...
 def test_z(strict_or_lenient_sandbox): ...          # runs twice: lenient and strict mode
+def test_j(journal_store): ...                      # runs twice: SQLite and PostgreSQL
 
 Every test using the `sandbox` fixture runs in both modes (ids `[lenient]`, `[strict]`):
 the gateway must behave in the published world as in the richer one. `--sandbox-mode
@@ -11,13 +12,16 @@ strict` (or lenient) runs only that mode.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, ExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests import _postgres
 from tests._outbox_contract import check_tree
 
 SANDBOX_ORGNR = "312597772"  # the innsender of the official reference begjæring
@@ -123,3 +127,57 @@ def _sandbox_answers_follow_published_contracts() -> Iterator[None]:
     assert not findings, "sandbox exchanges that break a published contract:\n" + "\n".join(
         findings[:20]
     )
+
+
+# --- journal backends (tests/_postgres.py) ---------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[_postgres.PostgresServer]:
+    """One throwaway PostgreSQL server per test process; skipped (locally) or failed (CI,
+    UTLEGG_REQUIRE_POSTGRES=1) when it cannot start."""
+    with ExitStack() as stack:
+        try:
+            server = stack.enter_context(_postgres.running_server())
+        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+            _postgres.unavailable(str(exc))
+        yield server
+
+
+@pytest.fixture
+def postgres_journal_settings(
+    postgres_server: _postgres.PostgresServer, tmp_path: Path
+) -> Iterator[Any]:
+    """JournalSettings for a fresh database of its own, the password in a secret file."""
+    from utlegg_gateway.config import JournalSettings
+
+    name = postgres_server.create_database()
+    secret = tmp_path / "journal-password"
+    secret.write_text(_postgres.PASSWORD + "\n")
+    yield JournalSettings.model_validate(
+        {"url": postgres_server.url(name), "password": {"file": str(secret)}}
+    )
+    postgres_server.drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def journal_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """JournalSettings of each backend in turn: an SQLite file, a PostgreSQL database."""
+    from utlegg_gateway.config import JournalSettings
+
+    if request.param == "postgres":
+        return request.getfixturevalue("postgres_journal_settings")
+    return JournalSettings.model_validate({"path": str(tmp_path / "state" / "journal.sqlite3")})
+
+
+def _journal_clock() -> datetime:
+    return datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def journal_store(journal_settings: Any) -> Iterator[Any]:
+    """An open journal of each backend in turn (ids `[sqlite]`, `[postgres]`)."""
+    from utlegg_gateway.journal import open_journal
+
+    with open_journal(journal_settings, clock=_journal_clock) as store:
+        yield store

@@ -1,4 +1,5 @@
-"""The journal: real SQLite files in tmp_path, reopened to prove durability."""
+"""The journal: real SQLite files in tmp_path and real PostgreSQL databases (each test
+runs on both backends, ids `[sqlite]` and `[postgres]`), reopened to prove durability."""
 
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ from typing import Any
 
 import pytest
 
+from utlegg_gateway.config import JournalSettings
 from utlegg_gateway.errors import ErrorEntry, JournalError
+from utlegg_gateway.journal import open_journal
+from utlegg_gateway.journal._core import SqlJournal
 from utlegg_gateway.journal.sqlite import (
     CASE_RESUMABLE,
     FILE_RESUMABLE,
@@ -44,13 +48,44 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def journal(tmp_path: Path, clock: Clock) -> Iterator[Journal]:
+def journal_store(journal_settings: JournalSettings, clock: Clock) -> Iterator[SqlJournal]:
+    with open_journal(journal_settings, clock=clock) as j:
+        assert isinstance(j, SqlJournal)
+        yield j
+
+
+@pytest.fixture
+def journal(journal_store: SqlJournal) -> SqlJournal:
+    return journal_store
+
+
+@pytest.fixture
+def sqlite_journal(tmp_path: Path, clock: Clock) -> Iterator[Journal]:
     j = Journal.open(tmp_path / "state" / "journal.sqlite3", clock=clock)
     yield j
     j.close()
 
 
-def _case(journal: Journal, file_id: int, key: str = "S1", dato: str = "2026-11-20") -> int:
+def _open(settings: JournalSettings, clock: Any) -> SqlJournal:
+    store = open_journal(settings, clock=clock)
+    assert isinstance(store, SqlJournal)
+    return store
+
+
+def _set_schema_version(settings: JournalSettings, version: int) -> None:
+    """Write another schema version into the journal, as another gateway release would."""
+    if settings.url is None:
+        with sqlite3.connect(settings.path) as raw:
+            raw.execute(f"PRAGMA user_version={version}")
+        return
+    import psycopg
+
+    assert settings.password is not None
+    with psycopg.connect(settings.url, password=settings.password.read(), autocommit=True) as raw:
+        raw.execute("UPDATE journal_schema SET version = %s", (version,))
+
+
+def _case(journal: SqlJournal, file_id: int, key: str = "S1", dato: str = "2026-11-20") -> int:
     return journal.add_case(
         file_id,
         key=key,
@@ -61,23 +96,25 @@ def _case(journal: Journal, file_id: int, key: str = "S1", dato: str = "2026-11-
     ).id
 
 
-def test_open_uses_wal_and_sets_schema_version(journal: Journal) -> None:
-    """The journal runs in WAL mode and records its schema version."""
-    assert journal.journal_mode() == "wal"
-    with sqlite3.connect(journal.path) as raw:
+def test_open_uses_wal_and_sets_schema_version(sqlite_journal: Journal) -> None:
+    """The SQLite journal runs in WAL mode and records its schema version."""
+    assert sqlite_journal.journal_mode() == "wal"
+    with sqlite3.connect(sqlite_journal.path) as raw:
         assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_newer_schema_is_refused(tmp_path: Path, clock: Clock) -> None:
-    """A journal written by a newer gateway is refused instead of being misread."""
-    path = tmp_path / "j.sqlite3"
-    Journal.open(path, clock=clock).close()
-    with sqlite3.connect(path) as raw:
-        raw.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
-    with pytest.raises(JournalError) as err:
-        Journal.open(path, clock=clock)
-    assert err.value.file == str(path)
+def test_newer_schema_is_refused(journal_settings: JournalSettings, clock: Clock) -> None:
+    """A journal written by a newer gateway is refused instead of being misread, by the
+    gateway and by `status` (read-only) alike."""
+    _open(journal_settings, clock).close()
+    _set_schema_version(journal_settings, SCHEMA_VERSION + 1)
+    for read_only in (False, True):
+        with pytest.raises(JournalError, match="schema version") as err:
+            open_journal(journal_settings, clock=clock, read_only=read_only)
+        assert (err.value.file or err.value.value) == (
+            str(journal_settings.path) if journal_settings.url is None else journal_settings.url
+        )
 
 
 def test_unopenable_path_is_a_journal_error(tmp_path: Path, clock: Clock) -> None:
@@ -88,7 +125,7 @@ def test_unopenable_path_is_a_journal_error(tmp_path: Path, clock: Clock) -> Non
         Journal.open(bad, clock=clock)
 
 
-def test_same_content_is_a_duplicate(journal: Journal) -> None:
+def test_same_content_is_a_duplicate(journal: SqlJournal) -> None:
     """A second file with the same SHA-256 is registered with duplicate_of the first."""
     first = journal.register_file(inbox="krav", name="a.csv", sha256="ab" * 32, size=10)
     second = journal.register_file(inbox="krav", name="b.csv", sha256="ab" * 32, size=10)
@@ -99,7 +136,7 @@ def test_same_content_is_a_duplicate(journal: Journal) -> None:
     assert second.state is FileState.CLAIMED
 
 
-def test_content_of_a_failed_file_is_not_a_duplicate(journal: Journal) -> None:
+def test_content_of_a_failed_file_is_not_a_duplicate(journal: SqlJournal) -> None:
     """Re-dropping a file that failed (e.g. bad config since fixed) is read again."""
     first = journal.register_file(inbox="krav", name="a.csv", sha256="ab" * 32, size=10)
     journal.set_file_state(
@@ -109,7 +146,7 @@ def test_content_of_a_failed_file_is_not_a_duplicate(journal: Journal) -> None:
     assert again.duplicate_of is None
 
 
-def test_file_transitions_are_recorded_with_times(journal: Journal, clock: Clock) -> None:
+def test_file_transitions_are_recorded_with_times(journal: SqlJournal, clock: Clock) -> None:
     """Every file state change leaves a timestamped transitions row with its detail."""
     f = journal.register_file(inbox="krav", name="a.csv", sha256="00" * 32, size=1, path="/w/a")
     clock.advance(5)
@@ -130,7 +167,7 @@ def test_file_transitions_are_recorded_with_times(journal: Journal, clock: Clock
     assert done.path == "/archive/2026-11-27/a.csv"
 
 
-def test_illegal_transition_is_refused_and_changes_nothing(journal: Journal) -> None:
+def test_illegal_transition_is_refused_and_changes_nothing(journal: SqlJournal) -> None:
     """A transition outside the state machine raises and leaves state and history as they were."""
     f = journal.register_file(inbox="krav", name="a.csv", sha256="00" * 32, size=1)
     with pytest.raises(JournalError):
@@ -139,7 +176,7 @@ def test_illegal_transition_is_refused_and_changes_nothing(journal: Journal) -> 
     assert len(journal.transitions("file", f.id)) == 1
 
 
-def test_add_case_is_idempotent_per_file_and_key(journal: Journal) -> None:
+def test_add_case_is_idempotent_per_file_and_key(journal: SqlJournal) -> None:
     """Adding the same case key twice for one file returns the one existing case."""
     f = journal.register_file(inbox="krav", name="a.csv", sha256="00" * 32, size=1)
     a = _case(journal, f.id, "S1")
@@ -153,7 +190,7 @@ def _new(key: str, payload: Any = None) -> NewCase:
     return NewCase(key, key, "2026-11-20", payload or {"innsenderReferanse": key}, {"rows": [2]})
 
 
-def test_add_cases_records_a_batch_in_one_transaction(journal: Journal) -> None:
+def test_add_cases_records_a_batch_in_one_transaction(journal: SqlJournal) -> None:
     """A batch comes back in order, without payloads; a key already there is not added again;
     a case that cannot be stored takes the whole batch back (one transaction, one commit)."""
     f = journal.register_file(inbox="krav", name="a.csv", sha256="00" * 32, size=1)
@@ -174,21 +211,27 @@ def test_add_cases_records_a_batch_in_one_transaction(journal: Journal) -> None:
     assert [c.key for c in journal.cases_for_file(f.id)] == ["S1", "S2", "S3"]
 
 
-def test_intent_is_committed_before_the_call(tmp_path: Path, clock: Clock) -> None:
+def test_intent_is_committed_before_the_call(
+    journal_settings: JournalSettings, clock: Clock
+) -> None:
     """An intent is visible to another connection right away, as if the process died next."""
-    path = tmp_path / "j.sqlite3"
-    with Journal.open(path, clock=clock) as j:
+    with _open(journal_settings, clock) as j:
         f = j.register_file(inbox="krav", name="a.csv", sha256="00" * 32, size=1)
         cid = _case(j, f.id)
         j.set_case_state(cid, CaseState.UPLOADING)
         j.record_intent(cid, "submit", "6f1c1d9e-0000-4000-8000-000000000001")
-        with sqlite3.connect(path) as raw:
-            rows = raw.execute("SELECT case_id, operation, meldingsid FROM intents").fetchall()
-        assert rows == [(cid, "submit", "6f1c1d9e-0000-4000-8000-000000000001")]
+        with _open(journal_settings, clock) as other:
+            intents = other.intents(cid)
+        assert [(i.case_id, i.operation, i.meldingsid) for i in intents] == [
+            (cid, "submit", "6f1c1d9e-0000-4000-8000-000000000001")
+        ]
+        assert intents[0].at == clock.now
         assert j.case(cid).meldingsid == "6f1c1d9e-0000-4000-8000-000000000001"
 
 
-def test_case_lifecycle_sets_times_attempts_and_reference(journal: Journal, clock: Clock) -> None:
+def test_case_lifecycle_sets_times_attempts_and_reference(
+    journal: SqlJournal, clock: Clock
+) -> None:
     """Submitting counts attempts and keeps the first submit time; accepting sets finished_at."""
     f = journal.register_file(inbox="krav", name="a.csv", sha256="00" * 32, size=1)
     cid = _case(journal, f.id)
@@ -220,7 +263,7 @@ def test_case_lifecycle_sets_times_attempts_and_reference(journal: Journal, cloc
     assert journal.file_finished(f.id)
 
 
-def test_accepted_case_lookup_by_business_key(journal: Journal) -> None:
+def test_accepted_case_lookup_by_business_key(journal: SqlJournal) -> None:
     """Only an accepted case with the same innsenderReferanse and date is found."""
     f = journal.register_file(inbox="krav", name="a.csv", sha256="00" * 32, size=1)
     cid = _case(journal, f.id, "S1", "2026-11-20")
@@ -234,10 +277,11 @@ def test_accepted_case_lookup_by_business_key(journal: Journal) -> None:
     assert journal.accepted_case("S2", "2026-11-20") is None
 
 
-def test_reopen_resumes_intermediate_states(tmp_path: Path, clock: Clock) -> None:
+def test_reopen_resumes_intermediate_states(
+    journal_settings: JournalSettings, clock: Clock
+) -> None:
     """After close and reopen, files and cases in intermediate states are listed to resume."""
-    path = tmp_path / "j.sqlite3"
-    with Journal.open(path, clock=clock) as j:
+    with _open(journal_settings, clock) as j:
         busy = j.register_file(inbox="krav", name="a.csv", sha256="01" * 32, size=1)
         j.set_file_state(busy.id, FileState.MAPPING)
         j.set_file_state(busy.id, FileState.PROCESSING)
@@ -250,7 +294,7 @@ def test_reopen_resumes_intermediate_states(tmp_path: Path, clock: Clock) -> Non
         j.set_case_state(
             c2, CaseState.REJECTED_LOCAL, errors=[ErrorEntry("MANGLER_KRAV", "mangler krav")]
         )
-    with Journal.open(path, clock=clock) as j:
+    with _open(journal_settings, clock) as j:
         assert [f.id for f in j.files_in_states(*FILE_RESUMABLE)] == [busy.id]
         resumed = j.cases_in_states(*CASE_RESUMABLE)
         assert [(c.id, c.state) for c in resumed] == [(c1, CaseState.SUBMITTING)]
@@ -258,16 +302,17 @@ def test_reopen_resumes_intermediate_states(tmp_path: Path, clock: Clock) -> Non
         assert not j.file_finished(busy.id)
 
 
-def test_state_survives_a_killed_process(tmp_path: Path) -> None:
+def test_state_survives_a_killed_process(journal_settings: JournalSettings) -> None:
     """A process killed right after record_intent leaves the intent and state for the next start."""
-    path = tmp_path / "j.sqlite3"
     script = textwrap.dedent(
         f"""
         import os
         from datetime import UTC, datetime
-        from pathlib import Path
-        from utlegg_gateway.journal.sqlite import CaseState, Journal
-        j = Journal.open(Path({str(path)!r}), clock=lambda: datetime.now(UTC))
+        from utlegg_gateway.config import JournalSettings
+        from utlegg_gateway.journal import open_journal
+        from utlegg_gateway.journal.sqlite import CaseState
+        settings = JournalSettings.model_validate_json({journal_settings.model_dump_json()!r})
+        j = open_journal(settings, clock=lambda: datetime.now(UTC))
         f = j.register_file(inbox="krav", name="a.csv", sha256="aa" * 32, size=3)
         c = j.add_case(f.id, key="S1", innsender_referanse="S1", begjaeringsdato="2026-11-20",
                        payload={{}}, source={{}})
@@ -279,13 +324,13 @@ def test_state_survives_a_killed_process(tmp_path: Path) -> None:
     )
     proc = subprocess.run([sys.executable, "-c", script], check=False, timeout=60)
     assert proc.returncode == 9
-    with Journal.open(path, clock=lambda: datetime.now(UTC)) as j:
+    with _open(journal_settings, lambda: datetime.now(UTC)) as j:
         (case,) = j.cases_in_states(*CASE_RESUMABLE)
         assert case.state is CaseState.SUBMITTING
         assert [i.meldingsid for i in j.intents(case.id)] == ["m-1"]
 
 
-def test_attachment_uuid_is_reused_only_for_same_content(journal: Journal) -> None:
+def test_attachment_uuid_is_reused_only_for_same_content(journal: SqlJournal) -> None:
     """An uploaded attachment's UUID is found again for the same case, name and hash only."""
     f = journal.register_file(inbox="krav", name="a.csv", sha256="00" * 32, size=1)
     cid = _case(journal, f.id)
@@ -294,18 +339,17 @@ def test_attachment_uuid_is_reused_only_for_same_content(journal: Journal) -> No
     assert journal.attachment_uuid(cid, "S1_varsel.pdf", "22" * 32) is None
 
 
-def test_cursor_round_trip(tmp_path: Path, clock: Clock) -> None:
+def test_cursor_round_trip(journal_settings: JournalSettings, clock: Clock) -> None:
     """A cursor set is read back, updated in place, and survives reopening."""
-    path = tmp_path / "j.sqlite3"
-    with Journal.open(path, clock=clock) as j:
+    with _open(journal_settings, clock) as j:
         assert j.get_cursor("status") is None
         j.set_cursor("status", "41")
         j.set_cursor("status", "42")
-    with Journal.open(path, clock=clock) as j:
+    with _open(journal_settings, clock) as j:
         assert j.get_cursor("status") == "42"
 
 
-def test_summary_counts_and_oldest_open_age(journal: Journal, clock: Clock) -> None:
+def test_summary_counts_and_oldest_open_age(journal: SqlJournal, clock: Clock) -> None:
     """The summary counts every state and gives the age of the oldest unfinished file."""
     a = journal.register_file(inbox="krav", name="a.csv", sha256="01" * 32, size=1)
     clock.advance(100)
@@ -320,11 +364,11 @@ def test_summary_counts_and_oldest_open_age(journal: Journal, clock: Clock) -> N
     assert s["cases_due"] == 0
 
 
-def test_naive_clock_is_refused(tmp_path: Path) -> None:
+def test_naive_clock_is_refused(journal_settings: JournalSettings) -> None:
     """A clock without a timezone is a programming error the journal reports."""
     naive = datetime(2026, 1, 1)
     with (
-        Journal.open(tmp_path / "j.sqlite3", clock=lambda: naive) as j,
+        _open(journal_settings, lambda: naive) as j,
         pytest.raises(JournalError),
     ):
         j.register_file(inbox="krav", name="a", sha256="0", size=0)

@@ -1,4 +1,5 @@
-"""Tenants in the journal (vendor mode): each customer's rows are its own, in one file."""
+"""Tenants in the journal (vendor mode): each customer's rows are its own, in one journal
+(SQLite file or PostgreSQL database: each test runs on both)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from utlegg_gateway.config import JournalSettings
 from utlegg_gateway.errors import JournalError
+from utlegg_gateway.journal import open_journal
+from utlegg_gateway.journal._core import SqlJournal
 from utlegg_gateway.journal._schema import SCHEMA
 from utlegg_gateway.journal.sqlite import (
     FILE_RESUMABLE,
@@ -25,13 +29,13 @@ def _clock() -> datetime:
 
 
 @pytest.fixture
-def journal(tmp_path: Path) -> Iterator[Journal]:
-    j = Journal.open(tmp_path / "journal.sqlite3", clock=_clock)
-    yield j
-    j.close()
+def journal(journal_settings: JournalSettings) -> Iterator[SqlJournal]:
+    with open_journal(journal_settings, clock=_clock) as j:
+        assert isinstance(j, SqlJournal)
+        yield j
 
 
-def _file_with_case(j: Journal, ref: str = "IB-1", sha: str = "a" * 64) -> tuple[int, int]:
+def _file_with_case(j: SqlJournal, ref: str = "IB-1", sha: str = "a" * 64) -> tuple[int, int]:
     record = j.register_file(inbox="csv", name="export.csv", sha256=sha, size=10, path="w/x")
     case = j.add_case(
         record.id,
@@ -44,7 +48,7 @@ def _file_with_case(j: Journal, ref: str = "IB-1", sha: str = "a" * 64) -> tuple
     return record.id, case.id
 
 
-def test_the_same_export_from_two_customers_is_no_duplicate(journal: Journal) -> None:
+def test_the_same_export_from_two_customers_is_no_duplicate(journal: SqlJournal) -> None:
     """Two agencies may export byte-identical files: only a tenant's own copy is a duplicate."""
     nord, sor = journal.for_tenant("nord"), journal.for_tenant("sor")
     first, _ = _file_with_case(nord)
@@ -57,7 +61,7 @@ def test_the_same_export_from_two_customers_is_no_duplicate(journal: Journal) ->
     assert [(r["tenant"], r["n"]) for r in rows] == [("nord", 1), ("sor", 1)]
 
 
-def test_lookups_stay_inside_the_tenant(journal: Journal) -> None:
+def test_lookups_stay_inside_the_tenant(journal: SqlJournal) -> None:
     """Resumable files, business-key lookups, cursors and counts see one tenant only."""
     nord, sor = journal.for_tenant("nord"), journal.for_tenant("sor")
     _, nord_case = _file_with_case(nord, "IB-1")
@@ -74,7 +78,7 @@ def test_lookups_stay_inside_the_tenant(journal: Journal) -> None:
     assert nord.get_cursor("dialogporten.updated_after") == "2026-12-01T00:00:00Z"
     assert nord.summary()["cases"]["accepted"] == 1
     assert sor.summary()["cases"]["accepted"] == 0
-    every = Journal(journal._conn, journal.path, _clock, tenant=None)
+    every = journal.for_tenant(None)
     assert every.summary()["files"]["claimed"] == 2
     with pytest.raises(JournalError, match="reading only"):
         every.register_file(inbox="csv", name="x.csv", sha256="c" * 64, size=1)
@@ -102,3 +106,37 @@ def test_a_single_tenant_journal_of_version_1_is_migrated_in_place(tmp_path: Pat
         assert (old.name, old.tenant) == ("old.csv", "")
         assert j.for_tenant("nord").files_in_states(FileState.PROCESSING) == []
         assert j._query("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 2
+
+
+@pytest.mark.postgres
+def test_a_postgresql_journal_of_version_1_is_migrated_in_place(
+    postgres_journal_settings: JournalSettings,
+) -> None:
+    """The PostgreSQL journal's steps are the same: version 1 gains the tenant columns."""
+    import psycopg
+
+    from utlegg_gateway.journal import postgres
+
+    settings = postgres_journal_settings
+    assert settings.url is not None and settings.password is not None
+    old_schema = "\n".join(line for line in postgres.SCHEMA.splitlines() if "tenant" not in line)
+    with psycopg.connect(settings.url, password=settings.password.read(), autocommit=True) as raw:
+        for statement in old_schema.split(";"):
+            if statement.strip():
+                raw.execute(statement)
+        raw.execute(
+            "INSERT INTO files (inbox, name, sha256, size, path, state, registered_at,"
+            " updated_at) VALUES ('csv', 'old.csv', %s, 1, 'work/csv/old.csv', 'processing',"
+            " %s, %s)",
+            ("d" * 64, _clock().isoformat(), _clock().isoformat()),
+        )
+        raw.execute("CREATE TABLE journal_schema (version INTEGER NOT NULL)")
+        raw.execute("INSERT INTO journal_schema (version) VALUES (1)")
+    with pytest.raises(JournalError, match="version 1, this gateway reads 2"):
+        open_journal(settings, clock=_clock, read_only=True)  # status does not migrate
+    with open_journal(settings, clock=_clock) as j:
+        (old,) = j.files_in_states(FileState.PROCESSING)
+        assert (old.name, old.tenant) == ("old.csv", "")
+        assert j.for_tenant("nord").files_in_states(FileState.PROCESSING) == []
+    with open_journal(settings, clock=_clock, read_only=True) as j:  # now it reads
+        assert j.summary()["files"]["processing"] == 1

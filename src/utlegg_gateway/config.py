@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import urllib.parse
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
@@ -119,11 +120,41 @@ ReceiptFormat = Literal["json", "csv", "xml"]
 ObserverKind = Literal["native", "polling", "none"]
 
 
-class JournalSettings(_Section):
-    """The SQLite journal: on LOCAL disk only (WAL does not work over NFS/SMB)."""
+_JOURNAL_PATH = Path("state/journal.sqlite3")
 
-    path: ConfigPath = Field(default=Path("state/journal.sqlite3"), validate_default=True)
+
+class JournalSettings(_Section):
+    """The journal: an SQLite file on LOCAL disk (`path`, the default; WAL does not work
+    over NFS/SMB), or a shared PostgreSQL database (`url`, password from `password`)."""
+
+    path: ConfigPath = Field(default=_JOURNAL_PATH, validate_default=True)
+    # postgresql://user@host:5432/database (libpq URI; ?sslmode=verify-full etc. allowed).
+    url: str | None = None
+    password: Secret | None = None
     busy_timeout_ms: int = Field(default=5000, ge=0)
+
+    @model_validator(mode="after")
+    def _one_backend(self, info: ValidationInfo) -> JournalSettings:
+        if self.url is None:
+            if self.password is not None:
+                raise ValueError("password is for a PostgreSQL journal: give url too, or drop it")
+            return self
+        if self.path != _resolve_path(_JOURNAL_PATH, info):
+            raise ValueError("give path (an SQLite journal) or url (PostgreSQL), not both")
+        # Never echo the URL here: it might hold the very password this refuses.
+        parts = urllib.parse.urlsplit(self.url)
+        if parts.scheme not in ("postgresql", "postgres"):
+            raise ValueError("url must be a PostgreSQL URL: postgresql://user@host:port/database")
+        if parts.password is not None:
+            raise ValueError(
+                "url must not hold the password: give journal.password as {file: PATH} "
+                "or {env: VARIABLE}"
+            )
+        try:
+            parts.port  # noqa: B018 -- parsing the port is the check
+        except ValueError:
+            raise ValueError("url has an invalid port") from None
+        return self
 
 
 class ReadinessSettings(_Section):

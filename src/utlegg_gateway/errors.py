@@ -297,7 +297,7 @@ class ElanPermanentError(ElanError):
 
 
 class JournalError(GatewayError):
-    """The SQLite journal failed: without it nothing may be sent."""
+    """The journal (SQLite or PostgreSQL) failed: without it nothing may be sent."""
 
     code = "journal-error"
     exit_code = EXIT_CANNOT_RUN

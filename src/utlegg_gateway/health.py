@@ -175,7 +175,7 @@ class HealthState:
                 self._cert_expiry[tenant] = expires_at
 
     def set_summary(self, summary: Mapping[str, Any], *, tenant: str = "") -> None:
-        """The journal's view (`Journal.summary()`), refreshed by the runner."""
+        """The journal's view (`JournalStore.summary()`), refreshed by the runner."""
         with self._lock:
             self._summaries[tenant] = dict(summary)
 

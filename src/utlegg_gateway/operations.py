@@ -11,7 +11,8 @@ from typing import Any
 from utlegg_gateway._logging import fields, get_logger
 from utlegg_gateway.config import Settings
 from utlegg_gateway.errors import UsageError
-from utlegg_gateway.journal.sqlite import FILE_RESUMABLE, FileState, Journal
+from utlegg_gateway.journal import JournalStore, open_journal
+from utlegg_gateway.journal.sqlite import FILE_RESUMABLE, FileState
 
 __all__ = ["journal_status", "render_status", "replay_file"]
 
@@ -24,7 +25,7 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _tenant_view(settings: Settings, journal: Journal, tenant: str | None) -> Journal:
+def _tenant_view(settings: Settings, journal: JournalStore, tenant: str | None) -> JournalStore:
     """The journal as `status` shows it: one tenant, or (vendor mode) every tenant."""
     names = [t.tenant for t in settings.tenants]
     if tenant is None:
@@ -48,9 +49,7 @@ def journal_status(
     are counted under `cases.duplicate`, as their receipts count them. In vendor mode it
     covers every tenant (with a `tenants` breakdown), or only `tenant`.
     """
-    with Journal.open_read_only(
-        settings.journal.path, clock=clock, busy_timeout_ms=settings.journal.busy_timeout_ms
-    ) as opened:
+    with open_journal(settings.journal, clock=clock, read_only=True) as opened:
         journal = _tenant_view(settings, opened, tenant)
         summary = journal.summary()
         if settings.tenants and tenant is None:
@@ -138,9 +137,7 @@ def replay_file(settings: Settings, name: str, *, clock: Clock = _utcnow) -> Pat
     duplicate by content, so the new claim is processed. Cases of it that were already
     accepted are answered "already submitted", never sent twice.
     """
-    with Journal.open(
-        settings.journal.path, clock=clock, busy_timeout_ms=settings.journal.busy_timeout_ms
-    ) as journal:
+    with open_journal(settings.journal, clock=clock) as journal:
         # Every tenant's failed files (inbox names are unique across tenants).
         every = journal.for_tenant(None) if settings.tenants else journal
         matches = [r for r in every.files_in_states(FileState.FAILED) if r.name == name]

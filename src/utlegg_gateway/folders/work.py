@@ -19,7 +19,8 @@ from utlegg_gateway.config import InboxSettings
 from utlegg_gateway.errors import ErrorEntry, InboxError, Place
 from utlegg_gateway.folders._fs import hash_file
 from utlegg_gateway.folders.inbox import InboxScanner
-from utlegg_gateway.journal.sqlite import FILE_END_STATES, FileRecord, FileState, Journal
+from utlegg_gateway.journal import JournalStore
+from utlegg_gateway.journal.sqlite import FILE_END_STATES, FileRecord, FileState
 
 __all__ = ["Inbox"]
 
@@ -34,7 +35,7 @@ class Inbox:
         settings: InboxSettings,
         *,
         work: Path,
-        journal: Journal,
+        journal: JournalStore,
         clock: Callable[[], datetime],
     ) -> None:
         self.settings = settings

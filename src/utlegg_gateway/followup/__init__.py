@@ -30,7 +30,7 @@ from utlegg_gateway.elan.dialogporten import DialogportenClient
 from utlegg_gateway.errors import ConfigError, GatewayError
 from utlegg_gateway.followup.letters import LetterFiles, LettersPoller
 from utlegg_gateway.followup.status import StatusChange, StatusPoller
-from utlegg_gateway.journal.sqlite import Journal
+from utlegg_gateway.journal import JournalStore, open_journal
 
 __all__ = [
     "Followup",
@@ -121,7 +121,7 @@ class Followup:
 
 def build_followup(
     settings: Settings,
-    journal: Journal,
+    journal: JournalStore,
     elan: ElanClient,
     *,
     clock: Callable[[], datetime],
@@ -158,7 +158,7 @@ def build_followup(
 
 def start_followup(
     settings: Settings,
-    journal: Journal,
+    journal: JournalStore,
     elan: ElanClient,
     *,
     clock: Callable[[], datetime],
@@ -183,7 +183,7 @@ def start_followup(
 
 async def followup_once(
     settings: Settings,
-    journal: Journal,
+    journal: JournalStore,
     elan: ElanClient,
     *,
     clock: Callable[[], datetime],
@@ -203,9 +203,7 @@ def run_followup_once(settings: Settings) -> FollowupReport:
         return datetime.now(UTC)
 
     async def main() -> FollowupReport:
-        journal = Journal.open(
-            settings.journal.path, clock=clock, busy_timeout_ms=settings.journal.busy_timeout_ms
-        )
+        journal = open_journal(settings.journal, clock=clock)
         try:
             async with build_client(settings) as elan:
                 return await followup_once(settings, journal, elan, clock=clock)

@@ -21,7 +21,8 @@ from utlegg_gateway.config import Settings, SystembrukerSettings
 from utlegg_gateway.elan import build_client
 from utlegg_gateway.errors import ConfigError
 from utlegg_gateway.followup import FollowupReport, build_followup
-from utlegg_gateway.journal.sqlite import CaseState, Journal
+from utlegg_gateway.journal import open_journal
+from utlegg_gateway.journal.sqlite import CaseState
 
 __all__ = [
     "ADVANCE_SECONDS",
@@ -55,7 +56,7 @@ async def run_demo_followup(settings: Settings, sandbox: Any) -> FollowupReport:
         raise ConfigError("the demo follow-up needs maskinporten.client_id and organisation")
     sandbox.admin.register_system_user(settings.maskinporten.client_id, settings.organisation)
     settings = _followup_settings(settings, sandbox)
-    journal = Journal.open(settings.journal.path, clock=clock)
+    journal = open_journal(settings.journal, clock=clock)
     try:
         accepted = journal.cases_in_states(CaseState.ACCEPTED)
         if accepted:

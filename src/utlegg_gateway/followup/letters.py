@@ -45,7 +45,8 @@ from utlegg_gateway.elan.dialogporten import DialogPage, iso_utc
 from utlegg_gateway.errors import ConfigError, JournalError
 from utlegg_gateway.folders.outbox import safe_name, write_atomic
 from utlegg_gateway.folders.outbox.formats import neutralise, xml_safe
-from utlegg_gateway.journal.sqlite import CaseRecord, CaseState, Journal
+from utlegg_gateway.journal import JournalStore
+from utlegg_gateway.journal.sqlite import CaseRecord, CaseState
 
 __all__ = [
     "KNOWN_KINDS",
@@ -237,7 +238,7 @@ class LettersPoller:
     def __init__(
         self,
         settings: Settings,
-        journal: Journal,
+        journal: JournalStore,
         source: LettersSource,
         *,
         clock: Callable[[], datetime],

@@ -39,7 +39,8 @@ from utlegg_gateway.errors import (
     JournalError,
 )
 from utlegg_gateway.folders.outbox import safe_name, write_atomic
-from utlegg_gateway.journal.sqlite import CaseRecord, CaseState, Journal
+from utlegg_gateway.journal import JournalStore
+from utlegg_gateway.journal.sqlite import CaseRecord, CaseState
 
 __all__ = [
     "StatusChange",
@@ -218,7 +219,7 @@ class StatusPoller:
     def __init__(
         self,
         settings: Settings,
-        journal: Journal,
+        journal: JournalStore,
         elan: StatusSource,
         *,
         clock: Callable[[], datetime],

@@ -34,12 +34,12 @@ from utlegg_gateway.gateway.submission import (
 )
 from utlegg_gateway.gateway.submission.corrections import find_original
 from utlegg_gateway.health import HealthState
+from utlegg_gateway.journal import JournalStore
 from utlegg_gateway.journal.sqlite import (
     CASE_END_STATES,
     CaseRecord,
     CaseState,
     FileRecord,
-    Journal,
 )
 from utlegg_gateway.mapping.results import AttachmentRef
 
@@ -93,7 +93,7 @@ class CaseWorker:
     def __init__(
         self,
         settings: Settings,
-        journal: Journal,
+        journal: JournalStore,
         client: ElanClient,
         *,
         clock: Callable[[], datetime],

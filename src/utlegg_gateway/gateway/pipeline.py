@@ -58,6 +58,7 @@ from utlegg_gateway.folders.outbox.receipts import build_error_report, build_rec
 from utlegg_gateway.gateway.casework import CaseWorker
 from utlegg_gateway.gateway.submission import is_correction
 from utlegg_gateway.health import HealthState
+from utlegg_gateway.journal import JournalStore
 from utlegg_gateway.journal.sqlite import (
     CASE_END_STATES,
     CASE_RESUMABLE,
@@ -65,7 +66,6 @@ from utlegg_gateway.journal.sqlite import (
     CaseState,
     FileRecord,
     FileState,
-    Journal,
     NewCase,
 )
 from utlegg_gateway.mapping import map_file, resolve_mapping
@@ -175,7 +175,7 @@ class Pipeline:
     def __init__(
         self,
         settings: Settings,
-        journal: Journal,
+        journal: JournalStore,
         client: ElanClient,
         *,
         clock: Callable[[], datetime] | None = None,

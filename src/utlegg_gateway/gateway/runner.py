@@ -51,7 +51,8 @@ from utlegg_gateway.followup import FollowupReport, followup_once, start_followu
 from utlegg_gateway.gateway.pipeline import FileOutcome, NullProgress, Pipeline, ProgressSink
 from utlegg_gateway.gateway.runlock import RunLock
 from utlegg_gateway.health import HealthServer, HealthState
-from utlegg_gateway.journal.sqlite import FILE_END_STATES, FILE_RESUMABLE, FileRecord, Journal
+from utlegg_gateway.journal import JournalStore, open_journal
+from utlegg_gateway.journal.sqlite import FILE_END_STATES, FILE_RESUMABLE, FileRecord
 
 __all__ = ["Daemon", "Gateway", "RunLock", "RunReport", "run_daemon", "run_once"]
 
@@ -99,7 +100,7 @@ class Gateway:
     def __init__(
         self,
         settings: Settings,
-        journal: Journal,
+        journal: JournalStore,
         client: ElanClient,
         *,
         clock: Clock = _utcnow,
@@ -254,9 +255,7 @@ async def _started(
     try:
         for tenant in tenants:
             clients.append(build_client(tenant, transport=transport))
-        journal = Journal.open(
-            settings.journal.path, clock=clock, busy_timeout_ms=settings.journal.busy_timeout_ms
-        )
+        journal = open_journal(settings.journal, clock=clock)
     except BaseException:
         for client in clients:
             await client.aclose()

@@ -1,7 +1,7 @@
 """The journal's vocabulary: states, allowed transitions and the records it returns.
 
-Kept apart from `journal.py` (which holds all the SQL) so the state machine can be read
-on its own; import everything from `utlegg_gateway.journal.sqlite`.
+Kept apart from the SQL (`_core.py`, `sqlite.py`, `postgres.py`) so the state machine can
+be read on its own; `_core.SqlJournal` checks every change against it, for both backends.
 
 File states (one row per claimed input file)::
 

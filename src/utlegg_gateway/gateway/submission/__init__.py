@@ -43,7 +43,8 @@ from utlegg_gateway.gateway.submission.routing import (
     route_case,
     write_elsa,
 )
-from utlegg_gateway.journal.sqlite import CaseRecord, FileRecord, Journal
+from utlegg_gateway.journal import JournalStore
+from utlegg_gateway.journal.sqlite import CaseRecord, FileRecord
 
 __all__ = [
     "Accept",
@@ -190,7 +191,7 @@ def _routed(
 
 async def decide(
     client: ElanClient,
-    journal: Journal,
+    journal: JournalStore,
     settings: Settings,
     record: FileRecord,
     case: CaseRecord,

@@ -31,7 +31,8 @@ from utlegg_gateway.elan.results import (
     RuleViolation,
     SubmitResult,
 )
-from utlegg_gateway.journal.sqlite import CaseRecord, Journal
+from utlegg_gateway.journal import JournalStore
+from utlegg_gateway.journal.sqlite import CaseRecord
 
 __all__ = [
     "PENDING_RULE",
@@ -71,7 +72,7 @@ class _Changer(Protocol):
 
 
 def find_original(
-    journal: Journal, innsender_referanse: str, begjaeringsdato: str
+    journal: JournalStore, innsender_referanse: str, begjaeringsdato: str
 ) -> CaseRecord | None:
     """The accepted case this correction changes, if the journal has one with a reference."""
     case = journal.accepted_case(innsender_referanse, begjaeringsdato)
@@ -86,7 +87,7 @@ def retry_delay(attempt: int, settings: Settings) -> float:
 
 async def send_correction(
     client: _Changer,
-    journal: Journal,
+    journal: JournalStore,
     settings: Settings,
     *,
     innsender_referanse: str,
