@@ -84,7 +84,7 @@ def test_a_2_1_payload_passes_2_1_with_exactly_one_deprecation_warning() -> None
     warnings = deprecations(doc, ctx(version="2.1"))
     assert _rules(warnings) == {("MODELL_FELT_UTGAAR", f"{TG}/eksternSaksreferanse")}
     assert len(warnings) == 1
-    assert "modellversjon 2.1" in warnings[0].message
+    assert "model version 2.1" in warnings[0].message
 
 
 def test_the_same_payload_under_2_0_reports_the_unknown_and_the_missing_field() -> None:
@@ -109,7 +109,7 @@ def test_a_warning_names_the_replacement_where_the_documentation_gives_one() -> 
         if w.location == "/innsender/innsendersProsessfullmektig"
     ]
     assert warning.location == "/innsender/innsendersProsessfullmektig"
-    assert "bruk saksoeker/*/saksoekersProsessfullmektig" in warning.message
+    assert "use saksoeker/*/saksoekersProsessfullmektig" in warning.message
 
 
 def test_varsel_without_type_counts_as_the_4_18_varsel_under_2_1() -> None:
@@ -211,7 +211,7 @@ def test_cli_validate_with_model_version_2_1(tmp_path: Path) -> None:
     lines = result.output.splitlines()
     assert [ln for ln in lines if ln.startswith("warning: ")] == [
         f"warning: MODELL_FELT_UTGAAR  {TG}/eksternSaksreferanse  "
-        "Feltet eksternSaksreferanse er foreldet i modellversjon 2.1 og planlagt fjernet"
+        "Field eksternSaksreferanse is deprecated in model version 2.1 and planned for removal"
     ]
     assert lines[-1] == f"{path}: OK (model 2.1, environment test)"
     # Without the flag the default is the same 2.1.

@@ -113,9 +113,13 @@ def inputs() -> Iterator[tuple[str, Any, ProvingContext]]:
 
 
 def findings() -> dict[str, list[list[str]]]:
-    """What validate() answers for each input: [rule, location, message] in order."""
+    """What validate() answers for each input: [rule, location, server text] in order.
+
+    The server's (Norwegian) text where the rule is the server's, else the English message.
+    """
     return {
-        key: [[f.rule, f.location, f.message] for f in validate(doc, c)] for key, doc, c in inputs()
+        key: [[f.rule, f.location, f.serverMessage or f.message] for f in validate(doc, c)]
+        for key, doc, c in inputs()
     }
 
 

@@ -595,11 +595,15 @@ def test_rules_of_2_0_are_not_run_under_1_1(case: Case) -> None:
 
 
 def test_message_quotes_the_payload_values() -> None:
-    """The Norwegian message fills the server's placeholders from the payload."""
+    """Both texts fill the server's placeholders from the payload: English and Norwegian."""
     doc = base()
     _krav(doc, 2).update(relatertKrav=["FINNES-IKKE"])
     (found,) = validate(doc, ctx())
     assert found.message == (
+        f"The claim with kravreferanse {KOSTNAD} points to a related claim FINNES-IKKE "
+        "that does not exist"
+    )
+    assert found.serverMessage == (
         f"Krav med kravreferanse {KOSTNAD} peker på relatert krav med kravreferanse "
         "FINNES-IKKE som ikke eksisterer"
     )

@@ -134,5 +134,10 @@ def test_server_only_rules_have_messages_for_the_sandbox() -> None:
     for name in SERVER_ONLY_RULES:
         assert RULES[name].message, name
     made = finding("SAKSOEKT_GAMMELT_REGELVERK", "/saksoekt/0", identifikator="*********51")
-    assert made.message.startswith("Saksøkt med identifikator *********51 må behandles")
+    assert made.serverMessage is not None
+    assert made.serverMessage.startswith("Saksøkt med identifikator *********51 må behandles")
+    assert made.message == (
+        "Saksøkt *********51 is handled under the old regulations and must be submitted "
+        "through ELSA"
+    )
     assert format_finding(made) == f"SAKSOEKT_GAMMELT_REGELVERK  /saksoekt/0  {made.message}"

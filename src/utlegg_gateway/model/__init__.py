@@ -49,7 +49,7 @@ __all__ = [
 
 
 class ModelIssue(NamedTuple):
-    """One structural problem: our own code, a Norwegian message, a JSON pointer."""
+    """One structural problem: our own code, an English message, a JSON pointer."""
 
     code: str
     message: str
@@ -59,14 +59,16 @@ class ModelIssue(NamedTuple):
 # Our own codes for structural problems (the server answers these with HTTP 400, for
 # which no rule names are published).
 MODEL_CODES: dict[str, str] = {
-    "MODELL_MANGLER_FELT": "Et påkrevd felt mangler",
-    "MODELL_UKJENT_FELT": "Feltet finnes ikke i modellen (trolig en feil i mappingen)",
-    "MODELL_UGYLDIG_VERDI": "Verdien har feil type eller format",
-    "MODELL_UGYLDIG_KODE": "Verdien finnes ikke i kodelisten for modellversjonen",
-    "MODELL_VALG": "Et valg (valgEgenskap) må ha nøyaktig ett alternativ",
-    "MODELL_FELT_IKKE_I_VERSJON": "Feltet finnes ikke i den valgte modellversjonen",
+    "MODELL_MANGLER_FELT": "A required field is missing",
+    "MODELL_UKJENT_FELT": "The field is not in the model (probably a mistake in the mapping)",
+    "MODELL_UGYLDIG_VERDI": "The value has the wrong type or format",
+    "MODELL_UGYLDIG_KODE": "The value is not in the code list of the model version",
+    "MODELL_VALG": "A choice (valgEgenskap) needs exactly one alternative",
+    "MODELL_FELT_IKKE_I_VERSJON": "The field is not in the chosen model version",
     # A warning, not an error: the version accepts the field but plans to remove it.
-    "MODELL_FELT_UTGAAR": "Feltet er foreldet og planlagt fjernet i neste modellversjon",
+    "MODELL_FELT_UTGAAR": (
+        "The field is deprecated and planned for removal in the next model version"
+    ),
 }
 
 # §2.10: where the published sources spell a property several ways, one spelling is
@@ -128,13 +130,13 @@ def normalise(payload: Any) -> Any:
 
 
 _TYPE_TEXT = {
-    "string_type": "må være tekst",
-    "bool_type": "må være true eller false",
-    "list_type": "må være en liste",
-    "model_type": "må være et objekt",
-    "dict_type": "må være et objekt",
-    "model_attributes_type": "må være et objekt",
-    "string_pattern_mismatch": "har feil format",
+    "string_type": "must be text",
+    "bool_type": "must be true or false",
+    "list_type": "must be a list",
+    "model_type": "must be an object",
+    "dict_type": "must be an object",
+    "model_attributes_type": "must be an object",
+    "string_pattern_mismatch": "has the wrong format",
 }
 
 
@@ -143,19 +145,19 @@ def _issue(err: Mapping[str, Any], version: ModelVersion) -> ModelIssue:
     where = pointer(*loc)
     kind = err["type"]
     if kind == "missing":
-        return ModelIssue("MODELL_MANGLER_FELT", f"Feltet {loc[-1]} mangler", where)
+        return ModelIssue("MODELL_MANGLER_FELT", f"Field {loc[-1]} is missing", where)
     if kind == "extra_forbidden":
         return ModelIssue(
-            "MODELL_UKJENT_FELT", f"Feltet {loc[-1]} finnes ikke i modellversjon {version}", where
+            "MODELL_UKJENT_FELT", f"Field {loc[-1]} is not in model version {version}", where
         )
     if kind == "too_short":
-        return ModelIssue("MODELL_MANGLER_FELT", "Listen må ha minst ett element", where)
+        return ModelIssue("MODELL_MANGLER_FELT", "The list needs at least one element", where)
     if kind == "valg":
         return ModelIssue("MODELL_VALG", str(err["msg"]), where)
     if kind == "kode":
         return ModelIssue("MODELL_UGYLDIG_KODE", str(err["msg"]), where)
     text = _TYPE_TEXT.get(kind) or str(err["msg"])
-    return ModelIssue("MODELL_UGYLDIG_VERDI", f"Verdien {text}", where)
+    return ModelIssue("MODELL_UGYLDIG_VERDI", f"The value {text}", where)
 
 
 def _version_issues(payload: Mapping[str, Any], spec: VersionSpec) -> list[ModelIssue]:
@@ -167,7 +169,7 @@ def _version_issues(payload: Mapping[str, Any], spec: VersionSpec) -> list[Model
                 out.append(
                     ModelIssue(
                         "MODELL_FELT_IKKE_I_VERSJON",
-                        f"Feltet {name} finnes ikke i modellversjon {spec.version}",
+                        f"Field {name} is not in model version {spec.version}",
                         where,
                     )
                 )
@@ -178,7 +180,7 @@ def _version_issues(payload: Mapping[str, Any], spec: VersionSpec) -> list[Model
                 out.append(
                     ModelIssue(
                         "MODELL_MANGLER_FELT",
-                        f"Feltet {name} er påkrevd i modellversjon {spec.version}",
+                        f"Field {name} is required in model version {spec.version}",
                         where,
                     )
                 )
@@ -195,12 +197,12 @@ def check_deprecated(data: Any, version: ModelVersion) -> list[ModelIssue]:
         for where, _, present in expand(data, pattern):
             if present:
                 name = pattern.rsplit("/", 1)[-1]
-                instead = f"; bruk {replacement}" if replacement else ""
+                instead = f"; use {replacement}" if replacement else ""
                 out.append(
                     ModelIssue(
                         "MODELL_FELT_UTGAAR",
-                        f"Feltet {name} er foreldet i modellversjon {spec.version} og"
-                        f" planlagt fjernet{instead}",
+                        f"Field {name} is deprecated in model version {spec.version} and"
+                        f" planned for removal{instead}",
                         where,
                     )
                 )
@@ -209,7 +211,7 @@ def check_deprecated(data: Any, version: ModelVersion) -> list[ModelIssue]:
 
 def _validate(payload: Any, version: ModelVersion) -> tuple[Begjaering | None, list[ModelIssue]]:
     if not isinstance(payload, Mapping):
-        return None, [ModelIssue("MODELL_UGYLDIG_VERDI", "Begjæringen må være et JSON-objekt", "")]
+        return None, [ModelIssue("MODELL_UGYLDIG_VERDI", "The begjæring must be a JSON object", "")]
     try:
         model = Begjaering.model_validate(payload, context={"version": version})
     except ValidationError as exc:
@@ -262,9 +264,9 @@ def parse_begjaering(
     model, issues = _validate(data, version)
     if model is None:
         first = issues[0]
-        more = f" (+{len(issues) - 1} til)" if len(issues) > 1 else ""
+        more = f" (+{len(issues) - 1} more)" if len(issues) > 1 else ""
         raise CaseError(
-            f"begjæringen følger ikke modellen {version}: {first.message}{more}",
+            f"the begjæring does not follow model {version}: {first.message}{more}",
             field=first.location or "/",
             rule=first.code,
         )

@@ -123,10 +123,10 @@ def _valg(obj: BaseModel, names: tuple[str, ...], *, optional: bool = False) -> 
     given = _count(obj, names)
     if given == 1 or (optional and given == 0):
         return
-    wanted = "høyst ett" if optional else "nøyaktig ett"
+    wanted = "at most one" if optional else "exactly one"
     raise PydanticCustomError(
         "valg",
-        "{wanted} av {felt} skal oppgis (valg), fant {antall}",
+        "{wanted} of {felt} must be given (valg), found {antall}",
         {"wanted": wanted, "felt": ", ".join(names), "antall": given},
     )
 

@@ -3,7 +3,9 @@
 Public surface (other stages code against exactly this):
 
     validate(payload, ctx) -> list[Finding]     model + every locally decidable rule
-    Finding(rule, message, location)            location is a JSON pointer into the payload
+    Finding(rule, message, location, serverMessage)  location is a JSON pointer into the
+                                                payload; message English, serverMessage
+                                                the server's Norwegian text (None: own code)
     ProvingContext(today, version, environment, previous, authenticated_orgnr,
                    allow_upload_placeholders)
     RULES                                       every documented rule + our codes: name -> RuleInfo
@@ -18,7 +20,8 @@ Public surface (other stages code against exactly this):
                                                 JSON pointer breaks (mapping errors name it)
 
 `RULES[name].format(**values)` fills a rule's Norwegian message the way the server
-does; the sandbox uses it for its 422 answers. docs/rules.md lists every rule.
+does; the sandbox uses it for its 422 answers. `RULES[name].explain(**values)` fills the
+gateway's English line (the `message` of a local finding). docs/rules.md lists every rule.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ from utlegg_gateway.provning._claims import (
     check_grunnlag,
     check_vedlegg,
 )
-from utlegg_gateway.provning._emit import Emitter
+from utlegg_gateway.provning._emit import Emitter, _finding
 from utlegg_gateway.provning._parties import (
     check_changes,
     check_identifiers,
@@ -94,8 +97,8 @@ _CHECKS: tuple[Callable[[Mapping[str, Any], Emitter], None], ...] = (
 
 
 def finding(name: str, location: str, *args: object, **values: object) -> Finding:
-    """A Finding for rule `name` at `location`, its message filled like the server's."""
-    return Finding(name, RULES[name].format(*args, **values), location)
+    """A Finding for rule `name` at `location`: English message, the server's text beside."""
+    return _finding(name, location, args, values)
 
 
 def _sorted(findings: list[Finding]) -> list[Finding]:
@@ -120,7 +123,7 @@ def validate(payload: Mapping[str, Any], ctx: ProvingContext) -> list[Finding]:
             check(doc, emitter)
         except Exception:  # a check must never take the caller down on odd input
             log.exception("local prøving check failed")
-            findings.append(Finding(INTERNAL_ERROR, "Intern feil i lokal prøving", ""))
+            findings.append(Finding(INTERNAL_ERROR, "Internal error in local prøving", ""))
     return _sorted(findings + emitter.findings)
 
 

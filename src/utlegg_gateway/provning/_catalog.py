@@ -9,6 +9,7 @@ Obvious typos in the texts are kept: the sandbox must answer like the server.
 from __future__ import annotations
 
 from utlegg_gateway.model import MODEL_CODES
+from utlegg_gateway.provning._english import ENGLISH, ENGLISH_VARIANTS
 from utlegg_gateway.provning._types import RuleInfo
 
 __all__ = ["NOT_DECIDABLE_RULES", "OWN_CODES", "RULES", "SERVER_ONLY_RULES"]
@@ -345,10 +346,17 @@ def _build() -> dict[str, RuleInfo]:
             title=title,
             variants=variants,
             local=name not in SERVER_ONLY_RULES and name not in NOT_DECIDABLE_RULES,
+            english=ENGLISH[name],
+            english_variants=ENGLISH_VARIANTS.get(name, ()),
         )
-    for code, (title, message) in OWN_CODES.items():
+    for code, (title, _server) in OWN_CODES.items():
         out[code] = RuleInfo(
-            name=code, message=message, description=title, since="own", title=title
+            name=code,
+            message=ENGLISH[code],
+            description=title,
+            since="own",
+            title=title,
+            english=ENGLISH[code],
         )
     return out
 

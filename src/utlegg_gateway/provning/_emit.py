@@ -101,13 +101,22 @@ def describe_actor(actor: Mapping[str, Any]) -> str:
     if kind == "person":
         navn = obj(party.get("personnavn"))
         name = " ".join(filter(None, (text(navn.get("fornavn")), text(navn.get("etternavn")))))
-        label = name or "(uten navn)"
+        label = name or "(no name)"
         return f"{label} ({mask_identifier(ident)})" if ident else label
-    label = text(party.get("navn")) or "(uten navn)"
+    label = text(party.get("navn")) or "(no name)"
     return f"{label} ({ident})" if ident else label
 
 
 Path = tuple[str | int, ...]
+
+
+def _finding(
+    rule: str, location: str, args: tuple[object, ...], values: dict[str, object]
+) -> Finding:
+    """The English message, and the server's text beside it when the rule is the server's."""
+    info = RULES[rule]
+    server = info.format(*args, **values) if info.since != "own" else None
+    return Finding(rule, info.explain(*args, **values), location, server)
 
 
 def _objects(node: Any, path: Path, out: list[tuple[Path, Mapping[str, Any]]]) -> None:
@@ -153,7 +162,7 @@ class Emitter:
         if not self.active(rule):
             return
         self._where.add(location)
-        self.findings.append(Finding(rule, RULES[rule].format(*args, **values), location))
+        self.findings.append(_finding(rule, location, args, values))
 
     def reported(self, location: str) -> bool:
         """True when some finding already points at `location`."""

@@ -24,6 +24,9 @@ class Finding:
     rule: str
     message: str
     location: str  # JSON pointer into the payload, "" for the whole document
+    # The server's own (Norwegian) text for the rule, beside the English `message`; None
+    # for our own codes, which the server has no text for.
+    serverMessage: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,20 @@ class RuleInfo:
     title: str = ""
     variants: tuple[str, ...] = ()
     local: bool = True
+    english: str = ""  # the gateway's own (English) text, same placeholders
+    english_variants: tuple[str, ...] = ()
+
+    def explain(self, *args: object, **values: object) -> str:
+        """The English message with placeholders filled (what the gateway says)."""
+        return self.explain_variant(0, *args, **values)
+
+    def explain_variant(self, variant: int, *args: object, **values: object) -> str:
+        """Like `explain`, with the English line of alternative text number `variant`."""
+        if self.english_variants:
+            template = self.english_variants[min(variant, len(self.english_variants) - 1)]
+        else:
+            template = self.english or self.message
+        return _fill(template, args, values)
 
     def format(self, *args: object, **values: object) -> str:
         """The message with placeholders filled: named from `values`, `%s` from `args`."""
@@ -54,15 +71,19 @@ class RuleInfo:
     def format_variant(self, variant: int, *args: object, **values: object) -> str:
         """Like `format`, with alternative text number `variant` (see `variants`)."""
         template = self.variants[variant] if self.variants else self.message
-        positional = iter(args)
+        return _fill(template, args, values)
 
-        def named(match: re.Match[str]) -> str:
-            key = match.group(1)
-            if key == "s":
-                return str(next(positional, "%s"))
-            return str(values[key]) if key in values else match.group(0)
 
-        return _PLACEHOLDER.sub(named, template)
+def _fill(template: str, args: tuple[object, ...], values: dict[str, object]) -> str:
+    positional = iter(args)
+
+    def named(match: re.Match[str]) -> str:
+        key = match.group(1)
+        if key == "s":
+            return str(next(positional, "%s"))
+        return str(values[key]) if key in values else match.group(0)
+
+    return _PLACEHOLDER.sub(named, template)
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,7 +93,11 @@ def _strict_rejection_body(findings: list[Finding], instance: str) -> dict[str, 
         "detail": text,
         "instance": instance,
         "kontrollutslag": [
-            {"kode": f.rule, "melding": f.message, "beskrivelse": _description(f.rule, f.message)}
+            {
+                "kode": f.rule,
+                "melding": f.serverMessage or f.message,
+                "beskrivelse": _description(f.rule, f.serverMessage or f.message),
+            }
             for f in findings
         ],
     }
@@ -107,8 +111,8 @@ def _rejection_body(
     for f in findings:
         entry: dict[str, Any] = {
             "kode": f.rule,
-            "melding": f.message,
-            "beskrivelse": _description(f.rule, f.message),
+            "melding": f.serverMessage or f.message,
+            "beskrivelse": _description(f.rule, f.serverMessage or f.message),
             "lokasjon": f.location,
         }
         entry.update(extra.get(f.rule, {}))
