@@ -36,7 +36,7 @@ def test_model_2_0_lists_the_differences() -> None:
     lines = out.splitlines()
     assert (
         "KRAV_OPPGIS_UTEN_FORFALLSDATO  /kravTilInnkreving/1/kravforfall  "
-        "Krav RentekravPåHovedkrav_00890772001_1 skal oppgis uten forfallsdato"
+        "Krav RentekravPåHovedkrav_00890772001_1 must be given without a due date"
     ) in lines
     assert any(
         line.startswith(
@@ -57,8 +57,8 @@ def test_broken_relation_is_reported_with_its_pointer(tmp_path: Path) -> None:
     assert code == 1
     assert out.splitlines()[0] == (
         "RELATERTE_KRAV_UGYLDIGE_KRAVREFERANSER  /kravTilInnkreving/2/relatertKrav/0  "
-        "Krav med kravreferanse UtenrettsligKostnaderAvHovedkrav_00890772001 peker på "
-        "relatert krav med kravreferanse FINNES-IKKE som ikke eksisterer"
+        "The claim with kravreferanse UtenrettsligKostnaderAvHovedkrav_00890772001 points "
+        "to a related claim FINNES-IKKE that does not exist"
     )
 
 

@@ -124,7 +124,9 @@ def test_reference_example_against_2_0_gives_exactly_the_local_findings(
         return
     assert response.status_code == 422, response.text
     got = [(e["kode"], e["lokasjon"], e["melding"]) for e in response.json()["kontrollutslag"]]
-    assert got == [(f.rule, f.location, f.message) for f in expected]
+    # The sandbox answers as the server does: the server's Norwegian text where the rule
+    # is the server's (a finding's serverMessage), our own text for our own codes.
+    assert got == [(f.rule, f.location, f.serverMessage or f.message) for f in expected]
 
 
 def test_validate_accepts_without_storing(sb11: Any, tok: str) -> None:

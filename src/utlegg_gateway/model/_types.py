@@ -53,10 +53,10 @@ class CodeCheck:
         if value in SPECS[version].code_lists[list_name]:
             return value
         others = [v for v in sorted(SPECS) if value in SPECS[v].code_lists[list_name]]
-        note = f" (finnes i modellversjon {', '.join(others)})" if others else ""
+        note = f" (it is in model version {', '.join(others)})" if others else ""
         raise PydanticCustomError(
             "kode",
-            "'{verdi}' er ikke en gyldig verdi i kodelisten {kodeliste} for modellversjon"
+            "'{verdi}' is not a value of the code list {kodeliste} in model version"
             " {versjon}{note}",
             {"verdi": value, "kodeliste": list_name, "versjon": version, "note": note},
         )

@@ -19,7 +19,7 @@ ENGLISH: dict[str, str] = {
     "entity can be a party",
     "GEBYR_ELLER_SAKSKOSTNAD_HAR_ET_RELATERTKRAV_SOM_IKKE_ER_HOVEDSTOL": "A fee or legal "
     "cost claim can only be related to a claim of type hovedstol",
-    "HOVEDSTOL_SKAL_IKKE_HA_ET_RELATERT_KRAV": "A hovedstol claim has a related claim",
+    "HOVEDSTOL_SKAL_IKKE_HA_ET_RELATERT_KRAV": "A hovedstol claim must not have a related claim",
     "INNBETALING_FRAM_I_TID": "The date of a payment on a claim is in the future",
     "INNSENDER_IKKE_IDENTIFISERBAR": "Innsender %innsender cannot be identified",
     "INNSENDER_IKKE_ORGANISASJON": "Innsender %innsender is not an organisation",
@@ -33,8 +33,8 @@ ENGLISH: dict[str, str] = {
     "KRAV_IKKE_BENYTTET": "The claim with kravreferanse %kravreferanse is not referred to "
     "by any tvangsgrunnlag",
     "KRAV_I_FLERE_TVANGSGRUNNLAG": "A claim is part of more than one tvangsgrunnlag",
-    "KRAV_MANGLER_FORFALLSDATO": "A due date is required for %forfallsdato",
-    "KRAV_OPPGIS_UTEN_FORFALLSDATO": "%forfallsdato is given without a due date",
+    "KRAV_MANGLER_FORFALLSDATO": "A due date must be given for %forfallsdato",
+    "KRAV_OPPGIS_UTEN_FORFALLSDATO": "%forfallsdato must be given without a due date",
     "MAKS_EN_ADRESSE_AV_HVER_TYPE": "An actor can have only one address of each type "
     "(%ukjentBosted, postadresse, bopelsadresse, forretningsadresse, postboks)",
     "MANGELFULLE_KONTOOPPLYSNINGER": "The account details need at least one value",
