@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import sqlite3
 from datetime import date
 from typing import Any
 
@@ -111,3 +112,29 @@ def test_unknown_debtor_is_left_to_elan() -> None:
         "skyldner": [{"skyldner": {"taxIdentificationNumber": "1"}, "regelverk": "ukjentSkyldner"}],
     }
     assert decide(answer).route == "elan"
+
+
+def test_a_debtor_is_looked_up_once_a_day(env: Env) -> None:
+    """Two cases of one debtor on one day: one Betjeningskartet call, the second decided from
+    the journal (old rules both times); the next day the debtor is looked up again. The
+    journal keeps a hash of the identifier, never the identifier, in the cursor's name."""
+    env.sandbox.admin.add_old_rules_debtor(OLD_DEBTOR)
+
+    async def route(ref: str, day: date) -> Any:
+        async with elan_client(env) as elan:
+            return await route_case(elan, begjaering(ref), env.settings, day, env.journal)
+
+    first = asyncio.run(route("IB-DAY-1", TODAY))
+    second = asyncio.run(route("IB-DAY-2", TODAY))
+    assert [(d.route, d.regelverk) for d in (first, second)] == [
+        ("elsa", "tidligereRegelverk"),
+        ("elsa", "tidligereRegelverk"),
+    ]
+    assert second.debtors == first.debtors  # masked identifier and rules, as looked up
+    assert env.sandbox.admin.stats()["calls"].get("betjeningskartet") == 1
+    next_day = asyncio.run(route("IB-DAY-3", date(2026, 11, 28)))
+    assert next_day.route == "elsa"
+    assert env.sandbox.admin.stats()["calls"].get("betjeningskartet") == 2
+    with sqlite3.connect(env.settings.journal.path) as raw:
+        names = [r[0] for r in raw.execute("SELECT name FROM cursors")]
+    assert len(names) == 1 and OLD_DEBTOR not in names[0]

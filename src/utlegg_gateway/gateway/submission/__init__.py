@@ -214,7 +214,7 @@ async def decide(
                 meldingsid=meldingsid,
             )
             return from_correction(outcome, place, now)
-        route = await route_case(client, case.payload, settings, now.date())
+        route = await route_case(client, case.payload, settings, now.date(), journal)
         if route.route != "elan":
             return _routed(settings, case, route)
         result = await client.submit(case.payload, meldingsid=meldingsid)

@@ -16,6 +16,7 @@ settings, today)`; if `decision.route != "elan"`: `write_elsa(...)` and do not s
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -131,19 +132,77 @@ class _Lookup(Protocol):
     async def betjeningskartet(self, identifikatorer: list[str]) -> dict[str, Any]: ...
 
 
+class DebtorRules(Protocol):
+    """Where a debtor's rules from Betjeningskartet are kept for the day (the journal)."""
+
+    def get_cursor(self, name: str) -> str | None: ...
+    def set_cursor(self, name: str, value: str) -> None: ...
+
+
+def _rules_key(ident: str) -> str:
+    # Hashed: a cursor's name is what tools show; the value holds only a date and a rule
+    # name. (The journal's payloads hold the identifiers anyway, so this hides, not guards.)
+    return "betjeningskartet:" + hashlib.sha256(ident.encode("utf-8")).hexdigest()[:32]
+
+
+def _debtor_rules(answer: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    for d in answer.get("skyldner") or []:
+        if isinstance(d, Mapping):
+            ident = str((d.get("skyldner") or {}).get("taxIdentificationNumber", ""))
+            rules = d.get("regelverk")
+            if ident and isinstance(rules, str) and rules:
+                yield ident, rules
+
+
 async def route_case(
-    client: _Lookup, payload: Mapping[str, Any], settings: Settings, today: date
+    client: _Lookup,
+    payload: Mapping[str, Any],
+    settings: Settings,
+    today: date,
+    known: DebtorRules | None = None,
 ) -> RoutingDecision:
-    """Look the debtors up (when routing is on) and decide; ELAN when off or no debtor."""
+    """Look the debtors up (when routing is on) and decide; ELAN when off or no debtor.
+
+    With `known`, a debtor is looked up at most once a day: its answer is kept there
+    (dated) and a later case of the same debtor that day is decided from it.
+    """
     if not settings.routing.betjeningskartet_on(today):
         return ELAN
     idents = debtor_identifiers(payload)
     if not idents:
         return RoutingDecision("elan", "ukjentSkyldner", "no debtor identifier to look up")
-    decision = decide(await client.betjeningskartet(idents))
+    day = today.isoformat()
+    kept: dict[str, str] = {}
+    if known is not None:
+        for ident in idents:
+            stored = known.get_cursor(_rules_key(ident)) or ""
+            stamp, _, rules = stored.partition(" ")
+            if stamp == day and rules:
+                kept[ident] = rules
+    missing = [i for i in idents if i not in kept]
+    answer: dict[str, Any] = {}
+    if missing:
+        answer = await client.betjeningskartet(missing)
+        if known is not None:
+            for ident, rules in _debtor_rules(answer):
+                if ident in missing:
+                    known.set_cursor(_rules_key(ident), f"{day} {rules}")
+    if kept:
+        # The kept debtors join the fresh answer as if one lookup had named them all.
+        answer = {
+            "regelverk": answer.get("regelverk", "") if missing else "",
+            "skyldner": [
+                *(answer.get("skyldner") or []),
+                *(
+                    {"skyldner": {"taxIdentificationNumber": i}, "regelverk": r}
+                    for i, r in kept.items()
+                ),
+            ],
+        }
+    decision = decide(answer)
     log.info(
         "betjeningskartet",
-        extra=fields(route=decision.route, regelverk=decision.regelverk),
+        extra=fields(route=decision.route, regelverk=decision.regelverk, looked_up=len(missing)),
     )
     return decision
 
