@@ -1,21 +1,37 @@
-"""Follow-up throughput against the sandbox: one status tick and one letters cycle for N cases.
+"""Follow-up at scale against the sandbox: one status round over N open cases and one letters round.
 
-    .venv/bin/python benchmarks/bench_followup.py [N]
+    .venv/bin/python benchmarks/bench_followup.py [--cases 10000] [--letters 1000]
+        [--latency 0.05] [--submissions 500]
 
 Submits N cases (the official model 1.1 example under new references) to a sandbox on
-loopback, makes every case get a rettebrev, then measures (wall time) one status tick
-over all N (≤ 5 calls in flight) and one Dialogporten cycle (search pages of 100,
-transmissions, PDF downloads, files written and recorded).
+loopback, with `--letters` of them getting a rettebrev in Dialogporten, then measures
+(wall time, one run):
+
+The client and the sandbox count one pool of 5 calls in flight for all ELAN APIs of the
+organisation (`concurrency_scope: organisation`, the stricter reading), so status polling
+and submission share the 5 slots:
+
+1. one status round over all N with `--latency` s on every Status på sak call;
+2. the same round again while `--submissions` cases are uploaded and submitted at the same
+   time (the same latency on every upload and submit);
+3. one Dialogporten round fetching every letter (dialog, transmissions, PDF, files written
+   and recorded), then a round with nothing new.
+
+For each it prints cases/s, the calls per case the sandbox counted, the ceiling
+(5 in flight / (calls per case × latency)) and the share of it, the sandbox's highest
+in-flight count and the calls it refused for concurrency (must be 0), and how the round
+compares with the status schedule's steps.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import copy
 import json
-import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +41,7 @@ import httpx
 from utlegg_gateway.config import Settings
 from utlegg_gateway.elan import Accepted, build_client
 from utlegg_gateway.followup import build_followup
-from utlegg_gateway.journal.sqlite import CaseState, Journal
+from utlegg_gateway.journal.sqlite import CaseState, Journal, NewCase
 from utlegg_gateway.sandbox import SandboxOptions, running_sandbox, write_credentials
 
 REFERENCE = (
@@ -37,6 +53,7 @@ REFERENCE = (
 )
 ORGNR = "312597772"
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+TEMPLATE: dict[str, Any] = json.loads(REFERENCE.read_text(encoding="utf-8"))
 
 
 def _refs(node: Any) -> list[dict[str, Any]]:
@@ -48,54 +65,119 @@ def _refs(node: Any) -> list[dict[str, Any]]:
     return []
 
 
-async def _submit(elan: Any, journal: Journal, ref: str) -> None:
-    payload = copy.deepcopy(json.loads(REFERENCE.read_text(encoding="utf-8")))
+def _reference(i: int, letters: int, cases: int) -> str:
+    # The sandbox writes a rettebrev for a reference ending in 7: the first `letters`
+    # cases end in 7, the others never do.
+    return f"BENCH-{i:06d}7" if i < letters else f"BENCH-{i:06d}{i % 7}"
+
+
+async def _send(elan: Any, ref: str) -> tuple[dict[str, Any], str]:
+    payload = copy.deepcopy(TEMPLATE)
     payload["innsenderReferanse"] = ref
     for att in _refs(payload):
         att["uuid"] = (await elan.upload_attachment(PDF, f"{att['filnavn']}.pdf", ref)).uuid
     result = await elan.submit(payload)
-    assert isinstance(result, Accepted), result
-    file = journal.register_file(inbox="bench", name=ref, sha256=ref, size=1)
-    case = journal.add_case(
-        file.id,
-        key="1",
-        innsender_referanse=ref,
-        begjaeringsdato=str(payload["begjaeringsdato"]),
-        payload=payload,
-        source={},
+    assert isinstance(result, Accepted) and result.ekstern_saksreferanse, result
+    return payload, result.ekstern_saksreferanse
+
+
+def _record(journal: Journal, sent: list[tuple[dict[str, Any], str]]) -> None:
+    file = journal.register_file(inbox="bench", name="setup", sha256="setup", size=1)
+    new = [
+        NewCase(
+            key=str(i),
+            innsender_referanse=p["innsenderReferanse"],
+            begjaeringsdato=str(p["begjaeringsdato"]),
+            payload=p,
+            source={},
+        )
+        for i, (p, _) in enumerate(sent)
+    ]
+    for (_, saksref), case in zip(sent, journal.add_cases(file.id, new), strict=True):
+        journal.set_case_state(case.id, CaseState.UPLOADING)
+        journal.set_case_state(case.id, CaseState.SUBMITTING, meldingsid=case.innsender_referanse)
+        journal.set_case_state(case.id, CaseState.ACCEPTED, ekstern_saksreferanse=saksref)
+
+
+def _settings(root: Path, sb: Any, creds: Any) -> Settings:
+    data = {
+        "environment": "test",
+        "organisation": ORGNR,
+        "maskinporten": {
+            "client_id": creds.client_id,
+            "issuer": sb.issuer,
+            "token_endpoint": sb.token_endpoint,
+            "pkcs12_file": str(creds.pkcs12_file),
+            "pkcs12_password": {"file": str(creds.password_file)},
+            "systembruker": {"org": ORGNR},
+        },
+        "elan": {"base_url": sb.elan_base_url, "concurrency_scope": "organisation"},
+        "journal": {"path": str(root / "journal.sqlite3")},
+        "folders": {"outbox": str(root / "outbox")},
+        "dialogporten": {"enabled": True, "base_url": sb.url + "/dialogporten"},
+    }
+    return Settings.model_validate(data | {"base_dir": root}, context={"base_dir": root})
+
+
+def _delta(after: Mapping[str, int], before: Mapping[str, int], *keys: str) -> int:
+    return sum(after.get(k, 0) - before.get(k, 0) for k in keys)
+
+
+async def _round(  # noqa: PLR0917 -- a benchmark's one call site, read top to bottom
+    label: str,
+    followup: Any,
+    elan: Any,
+    sb: Any,
+    cases: int,
+    latency: float,
+    submissions: int,
+    offset: int,
+) -> None:
+    admin = sb.admin
+    delay = {"probability": 1.0, "actions": [f"delay:{latency}"]}
+    admin.set_faults({"status": delay, "upload": delay, "submit": delay})
+    before = admin.stats()
+    started = time.perf_counter()
+    sending = [_send(elan, f"EXTRA-{offset}-{i:06d}") for i in range(submissions)]
+    polled, *sent = await asyncio.gather(followup.status.poll_once(), *sending)
+    took = time.perf_counter() - started
+    after = admin.stats()
+    admin.clear_faults()
+    status_calls = _delta(after["calls"], before["calls"], "status")
+    other_calls = _delta(after["calls"], before["calls"], "upload", "submit")
+    delayed = status_calls + other_calls
+    ceiling_s = delayed * latency / 5  # the shortest wall time 5 slots allow for these calls
+    print(f"{label}:")
+    print(
+        f"  {cases} cases polled in {took:.1f} s ({cases / took:.0f} cases/s), "
+        f"{status_calls / cases:.2f} status calls/case, {len(polled)} status changes"
     )
-    journal.set_case_state(case.id, CaseState.UPLOADING)
-    journal.set_case_state(case.id, CaseState.SUBMITTING, meldingsid=ref)
-    journal.set_case_state(
-        case.id, CaseState.ACCEPTED, ekstern_saksreferanse=result.ekstern_saksreferanse
+    if submissions:
+        print(
+            f"  {len(sent)} cases submitted meanwhile "
+            f"({other_calls / max(len(sent), 1):.2f} upload+submit calls/case)"
+        )
+    print(
+        f"  ceiling: {delayed} delayed calls × {latency * 1000:.0f} ms / 5 in flight = "
+        f"{ceiling_s:.1f} s; measured {ceiling_s / took:.0%} of it"
+    )
+    print(
+        f"  sandbox: max in flight {after['max_concurrency_seen']}, refused for concurrency "
+        f"{after['rejected_concurrency'] - before['rejected_concurrency']}"
     )
 
 
-async def main(n: int, root: Path) -> None:
+async def main(args: argparse.Namespace, root: Path) -> None:
+    n, letters = args.cases, min(args.letters, args.cases)
     creds = write_credentials(root / "creds", orgnr=ORGNR, systemuser_orgs=(ORGNR,))
-    options = SandboxOptions(model_version="1.1", scanning_seconds=0.0)
+    options = SandboxOptions(
+        model_version="1.1", scanning_seconds=0.0, concurrency_scope="organisation"
+    )
     with running_sandbox(options, credentials=[creds]) as sb:
         httpx.put(
-            sb.url + "/_sandbox/dialogporten/options",
-            json={"rettebrev_suffixes": list("0123456789")},
+            sb.url + "/_sandbox/dialogporten/options", json={"rettebrev_suffixes": ["7"]}
         ).raise_for_status()
-        data = {
-            "environment": "test",
-            "organisation": ORGNR,
-            "maskinporten": {
-                "client_id": creds.client_id,
-                "issuer": sb.issuer,
-                "token_endpoint": sb.token_endpoint,
-                "pkcs12_file": str(creds.pkcs12_file),
-                "pkcs12_password": {"file": str(creds.password_file)},
-                "systembruker": {"org": ORGNR},
-            },
-            "elan": {"base_url": sb.elan_base_url},
-            "journal": {"path": str(root / "journal.sqlite3")},
-            "folders": {"outbox": str(root / "outbox")},
-            "dialogporten": {"enabled": True, "base_url": sb.url + "/dialogporten"},
-        }
-        settings = Settings.model_validate(data | {"base_dir": root}, context={"base_dir": root})
+        settings = _settings(root, sb, creds)
         offset = 0.0
 
         def clock() -> datetime:
@@ -104,35 +186,47 @@ async def main(n: int, root: Path) -> None:
         journal = Journal.open(settings.journal.path, clock=clock)
         async with build_client(settings) as elan:
             started = time.perf_counter()
-            await asyncio.gather(*(_submit(elan, journal, f"BENCH-{i:05d}") for i in range(n)))
-            print(f"submitted {n} cases in {time.perf_counter() - started:.2f} s (setup)")
-            sb.admin.advance_clock(3700)
-            offset = 3700.0
+            sent = await asyncio.gather(*(_send(elan, _reference(i, letters, n)) for i in range(n)))
+            _record(journal, list(sent))
+            print(
+                f"setup: {n} cases submitted and recorded in {time.perf_counter() - started:.1f} s"
+            )
+            schedule = ", ".join(
+                f"every {s.every_seconds:.0f} s"
+                + (f" until {s.until_seconds} s" if s.until_seconds else "")
+                for s in settings.followup.status_schedule
+            )
+            print(f"status schedule: {schedule}")
             async with build_followup(settings, journal, elan, clock=clock) as followup:
                 assert followup.status is not None and followup.letters is not None
+                for i, (label, extra) in enumerate(
+                    (("status round alone", 0), ("status round while submitting", args.submissions))
+                ):
+                    step = 3700 + 1000 * i  # past the first hour: every case is due again
+                    sb.admin.advance_clock(step - offset)
+                    offset = float(step)
+                    await _round(label, followup, elan, sb, n, args.latency, extra, i)
                 started = time.perf_counter()
-                changes = await followup.status.poll_once()
+                written = await followup.letters.poll_once()
                 took = time.perf_counter() - started
                 print(
-                    f"status tick: {len(changes)} changes in {took:.2f} s ({n / took:.0f} cases/s)"
-                )
-                started = time.perf_counter()
-                letters = await followup.letters.poll_once()
-                took = time.perf_counter() - started
-                print(
-                    f"letters cycle: {len(letters)} letters (+PDF) in {took:.2f} s "
-                    f"({len(letters) / took:.0f} letters/s)"
+                    f"letters round: {len(written)} letters (+PDF) from {letters} dialogs in "
+                    f"{took:.1f} s ({len(written) / took:.0f} letters/s)"
                 )
                 started = time.perf_counter()
                 again = await followup.letters.poll_once()
-                took = time.perf_counter() - started
-                print(f"letters cycle, nothing new: {len(again)} letters in {took:.2f} s")
-        stats = sb.admin.stats()
-        print(f"sandbox max concurrency seen: {stats.get('max_concurrency_seen', stats)}")
+                print(
+                    f"letters round, nothing new: {len(again)} letters in "
+                    f"{time.perf_counter() - started:.2f} s"
+                )
         journal.close()
 
 
 if __name__ == "__main__":
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=10_000)
+    parser.add_argument("--letters", type=int, default=1_000)
+    parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--submissions", type=int, default=500)
     with tempfile.TemporaryDirectory() as tmp:
-        asyncio.run(main(count, Path(tmp)))
+        asyncio.run(main(parser.parse_args(), Path(tmp)))
