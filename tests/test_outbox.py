@@ -261,13 +261,24 @@ def test_error_report_from_report_object(tmp_path: Path) -> None:
         errors=(
             ReceiptError(rule="VEDLEGG_MANGLER", message="a.pdf mangler", origin="gateway"),
             ReceiptError(rule="VEDLEGG_MANGLER", message="b.pdf mangler", origin="gateway"),
+            ReceiptError(
+                rule="VEDLEGG_SKAL_HA_UUID",
+                message="Attachment 'c.pdf' has no uuid",
+                server_message="Vedlegg 'c.pdf' mangler uuid",
+            ),
         ),
     )
     json_path, txt_path = write_error_report(tmp_path, "u.csv", report)
-    assert len(json.loads(json_path.read_bytes())["errors"]) == 2
+    errors = json.loads(json_path.read_bytes())["errors"]
+    assert len(errors) == 3
+    assert [e.get("serverMessage") for e in errors] == [None, None, "Vedlegg 'c.pdf' mangler uuid"]
     text = txt_path.read_text(encoding="utf-8")
     assert "Feil 1: [VEDLEGG_MANGLER] a.pdf mangler" in text
     assert "Feil 2: [VEDLEGG_MANGLER] b.pdf mangler" in text
+    assert (
+        "Feil 3: [VEDLEGG_SKAL_HA_UUID] Attachment 'c.pdf' has no uuid\n"
+        "  Skatteetatens tekst: Vedlegg 'c.pdf' mangler uuid\n"
+    ) in text
 
 
 def test_sweep_removes_only_temp_files_a_killed_write_left(tmp_path: Path) -> None:

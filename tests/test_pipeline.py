@@ -21,6 +21,7 @@ from tests.e2e._support import (
     journal_rows,
     make_batch,
     receipt,
+    receipt_csv,
 )
 from utlegg_gateway.config import load_settings
 from utlegg_gateway.demo import write_gateway_config
@@ -28,6 +29,7 @@ from utlegg_gateway.gateway import pipeline
 from utlegg_gateway.gateway.runner import run_once
 from utlegg_gateway.journal.sqlite import CaseState, Journal
 from utlegg_gateway.operations import replay_file
+from utlegg_gateway.provning import RULES
 
 
 def _config(tmp_path: Path, sandbox: Any, credentials: Any, **extra: Any) -> Path:
@@ -449,6 +451,10 @@ def test_an_elan_rejection_422_is_recorded_and_receipted_in_process(
     for case in cases:
         rules = {(e["rule"], e["origin"]) for e in case["errors"]}
         assert ("ER_IKKE_HOVEDENHET", "server") in rules
+        # Said in English like a local finding; ELAN's own text kept verbatim beside it.
+        [said] = [e for e in case["errors"] if e["rule"] == "ER_IKKE_HOVEDENHET"]
+        assert said["message"] == RULES["ER_IKKE_HOVEDENHET"].explain()
+        assert said["serverMessage"] == "Saksøker er ikke angitt med hovedenhet"
         assert case["korrelasjonsid"], case
         assert case["eksternSaksreferanse"] is None
     # The server saw each case once and refused it; none is held.
@@ -461,6 +467,16 @@ def test_an_elan_rejection_422_is_recorded_and_receipted_in_process(
         assert len(rows) == len(cases)
         assert all(r.korrelasjonsid for r in rows)
         assert all("ER_IKKE_HOVEDENHET" in {e.rule for e in r.errors} for r in rows)
+        assert all(
+            e.server_message == "Saksøker er ikke angitt med hovedenhet"
+            for r in rows
+            for e in r.errors
+            if e.rule == "ER_IKKE_HOVEDENHET"
+        )
+    csv_rows = receipt_csv(tmp_path / "outbox", name)
+    assert {r["serverMessage"] for r in csv_rows if r["rule"] == "ER_IKKE_HOVEDENHET"} == {
+        "Saksøker er ikke angitt med hovedenhet"
+    }
     assert name in archived(tmp_path)
 
 
@@ -494,6 +510,10 @@ def test_an_innsender_other_than_the_token_s_organisation_is_never_sent(
         ]
         assert [e["origin"] for e in found] == ["local"], case["errors"]
         assert SANDBOX_SYSTEMUSER_ORG in found[0]["message"]
+        # English for the tool, the server's Norwegian text of the same finding beside it.
+        assert found[0]["message"].startswith("The innsender's organisation number")
+        assert found[0]["serverMessage"].startswith("Innsenders organisasjonsnummer")
+        assert SANDBOX_SYSTEMUSER_ORG in found[0]["serverMessage"]
     assert [s for s in sandbox.admin.submissions() if s.get("operation") == "submit"] == []
     assert sandbox.admin.cases() == []
 

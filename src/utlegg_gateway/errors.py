@@ -433,6 +433,8 @@ class ErrorEntry:
     place: Place | None = None
     korrelasjonsid: str | None = None
     hint: str | None = None
+    # The server's Norwegian text of a rule finding (ours or ELAN's), beside `message`.
+    server_message: str | None = None
 
     def __post_init__(self) -> None:
         if not self.rule:
@@ -471,6 +473,7 @@ class ErrorEntry:
             column=issue.column,
             value=issue.value,
             place=Place.of(issue.source) or place,
+            server_message=getattr(issue, "server_message", None),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -480,6 +483,8 @@ class ErrorEntry:
             value = getattr(self, name)
             if value is not None:
                 out[name] = value
+        if self.server_message is not None:
+            out["serverMessage"] = self.server_message
         source = self.place.to_json() if self.place is not None else {}
         if source:
             out["source"] = source
@@ -503,4 +508,5 @@ class ErrorEntry:
             place=Place.from_json(source) if source else None,
             korrelasjonsid=data.get("korrelasjonsid"),
             hint=data.get("hint"),
+            server_message=data.get("serverMessage"),
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import shutil
@@ -56,6 +58,12 @@ def receipt(outbox: Path, name: str) -> dict[str, Any]:
     """The parsed JSON receipt of input file `name`."""
     data: dict[str, Any] = json.loads((outbox / f"{name}.kvittering.json").read_text("utf-8"))
     return data
+
+
+def receipt_csv(outbox: Path, name: str) -> list[dict[str, str]]:
+    """The rows of the CSV receipt of input file `name` (default encoding and delimiter)."""
+    text = (outbox / f"{name}.kvittering.csv").read_text("utf-8-sig")
+    return list(csv.DictReader(io.StringIO(text), delimiter=";"))
 
 
 def archived(root: Path) -> list[str]:

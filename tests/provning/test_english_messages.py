@@ -50,3 +50,34 @@ def test_finding_carries_server_text_beside_english() -> None:
     own = provning.finding("UGYLDIG_TEGN", "/x", felt="navn", tegn="U+200B")
     assert own.serverMessage is None
     assert "contains the character U+200B" in own.message
+
+
+def _server_texts() -> list[tuple[str, int, list[str], dict[str, str]]]:
+    """Every server rule's Norwegian template (each variant) with distinct sample values."""
+    out = []
+    for name, info in provning.RULES.items():
+        if info.since == "own":
+            continue
+        for variant, template in enumerate(info.variants or (info.message,)):
+            names = re.findall(r"%([A-Za-zæøåÆØÅ]+)", template)
+            values = {n: f"<{n}-{i}>" for i, n in enumerate(names) if n != "s"}
+            args = [f"<s-{i}>" for i, n in enumerate(names) if n == "s"]
+            out.append((name, variant, args, values))
+    return out
+
+
+@pytest.mark.parametrize(("name", "variant", "args", "values"), _server_texts())
+def test_a_server_answer_is_said_in_english_with_its_own_values(
+    name: str, variant: int, args: list[str], values: dict[str, str]
+) -> None:
+    """ELAN's filled text is read back through its template: the English line carries the
+    same values (what a rejection from the server shows in receipts)."""
+    info = provning.RULES[name]
+    text = info.format_variant(variant, *args, **values)
+    assert provning.explain_server(name, text) == info.explain_variant(variant, *args, **values)
+
+
+def test_a_server_text_that_fits_no_template_is_left_as_is() -> None:
+    assert provning.explain_server("ER_IKKE_HOVEDENHET", "Noe helt annet") is None
+    assert provning.explain_server("UKJENT_REGEL", "Saksøker er ikke angitt med hovedenhet") is None
+    assert provning.explain_server("UGYLDIG_TEGN", "x") is None  # our own code: no server text

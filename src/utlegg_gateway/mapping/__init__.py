@@ -297,5 +297,15 @@ def _locate_findings(
             hit = track.get(probe)
         where, column = (hit[0].location(), hit[1]) if hit else (source, None)
         field = next((p for p in reversed(pointer.split("/")) if p and not p.isdigit()), None)
-        out.append(CaseIssue(finding.rule, finding.message, pointer, field, where, column))
+        out.append(
+            CaseIssue(
+                finding.rule,
+                finding.message,
+                pointer,
+                field,
+                where,
+                column,
+                server_message=finding.serverMessage,
+            )
+        )
     return tuple(out)

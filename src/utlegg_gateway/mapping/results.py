@@ -74,6 +74,8 @@ class CaseIssue:
     # The server's rule name for a malformed value where one fits (UGYLDIG_BELOEP for an
     # amount with three decimals); `code` keeps the mapping's own detail.
     rule: str | None = None
+    # The server's own (Norwegian) text of a rule finding, beside the English `message`.
+    server_message: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object the CLI and error reports write."""
@@ -94,6 +96,8 @@ class CaseIssue:
             out["column"] = self.column
         if self.value is not None:
             out["value"] = self.value
+        if self.server_message is not None:
+            out["serverMessage"] = self.server_message
         return out
 
 

@@ -12,6 +12,8 @@ Public surface (other stages code against exactly this):
     SERVER_ONLY_RULES                           the rules only the server can decide
     NOT_DECIDABLE_RULES                         documented, but neither we nor a sandbox decide them
     finding(name, location, *args, **values)    a Finding with the rule's message filled in
+    explain_server(rule, text) -> str | None    the English line of ELAN's Norwegian text
+                                                for `rule` (None: unknown rule or text)
     validate_file(path, ctx) -> list[Finding]   read a JSON file (InputFileError) and validate
     deprecations(payload, ctx) -> list[Finding] warnings (MODELL_FELT_UTGAAR): accepted fields
                                                 the version plans to remove; never errors
@@ -69,6 +71,7 @@ __all__ = [
     "ProvingContext",
     "RuleInfo",
     "deprecations",
+    "explain_server",
     "finding",
     "format_finding",
     "load_documents",
@@ -259,6 +262,12 @@ def value_rule(location: str) -> str | None:
     if last == "taxIdentificationNumber" and "prosessfullmektig" in parts:
         return "UGYLDIG_ORGNR_PROSESSFULLMEKTIG"
     return _VALUE_RULES.get(last)
+
+
+def explain_server(rule: str, text: str) -> str | None:
+    """The gateway's English line for a server answer's rule text, None if it cannot say."""
+    info = RULES.get(rule)
+    return None if info is None or info.since == "own" else info.explain_server(text)
 
 
 def format_finding(f: Finding) -> str:

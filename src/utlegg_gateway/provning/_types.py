@@ -64,6 +64,19 @@ class RuleInfo:
             template = self.english or self.message
         return _fill(template, args, values)
 
+    def explain_server(self, text: str) -> str | None:
+        """The English line of a text the server filled from this rule, None if none fits.
+
+        The values are read back out of `text` through the Norwegian template (each
+        variant in turn), so ELAN's own answer is said in the tool's language too.
+        """
+        for variant, template in enumerate(self.variants or (self.message,)):
+            found = _read_back(template, text)
+            if found is not None:
+                args, values = found
+                return self.explain_variant(variant, *args, **values)
+        return None
+
     def format(self, *args: object, **values: object) -> str:
         """The message with placeholders filled: named from `values`, `%s` from `args`."""
         return self.format_variant(0, *args, **values)
@@ -72,6 +85,25 @@ class RuleInfo:
         """Like `format`, with alternative text number `variant` (see `variants`)."""
         template = self.variants[variant] if self.variants else self.message
         return _fill(template, args, values)
+
+
+def _read_back(template: str, text: str) -> tuple[tuple[str, ...], dict[str, str]] | None:
+    """The placeholder values that turn `template` into `text`, None if it cannot."""
+    names: list[str] = []
+    pattern = []
+    last = 0
+    for match in _PLACEHOLDER.finditer(template):
+        pattern += [re.escape(template[last : match.start()]), "(.*?)"]
+        names.append(match.group(1))
+        last = match.end()
+    pattern.append(re.escape(template[last:]))
+    hit = re.fullmatch("".join(pattern), text.strip(), re.DOTALL)
+    if hit is None:
+        return None
+    values = dict(zip(names, hit.groups(), strict=True))
+    args = tuple(v for n, v in zip(names, hit.groups(), strict=True) if n == "s")
+    values.pop("s", None)
+    return args, values
 
 
 def _fill(template: str, args: tuple[object, ...], values: dict[str, object]) -> str:

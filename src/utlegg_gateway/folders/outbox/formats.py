@@ -56,6 +56,7 @@ CSV_COLUMNS = (
     "column",
     "field",
     "note",
+    "serverMessage",
 )
 
 
@@ -109,7 +110,7 @@ def receipt_csv(
             iso_time(case.submitted_at) or "",
             iso_time(case.finished_at) or "",
         ]
-        writer.writerow(["case", *base, *[""] * 8, case.note or ""])
+        writer.writerow(["case", *base, *[""] * 8, case.note or "", ""])
         for err in case.errors:
             writer.writerow(
                 [
@@ -124,6 +125,7 @@ def receipt_csv(
                     err.column or "",
                     err.field or "",
                     "",
+                    err.server_message or "",
                 ]
             )
     return buf.getvalue().encode(encoding, errors="replace")
@@ -160,6 +162,7 @@ def receipt_xml(receipt: Receipt) -> bytes:
             _set(feil, "element", err.element)
             _set(feil, "kolonne", err.column)
             _set(feil, "felt", err.field)
+            _set(feil, "servermelding", err.server_message)
             feil.text = xml_safe(err.message)
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
 
@@ -211,6 +214,8 @@ def error_report_text(report: ErrorReport) -> bytes:
             if value is not None
         )
         lines += ["", f"Feil {number}: [{err.rule}] {mask(err.message)}"]
+        if err.server_message is not None:
+            lines.append(f"  Skatteetatens tekst: {mask(err.server_message)}")
         if where:
             lines.append(f"  Sted: {mask(where)}")
         if err.value is not None:

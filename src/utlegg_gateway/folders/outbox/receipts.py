@@ -54,6 +54,7 @@ class ReceiptError:
     column: str | None = None
     field: str | None = None
     value: str | None = None
+    server_message: str | None = None  # Skatteetaten's Norwegian text of a rule finding
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object of this error (absent details are left out of `source`)."""
@@ -73,6 +74,8 @@ class ReceiptError:
             out["field"] = self.field
         if self.value is not None:
             out["value"] = self.value
+        if self.server_message is not None:
+            out["serverMessage"] = self.server_message
         return out
 
 
@@ -223,6 +226,7 @@ def receipt_error(entry: ErrorEntry, origin: Origin) -> ReceiptError:
         column=entry.column,
         field=entry.field,
         value=entry.value,
+        server_message=entry.server_message,
     )
 
 

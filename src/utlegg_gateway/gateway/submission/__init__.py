@@ -45,6 +45,7 @@ from utlegg_gateway.gateway.submission.routing import (
 )
 from utlegg_gateway.journal import JournalStore
 from utlegg_gateway.journal.sqlite import CaseRecord, FileRecord
+from utlegg_gateway.provning import explain_server
 
 __all__ = [
     "Accept",
@@ -124,9 +125,15 @@ def from_error(exc: ElanError | AuthError, place: Place | None = None) -> Retry 
 def _rule_entries(
     rules: tuple[RuleViolation, ...], place: Place, korrelasjonsid: str | None
 ) -> tuple[ErrorEntry, ...]:
+    """ELAN's rule answers as entries: the tool's English line, ELAN's own text beside it."""
     return tuple(
         ErrorEntry(
-            r.kode, r.melding, location=r.lokasjon, place=place, korrelasjonsid=korrelasjonsid
+            r.kode,
+            explain_server(r.kode, r.melding) or r.melding,
+            location=r.lokasjon,
+            place=place,
+            korrelasjonsid=korrelasjonsid,
+            server_message=r.melding,
         )
         for r in rules
     )
