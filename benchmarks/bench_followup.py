@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import copy
 import json
+import sys
 import tempfile
 import time
 from collections.abc import Mapping
@@ -38,20 +39,17 @@ from typing import Any
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests._data import REFERENCE
+from tests.followup.conftest import ORGNR, settings_data
+
 from utlegg_gateway.config import Settings
 from utlegg_gateway.elan import Accepted, build_client
 from utlegg_gateway.followup import build_followup
 from utlegg_gateway.journal.sqlite import CaseState, Journal, NewCase
 from utlegg_gateway.sandbox import SandboxOptions, running_sandbox, write_credentials
 
-REFERENCE = (
-    Path(__file__).resolve().parents[1]
-    / "tests"
-    / "model"
-    / "data"
-    / "model-1.1-begjaering-v1.json"
-)
-ORGNR = "312597772"
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 TEMPLATE: dict[str, Any] = json.loads(REFERENCE.read_text(encoding="utf-8"))
 
@@ -100,22 +98,16 @@ def _record(journal: Journal, sent: list[tuple[dict[str, Any], str]]) -> None:
 
 
 def _settings(root: Path, sb: Any, creds: Any) -> Settings:
-    data = {
-        "environment": "test",
-        "organisation": ORGNR,
-        "maskinporten": {
-            "client_id": creds.client_id,
-            "issuer": sb.issuer,
-            "token_endpoint": sb.token_endpoint,
-            "pkcs12_file": str(creds.pkcs12_file),
-            "pkcs12_password": {"file": str(creds.password_file)},
-            "systembruker": {"org": ORGNR},
-        },
-        "elan": {"base_url": sb.elan_base_url, "concurrency_scope": "organisation"},
-        "journal": {"path": str(root / "journal.sqlite3")},
-        "folders": {"outbox": str(root / "outbox")},
-        "dialogporten": {"enabled": True, "base_url": sb.url + "/dialogporten"},
-    }
+    """The follow-up tests' settings, with the shipped retry policy and page size: measured
+    as an operator would run it, one pool of 5 slots for the organisation."""
+    data = settings_data(
+        sb,
+        root,
+        creds,
+        elan={"concurrency_scope": "organisation"},
+        dialogporten={"page_limit": 100},
+    )
+    del data["elan"]["retry"]
     return Settings.model_validate(data | {"base_dir": root}, context={"base_dir": root})
 
 
