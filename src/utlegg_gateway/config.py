@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import urllib.parse
 from collections.abc import Mapping
 from datetime import date
@@ -444,6 +445,42 @@ class RunnerSettings(_Section):
     move_retry_seconds: float = Field(default=3600.0, gt=0)
 
 
+class ClusterSettings(_Section):
+    """Several `run` instances sharing one PostgreSQL journal and one set of folders.
+
+    Off by default: one gateway per journal, held by the run lock. On, each instance
+    holds a lease in the journal that it renews every `heartbeat_seconds`; files it
+    claims and cases it sends are its own; an instance whose lease has not been renewed
+    for `lease_seconds` is taken for dead, and another resumes its files and cases by the
+    same rules as a restart. Follow-up runs on one instance per tenant at a time, and the
+    5-in-flight limit per organisation holds across all instances.
+    """
+
+    enabled: bool = False
+    # This instance's name in the journal (owner of its leases); the host name by default,
+    # so a restarted instance takes up its own work at once. Unique per instance.
+    instance: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+    # Without a renewal for this long an instance is taken for dead and its work resumed.
+    lease_seconds: float = Field(default=30.0, ge=2)
+    heartbeat_seconds: float = Field(default=5.0, gt=0)
+    # A call waiting for one of the organisation's cluster-wide ELAN slots asks again
+    # this often (a free slot is taken at once; this only bounds the wait when all are busy).
+    slot_poll_seconds: float = Field(default=0.01, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _renewed_in_time(self) -> ClusterSettings:
+        if self.heartbeat_seconds * 2 > self.lease_seconds:
+            raise ValueError(
+                "heartbeat_seconds must be at most half of lease_seconds, so one late "
+                "renewal does not lose the lease"
+            )
+        return self
+
+    def instance_name(self) -> str:
+        """The configured instance name, or this host's name."""
+        return self.instance or socket.gethostname()
+
+
 class HealthSettings(_Section):
     """`/healthz` + `/metrics` for the daemon (`run`); `once` never serves them."""
 
@@ -566,7 +603,7 @@ class Settings(_Section):
 
     With `tenants` (vendor mode) each tenant is a whole Settings of its own: the file's
     top level merged with the tenant's entry (see `load_settings`); the top level keeps
-    what is the process's (journal, runner, health, elan, environment).
+    what is the process's (journal, runner, cluster, health, elan, environment).
     """
 
     # The tenant these settings are: "" for the one implicit tenant of a plain config.
@@ -585,6 +622,7 @@ class Settings(_Section):
     inboxes: Annotated[tuple[InboxSettings, ...], AfterValidator(_unique_inbox_names)] = ()
     folders: FolderSettings = Field(default={}, validate_default=True)
     runner: RunnerSettings = Field(default={}, validate_default=True)
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
     followup: FollowupSettings = Field(default_factory=FollowupSettings)
     dialogporten: DialogportenSettings = Field(default_factory=DialogportenSettings)
@@ -593,6 +631,15 @@ class Settings(_Section):
     # Sections owned by later stages are added below as they are built
     # (maskinporten, elan, journal, inboxes, outbox, archive, followup, health).
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
+
+    @model_validator(mode="after")
+    def _cluster_needs_postgres(self) -> Settings:
+        if self.cluster.enabled and self.journal.url is None:
+            raise ValueError(
+                "cluster.enabled needs a shared PostgreSQL journal (journal.url); an SQLite "
+                "journal is one instance's own"
+            )
+        return self
 
     @model_validator(mode="after")
     def _tenants_apart(self) -> Settings:
@@ -651,7 +698,7 @@ def _apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> di
     return data
 
 
-# What a tenant's entry may set; the rest (journal, runner, health, elan, environment)
+# What a tenant's entry may set; the rest (journal, runner, cluster, health, elan, environment)
 # belongs to the process and is shared.
 TENANT_KEYS = frozenset(
     {
