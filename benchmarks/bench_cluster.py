@@ -1,0 +1,258 @@
+"""Vendor mode on a cluster: cases/s against tenants (1, 3, 10) × instances (1, 2).
+
+    .venv/bin/python benchmarks/bench_cluster.py [--tenants 1 3 10] [--instances 1 2]
+        [--cases 200] [--latency 0.05]
+
+Issue 16's benchmark. Each configuration gets a fresh PostgreSQL database (a throwaway
+server, tests/_postgres.py) and a fresh folder tree; T tenants, each a customer
+organisation of the vendor filing through its Altinn system user, each with one CSV file
+of `--cases` cases (its own organisation as innsender) and the PDFs they name; I
+`utlegg-gateway run` daemons with `cluster.enabled` and their own instance names, sharing
+the folders and the journal. The sandbox runs in its own process and delays every upload,
+attachment-status and submit call by `--latency` seconds.
+
+Cases/s is taken from the journal: first case recorded → last case ended (so start-up
+is not counted). The ceiling is the organisations' slots: ELAN allows 5 calls in flight
+per organisation, so T tenants can have 5·T calls in flight, whatever the number of
+instances; with the delayed calls per case the sandbox counted in the run,
+ceiling = 5·T / (calls per case × latency). The sandbox's highest in-flight count per
+organisation and its refusals are printed beside each row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import psycopg  # noqa: E402
+import yaml  # noqa: E402
+from tests import _postgres  # noqa: E402
+from tests.e2e._support import MAPPINGS, drop_attachments, make_batch  # noqa: E402
+
+from utlegg_gateway.demo import DEMO_ORGNR, write_gateway_config  # noqa: E402
+
+_SANDBOX = """
+import sys, json
+from pathlib import Path
+from utlegg_gateway.sandbox import SandboxOptions, running_sandbox, write_credentials
+orgs = tuple(json.loads(sys.argv[2]))
+creds = write_credentials(Path(sys.argv[1]), systemuser_orgs=orgs)
+with running_sandbox(SandboxOptions(scanning_seconds=0.0), credentials=[creds]) as sb:
+    print(json.dumps({"url": sb.url, "issuer": sb.issuer, "token_endpoint": sb.token_endpoint,
+                      "elan_base_url": sb.elan_base_url, "client_id": creds.client_id,
+                      "orgnr": creds.orgnr, "pkcs12_file": str(creds.pkcs12_file),
+                      "password_file": str(creds.password_file)}), flush=True)
+    sys.stdin.read()
+"""
+
+_DELAYED = ("upload", "attachment_status", "submit")
+
+
+class _Obj:
+    def __init__(self, **kw: Any) -> None:
+        self.__dict__.update(kw)
+
+
+def customer_orgs(n: int) -> list[str]:
+    """n valid organisation numbers for the vendor's customers (the demo's own)."""
+    from utlegg_gateway.demo import _customer_orgnr
+
+    return [_customer_orgnr(k) for k in range(1, n + 1)]
+
+
+def _start_sandbox(root: Path, orgs: list[str]) -> tuple[subprocess.Popen[str], _Obj]:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SANDBOX, str(root / "creds"), json.dumps(orgs)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    return proc, _Obj(**json.loads(proc.stdout.readline()))
+
+
+def _vendor_config(
+    root: Path, sandbox: _Obj, orgs: list[str], journal: dict[str, Any], latency: float
+) -> Path:
+    """One tenant per organisation, each with one csv-krav inbox; the cluster switched on."""
+    config = write_gateway_config(
+        root,
+        sandbox=sandbox,
+        credentials=sandbox,
+        inboxes={"csv-krav": ["csv-krav"]},
+        mapping_dirs=[MAPPINGS],
+        stable_seconds=0.0,
+        extra={
+            "journal": journal,
+            "cluster": {"enabled": True, "lease_seconds": 10, "heartbeat_seconds": 2},
+            "runner": {"max_cases_in_flight": 50},
+        },
+    )
+    data = yaml.safe_load(config.read_text("utf-8"))
+    inbox = data.pop("inboxes")[0]
+    data["journal"] = journal  # replaces the SQLite path of the default
+    data["tenants"] = [
+        {
+            "name": f"kunde-{n}",
+            "organisation": org,
+            "maskinporten": {"systembruker": {"org": org}},
+            "inboxes": [{**inbox, "name": f"kunde-{n}", "path": f"inbox/kunde-{n}"}],
+        }
+        for n, org in enumerate(orgs, start=1)
+    ]
+    config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    shutil.rmtree(root / "inbox" / "csv-krav", ignore_errors=True)
+    return config
+
+
+def _drop(root: Path, orgs: list[str], cases: int) -> None:
+    for n, org in enumerate(orgs, start=1):
+        inbox = root / "inbox" / f"kunde-{n}"
+        inbox.mkdir(parents=True, exist_ok=True)
+        drop_attachments("csv-krav", inbox)
+        staged = root / f"staged-{n}.csv"
+        make_batch(cases, staged, prefix=f"IB-K{n:02d}-")
+        text = staged.read_bytes().replace(DEMO_ORGNR.encode(), org.encode())
+        tmp = inbox / ".utlegg_20260301_020000.csv.tmp"
+        tmp.write_bytes(text)
+        tmp.replace(inbox / "utlegg_20260301_020000.csv")
+
+
+def _journal_span(conninfo: str) -> tuple[int, int, float]:
+    """(cases, accepted, first recorded → last ended in seconds) from the journal."""
+    with psycopg.connect(conninfo) as conn:
+        row = conn.execute(
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE state = 'accepted'), "
+            "MIN(created_at), MAX(finished_at) FROM cases"
+        ).fetchone()
+    assert row is not None
+    total, accepted, first, last = row
+    span = (datetime.fromisoformat(last) - datetime.fromisoformat(first)).total_seconds()
+    return int(total), int(accepted), span
+
+
+def run_configuration(
+    root: Path, server: _postgres.PostgresServer, tenants: int, instances: int, args: Any
+) -> dict[str, Any]:
+    """One tenants × instances run; returns its figures."""
+    from utlegg_gateway.sandbox import SandboxAdmin
+
+    orgs = customer_orgs(tenants)
+    proc, sandbox = _start_sandbox(root, orgs)
+    database = server.create_database()
+    secret = root / "journal-password"
+    secret.write_text(_postgres.PASSWORD + "\n")
+    journal = {"url": server.url(database), "password": {"file": str(secret)}}
+    daemons: list[subprocess.Popen[bytes]] = []
+    try:
+        config = _vendor_config(root, sandbox, orgs, journal, args.latency)
+        admin = SandboxAdmin(sandbox.url)
+        delay = {"probability": 1.0, "actions": [f"delay:{args.latency}"]}
+        admin.set_faults(dict.fromkeys(_DELAYED, delay))
+        _drop(root, orgs, args.cases)
+        started = time.perf_counter()
+        for i in range(instances):
+            env = {
+                **os.environ,
+                "UTLEGG_GATEWAY__CLUSTER__INSTANCE": f"gw-{i}",
+                "UTLEGG_GATEWAY__RUNNER__LOCK_FILE": f"state/gw-{i}.lock",
+            }
+            log = (root / f"gw-{i}.log").open("wb")
+            daemons.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "utlegg_gateway", "run", "--config", str(config)],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=root,
+                    env=env,
+                )
+            )
+        receipts = [
+            root / "outbox" / f"kunde-{n}" / "utlegg_20260301_020000.csv.kvittering.json"
+            for n in range(1, tenants + 1)
+        ]
+        deadline = time.monotonic() + args.timeout
+        while not all(r.exists() for r in receipts):
+            for n, d in enumerate(daemons):
+                if d.poll() is not None:
+                    raise RuntimeError((root / f"gw-{n}.log").read_text()[-4000:])
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no receipts after {args.timeout} s; see {root}")
+            time.sleep(0.05)
+        wall = time.perf_counter() - started
+        stats = admin.stats()
+    finally:
+        for d in daemons:
+            d.terminate()
+        for d in daemons:
+            d.wait(timeout=60)
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait(timeout=30)
+    total, accepted, span = _journal_span(server.admin_conninfo(database))
+    server.drop_database(database)
+    delayed = sum(stats["calls"].get(k, 0) for k in _DELAYED)
+    per_case = delayed / total
+    ceiling = 5 * tenants / (per_case * args.latency)
+    return {
+        "tenants": tenants,
+        "instances": instances,
+        "cases": total,
+        "accepted": accepted,
+        "span": span,
+        "wall": wall,
+        "cases_per_second": total / span,
+        "calls_per_case": per_case,
+        "ceiling": ceiling,
+        "share": total / span / ceiling,
+        "max_in_flight": stats.get("max_concurrency_seen"),
+        "refused": stats["rejected_concurrency"],
+    }
+
+
+def main() -> None:
+    """Every configuration in turn; a Markdown table at the end."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tenants", type=int, nargs="+", default=[1, 3, 10])
+    parser.add_argument("--instances", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--cases", type=int, default=200, help="cases per tenant")
+    parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--timeout", type=float, default=900)
+    args = parser.parse_args()
+    base = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
+    rows = []
+    with _postgres.running_server() as server:
+        for tenants in args.tenants:
+            for instances in args.instances:
+                root = base / f"t{tenants}-i{instances}"
+                row = run_configuration(root, server, tenants, instances, args)
+                print(json.dumps(row), flush=True)
+                rows.append(row)
+    print(
+        "\n| tenants | instances | cases | accepted | cases/s | delayed calls/case "
+        "| ceiling cases/s | share | max in flight per org | refused |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(
+            f"| {r['tenants']} | {r['instances']} | {r['cases']} | {r['accepted']} "
+            f"| {r['cases_per_second']:.1f} | {r['calls_per_case']:.2f} | {r['ceiling']:.0f} "
+            f"| {r['share'] * 100:.0f} % | {r['max_in_flight']} | {r['refused']} |"
+        )
+    shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
