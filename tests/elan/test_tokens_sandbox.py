@@ -183,6 +183,50 @@ def test_401_refreshes_exactly_once_then_succeeds(credentials: Any, tmp_path: Pa
     assert stats["answers"] == {"status:200": 2, "status:401": 1}
 
 
+def test_a_call_waiting_for_a_slot_takes_its_token_when_it_gets_one(
+    credentials: Any, tmp_path: Path
+) -> None:
+    """A call queued behind the 5 slots longer than the token lives sends a fresh token,
+    not the one that was current when it was queued (which ELAN would answer 401, a wasted
+    call in a slot). Seen at scale: a 10,000-case status round queues calls for minutes."""
+    from utlegg_gateway.sandbox.options import SandboxClock, SandboxOptions
+    from utlegg_gateway.sandbox.server import running_sandbox
+
+    wall = [time.time()]
+    cache_clock = ManualClock()
+    options = SandboxOptions(model_version="1.1", scanning_seconds=0.0)
+    with running_sandbox(
+        options, credentials=[credentials], clock=SandboxClock(source=lambda: wall[0])
+    ) as sb:
+        settings = settings_for(sb, tmp_path, credentials)
+        sb.admin.set_faults({"status": {"sequence": ["delay:60"] * 5}})
+
+        def five_in_flight() -> None:
+            end = time.monotonic() + 30
+            while sum(sb.admin.stats()["in_flight"].values()) < 5:
+                assert time.monotonic() < end, "5 calls never got in flight"
+                time.sleep(0.01)
+
+        async def run() -> list[dict[str, Any]]:
+            async with httpx.AsyncClient() as http:
+                tokens = _provider(settings, http, clock=cache_clock, wall_clock=lambda: wall[0])
+                elan = ElanClient(
+                    settings.elan, base_url=sb.elan_base_url, tokens=tokens, http=http
+                )
+                calls = [asyncio.create_task(elan.status("TEST_SAK_OPPRETTET")) for _ in range(10)]
+                await asyncio.to_thread(five_in_flight)  # five held, five queued
+                wall[0] += 600  # the token all ten started with is now expired …
+                cache_clock.now += 600  # … on both sides
+                await asyncio.to_thread(sb.admin.release_delays)
+                return await asyncio.gather(*calls)
+
+        bodies = asyncio.run(run())
+        stats = sb.admin.stats()
+    assert [b["saksstatus"] for b in bodies] == ["sakOpprettet"] * 10
+    assert stats["answers"] == {"status:200": 10}  # no 401, no repeated call
+    assert stats["grants_issued"] == 2
+
+
 def test_persistent_401_refreshes_only_once(sandbox: Any, credentials: Any, tmp_path: Path) -> None:
     """When the API keeps answering 401 the client refreshes once, then gives up (no loop)."""
     from utlegg_gateway.sandbox.options import SandboxOptions

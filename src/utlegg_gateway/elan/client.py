@@ -26,7 +26,7 @@ from utlegg_gateway._logging import fields, get_logger
 from utlegg_gateway.config import ElanSettings, Settings
 from utlegg_gateway.elan._http import error_from_response, json_body, send
 from utlegg_gateway.elan._retry import Clock, RetryPolicy, Sleep
-from utlegg_gateway.elan.maskinporten import TokenProvider
+from utlegg_gateway.elan.maskinporten import AccessToken, TokenProvider
 from utlegg_gateway.elan.results import (
     DUPLICATE_RULE,
     Accepted,
@@ -186,28 +186,29 @@ class ElanClient:
         backoff = self._retry.start(self._clock, self._rng)
         refreshed = False
         while True:
-            token = await self.tokens.get()
             korrelasjonsid = str(uuid.uuid4())
             outcome.korrelasjonsid = korrelasjonsid
-            headers = {
-                "Authorization": f"Bearer {token.value}",
-                names.korrelasjonsid: korrelasjonsid,
-                names.meldingsid: meldingsid,
-                names.klientid: self._settings.klientid,
-                "Accept": "application/json",
-            }
-            if stream is not None:
-                # A new iterator per attempt: a retry sends the file from its start.
-                request = self._http.build_request(
-                    method, url, content=stream[1](), headers=headers | stream[0]
-                )
-            else:
-                request = self._http.build_request(
+
+            def build(token: AccessToken, korrelasjonsid: str = korrelasjonsid) -> httpx.Request:
+                headers = {
+                    "Authorization": f"Bearer {token.value}",
+                    names.korrelasjonsid: korrelasjonsid,
+                    names.meldingsid: meldingsid,
+                    names.klientid: self._settings.klientid,
+                    "Accept": "application/json",
+                }
+                if stream is not None:
+                    # A new iterator per attempt: a retry sends the file from its start.
+                    return self._http.build_request(
+                        method, url, content=stream[1](), headers=headers | stream[0]
+                    )
+                return self._http.build_request(
                     method, url, json=json, files=files, data=data, headers=headers
                 )
+
             try:
-                response = await self._in_slot(
-                    request, korrelasjonsid, self._slots[_API_OF.get(operation, "innsending")]
+                token, response = await self._in_slot(
+                    build, korrelasjonsid, self._slots[_API_OF.get(operation, "innsending")]
                 )
             except ElanTemporaryError as exc:
                 if isinstance(exc, ElanUnknownOutcomeError):
@@ -253,12 +254,21 @@ class ElanClient:
             await self._sleep(wait)
 
     async def _in_slot(
-        self, request: httpx.Request, korrelasjonsid: str, slots: asyncio.Semaphore
-    ) -> httpx.Response:
-        """Send in one of the API's `max_concurrency` slots; the body is read inside it."""
+        self,
+        build: Callable[[AccessToken], httpx.Request],
+        korrelasjonsid: str,
+        slots: asyncio.Semaphore,
+    ) -> tuple[AccessToken, httpx.Response]:
+        """Send in one of the API's `max_concurrency` slots; the body is read inside it.
+
+        The token is taken once the slot is ours: a call can wait in the queue longer than
+        a token lives (thousands of status calls behind 5 slots), and one taken before the
+        wait would come back 401, a wasted call in a slot. The rare fetch of a new token
+        then holds the slot for its few milliseconds."""
         await slots.acquire()
         try:
-            response = await send(self._http, request, korrelasjonsid=korrelasjonsid)
+            token = await self.tokens.get()
+            response = await send(self._http, build(token), korrelasjonsid=korrelasjonsid)
             # Read inside the slot: the call is in flight until its body is in.
             await response.aread()
         except ElanUnknownOutcomeError as exc:
@@ -276,7 +286,7 @@ class ElanClient:
             slots.release()
             raise
         slots.release()
-        return response
+        return token, response
 
     # --- attachments ----------------------------------------------------------------
 
