@@ -276,6 +276,8 @@ def bench_throughput(
     def gateway() -> None:
         command("-m", "utlegg_gateway", "once", "--config", str(config))
 
+    client_side: dict[str, float] = {}
+
     def ideal() -> float:
         client = str(Path(__file__).with_name("ideal_client.py"))
         out = command(client, str(config), str(ideal_dir / data.name), "--inbox", "csv-krav")
@@ -283,6 +285,11 @@ def bench_throughput(
         if result["accepted"] != cases:
             raise RuntimeError(f"ideal client: {result}")
         span: float = result["span_seconds"]
+        # Calls in flight as the client saw them: its slot time over the span.
+        client_side["mean_in_flight_client"] = result["in_slot_seconds"] / span
+        client_side["ms_per_call_client"] = (
+            result["in_slot_seconds"] / sum(result["calls"].values()) * 1000
+        )
         return span
 
     gw = _measured(sandbox, latency, cases, gateway)
@@ -296,7 +303,7 @@ def bench_throughput(
     gw["span_seconds"] = (
         datetime.fromisoformat(last) - datetime.fromisoformat(first)
     ).total_seconds()
-    best = _measured(sandbox, latency, cases, ideal)
+    best = _measured(sandbox, latency, cases, ideal) | client_side
     # The ceiling from the minimal call pattern: the delayed calls the sandbox counted
     # for the ideal client, 5 in flight / (calls per case × latency).
     ceiling = 5 / (best["delayed_per_case"] * latency)
@@ -304,6 +311,10 @@ def bench_throughput(
         run["cases_per_second"] = cases / run["span_seconds"]
         run["sandbox_cases_per_second"] = cases / run["sandbox_span_seconds"]
         run["share_of_ceiling"] = run["cases_per_second"] / ceiling
+        # How long a call stays in flight at the sandbox, on average (Little's law).
+        run["ms_per_call"] = (
+            run["mean_in_flight"] * run["sandbox_span_seconds"] / sum(run["calls"].values()) * 1000
+        )
     return {
         "cases": cases,
         "latency": latency,
@@ -350,9 +361,9 @@ def main() -> None:
     print(
         "| sandbox | client | cases/s | cases/s (sandbox span) | delayed calls/case "
         "| all ELAN calls/case | ceiling cases/s | share of ceiling | gateway / ideal "
-        "| mean in flight | samples at 5 |"
+        "| mean in flight | samples at 5 | ms in flight per call |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label, thr in results.items():
         for who in ("gateway", "ideal"):
             r = thr[who]
@@ -362,8 +373,16 @@ def main() -> None:
                 f"| {r['sandbox_cases_per_second']:.1f} | {r['delayed_per_case']:.2f} "
                 f"| {r['calls_per_case']:.2f} | {thr['ceiling_cases_per_second']:.1f} "
                 f"| {r['share_of_ceiling'] * 100:.0f} % | {ratio} "
-                f"| {r['mean_in_flight']:.2f} | {r['share_at_5'] * 100:.0f} % |"
+                f"| {r['mean_in_flight']:.2f} | {r['share_at_5'] * 100:.0f} % "
+                f"| {r['ms_per_call']:.1f} |"
             )
+    for label, thr in results.items():
+        r = thr["ideal"]
+        print(
+            f"\nideal client, {label}: {r['mean_in_flight_client']:.2f} calls in flight on "
+            f"average as the client saw them, {r['ms_per_call_client']:.1f} ms per call "
+            "(request out → answer read, in its slot)"
+        )
     print(f"\n{json.dumps(results)}")
     shutil.rmtree(root, ignore_errors=True)
 

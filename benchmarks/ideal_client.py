@@ -71,6 +71,8 @@ class IdealRun:
     accepted: int
     span_seconds: float
     calls: Counter[str] = field(default_factory=Counter)
+    # Seconds the client held a slot, summed over calls (request out → answer read).
+    in_slot_seconds: float = 0.0
 
 
 def _nodes_marked(node: Any, marks: set[str], out: list[dict[str, Any]]) -> None:
@@ -148,6 +150,7 @@ async def run_ideal(settings: Settings, cases: list[IdealCase]) -> IdealRun:
         slots = asyncio.Semaphore(min(elan.max_concurrency, MAX_CONCURRENCY))
         calls: Counter[str] = Counter()
         first: list[float] = []
+        held = [0.0]
         lookups: dict[str, asyncio.Task[dict[str, Any]]] = {}
 
         async def call(operation: str, method: str, url: str, **kw: Any) -> dict[str, Any]:
@@ -156,9 +159,11 @@ async def run_ideal(settings: Settings, cases: list[IdealCase]) -> IdealRun:
                 names.meldingsid: str(uuid.uuid4()),
             }
             async with slots:
+                began = time.perf_counter()
                 if not first:
-                    first.append(time.perf_counter())
+                    first.append(began)
                 response = await http.request(method, url, headers=headers, **kw)
+                held[0] += time.perf_counter() - began
             calls[operation] += 1
             if not 200 <= response.status_code < 300:
                 raise RuntimeError(f"{operation}: HTTP {response.status_code} {response.text}")
@@ -206,6 +211,7 @@ async def run_ideal(settings: Settings, cases: list[IdealCase]) -> IdealRun:
         accepted=calls["submit"],
         span_seconds=last - first[0],
         calls=calls,
+        in_slot_seconds=held[0],
     )
 
 
@@ -225,6 +231,7 @@ def main() -> None:
                 "accepted": run.accepted,
                 "span_seconds": run.span_seconds,
                 "calls": dict(run.calls),
+                "in_slot_seconds": run.in_slot_seconds,
             }
         )
     )
