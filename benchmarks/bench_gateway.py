@@ -2,16 +2,24 @@
 
     .venv/bin/python benchmarks/bench_gateway.py [--files 20] [--cases 1000] [--latency 0.05]
 
+`--files 0` skips the latency part.
+
 1. Latency: the daemon (`utlegg-gateway run`, a subprocess) watches an inbox with a
    native observer and no stability window (drops are temp-name + rename, so the rename
    is the readiness signal). Single-case files are dropped one at a time; the time from
    the rename to the receipt appearing is measured (p50 / p95).
-2. Throughput: one file of N cases through `utlegg-gateway once` (a subprocess) while
-   the sandbox delays every upload, attachment-status and submit call by `--latency`
-   seconds. Cases/s is taken from the journal (first case recorded → last case ended),
-   so interpreter start-up is not counted; the wall time of the whole run is shown too.
-   Ceiling: at most 5 ELAN calls in flight and the delayed calls (upload, status, submit)
-   the sandbox counted per case in this run: 5 / (calls per case × latency) cases/s.
+2. Throughput, issue 15 goal 1, against two sandboxes (each its own process): one whose
+   upload reply carries the attachment's state, one whose does not (the attachment-status
+   call required). Against each, with every upload, attachment-status and submit call
+   delayed by `--latency` s: one file of N cases through `utlegg-gateway once` (a
+   subprocess; cases/s from the journal, first case recorded → last case ended), then
+   the stripped-down ideal client (`ideal_client.py`, a subprocess) over the same mapped
+   cases (first call → last answer). The sandbox is reset before each client, so each
+   is counted alone and neither meets the other's cases. Ceiling: 5 calls in flight /
+   (the ideal client's delayed calls per case as the sandbox counted them × latency),
+   i.e. the minimal call pattern. Also shown per client: its span as the sandbox saw
+   it (first upload → last submit received), calls per case, and the calls in flight
+   sampled from the admin stats every 50 ms.
 
 The sandbox runs in its own process, so it does not share the gateway's interpreter.
 """
@@ -26,7 +34,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -43,7 +53,8 @@ import sys, json
 from pathlib import Path
 from utlegg_gateway.sandbox import SandboxOptions, running_sandbox, write_credentials
 creds = write_credentials(Path(sys.argv[1]))
-with running_sandbox(SandboxOptions(scanning_seconds=0.0), credentials=[creds]) as sb:
+options = SandboxOptions(scanning_seconds=0.0, **json.loads(sys.argv[2]))
+with running_sandbox(options, credentials=[creds]) as sb:
     print(json.dumps({"url": sb.url, "issuer": sb.issuer, "token_endpoint": sb.token_endpoint,
                       "elan_base_url": sb.elan_base_url, "client_id": creds.client_id,
                       "orgnr": creds.orgnr, "pkcs12_file": str(creds.pkcs12_file),
@@ -57,9 +68,17 @@ class _Obj:
         self.__dict__.update(kw)
 
 
-def _start_sandbox(root: Path) -> tuple[subprocess.Popen[str], _Obj, _Obj]:
+# The two sandbox configurations of issue 15 goal 1: the attachment's state in the upload
+# reply (no status call needed), and not (the attachment-status call required).
+SANDBOXES: dict[str, dict[str, Any]] = {
+    "state in upload reply": {"upload_reply_status": True},
+    "status call required": {"upload_reply_status": False},
+}
+
+
+def _start_sandbox(root: Path, options: dict[str, Any]) -> tuple[subprocess.Popen[str], _Obj, _Obj]:
     proc = subprocess.Popen(
-        [sys.executable, "-c", _SANDBOX, str(root / "creds")],
+        [sys.executable, "-c", _SANDBOX, str(root / "creds"), json.dumps(options)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -156,10 +175,79 @@ def bench_latency(root: Path, sandbox: _Obj, creds: _Obj, files: int) -> dict[st
     }
 
 
+DELAYED = ("upload", "attachment_status", "submit")
+
+
+class _InFlight:
+    """Samples the sandbox's ELAN calls in flight (admin stats) every `every` s, in a thread."""
+
+    def __init__(self, url: str, every: float = 0.05) -> None:
+        self._admin = _admin(url)
+        self._every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.samples: list[int] = []
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            self.samples.append(sum(self._admin.stats()["in_flight"].values()))
+
+    def __enter__(self) -> _InFlight:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._admin.close()
+
+    def summary(self) -> dict[str, Any]:
+        """Mean in flight and the share of samples at 5, between the first and last busy one."""
+        busy = [i for i, n in enumerate(self.samples) if n]
+        window = self.samples[busy[0] : busy[-1] + 1] if busy else []
+        return {
+            "samples": len(window),
+            "mean_in_flight": statistics.fmean(window) if window else 0.0,
+            "share_at_5": sum(n >= 5 for n in window) / len(window) if window else 0.0,
+        }
+
+
+def _measured(
+    sandbox: _Obj, latency: float, cases: int, run: Callable[[], float | None]
+) -> dict[str, Any]:
+    """Run `run` (its own span in s, or None) against a fresh sandbox with delayed calls;
+    the sandbox's count of calls, its own span (first upload → last submit) and in-flight."""
+    admin = _admin(sandbox.url)
+    admin.reset()  # forget the other client's cases (no DUPLIKAT) and count afresh
+    delay = {"probability": 1.0, "actions": [f"delay:{latency}"]}
+    admin.set_faults(dict.fromkeys(DELAYED, delay))
+    with _InFlight(sandbox.url) as sampler:
+        span = run()
+    stats = admin.stats()
+    uploads = [u["received_at"] for u in admin.uploads()]
+    submits = [s["received_at"] for s in admin.submissions() if s["operation"] == "submit"]
+    admin.clear_faults()
+    admin.close()
+    calls = {k: v for k, v in stats["calls"].items() if k != "token"}
+    delayed = sum(calls.get(k, 0) for k in DELAYED)
+    return {
+        "span_seconds": span,
+        "sandbox_span_seconds": max(submits) - min(uploads),
+        "submits": len(submits),
+        "calls": calls,
+        "delayed_per_case": delayed / cases,
+        "calls_per_case": sum(calls.values()) / cases,
+        "max_in_flight": stats["max_concurrency_seen"],
+        "refused_for_concurrency": stats["rejected_concurrency"],
+        **sampler.summary(),
+    }
+
+
 def bench_throughput(
     root: Path, sandbox: _Obj, creds: _Obj, cases: int, latency: float
 ) -> dict[str, Any]:
-    """One file of `cases` cases through `once` with `latency` s on every ELAN call."""
+    """One file of `cases` cases through `once`, then the ideal client over the same cases,
+    each with `latency` s on every upload, attachment-status and submit call."""
     config = write_gateway_config(
         root,
         sandbox=sandbox,
@@ -171,91 +259,131 @@ def bench_throughput(
     )
     inbox = root / "inbox" / "csv-krav"
     drop_attachments("csv-krav", inbox)
-    make_batch(cases, inbox / "utlegg_20260301_020000.csv", prefix="IB-THR-")
-    admin = _admin(sandbox.url)
-    before = dict(admin.stats()["calls"])
-    delay = {"probability": 1.0, "actions": [f"delay:{latency}"]}
-    admin.set_faults({"upload": delay, "attachment_status": delay, "submit": delay})
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "utlegg_gateway", "once", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        cwd=root,
-        check=False,
-    )
-    wall = time.perf_counter() - started
-    stats = admin.stats()
-    admin.clear_faults()
-    if done.returncode != 0:
-        raise RuntimeError(done.stderr[-4000:])
+    data = inbox / "utlegg_20260301_020000.csv"
+    make_batch(cases, data, prefix="IB-THR-")
+    # The ideal client's copy of the same file and PDFs (the gateway moves its own away).
+    ideal_dir = root / "ideal"
+    shutil.copytree(inbox, ideal_dir)
+
+    def command(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, *args], capture_output=True, text=True, cwd=root, check=False
+        )
+        if done.returncode != 0:
+            raise RuntimeError(done.stderr[-4000:])
+        return done.stdout
+
+    def gateway() -> None:
+        command("-m", "utlegg_gateway", "once", "--config", str(config))
+
+    client_side: dict[str, float] = {}
+
+    def ideal() -> float:
+        client = str(Path(__file__).with_name("ideal_client.py"))
+        out = command(client, str(config), str(ideal_dir / data.name), "--inbox", "csv-krav")
+        result = json.loads(out)
+        if result["accepted"] != cases:
+            raise RuntimeError(f"ideal client: {result}")
+        span: float = result["span_seconds"]
+        # Calls in flight as the client saw them: its slot time over the span.
+        client_side["mean_in_flight_client"] = result["in_slot_seconds"] / span
+        client_side["ms_per_call_client"] = (
+            result["in_slot_seconds"] / sum(result["calls"].values()) * 1000
+        )
+        return span
+
+    gw = _measured(sandbox, latency, cases, gateway)
     conn = sqlite3.connect(root / "state" / "journal.sqlite3")
     first, last, accepted = conn.execute(
         "SELECT MIN(created_at), MAX(finished_at), SUM(state = 'accepted') FROM cases"
     ).fetchone()
     conn.close()
-    span = (datetime.fromisoformat(last) - datetime.fromisoformat(first)).total_seconds()
-    # The ceiling from the delayed calls the sandbox counted in this run (not assumed):
-    # 5 in flight / (calls per case × latency).
-    delayed = sum(
-        stats["calls"].get(k, 0) - before.get(k, 0)
-        for k in ("upload", "attachment_status", "submit")
-    )
-    calls_per_case = delayed / cases
-    ceiling = 5 / (calls_per_case * latency)
+    if accepted != cases:
+        raise RuntimeError(f"gateway: {accepted} of {cases} accepted")
+    gw["span_seconds"] = (
+        datetime.fromisoformat(last) - datetime.fromisoformat(first)
+    ).total_seconds()
+    best = _measured(sandbox, latency, cases, ideal) | client_side
+    # The ceiling from the minimal call pattern: the delayed calls the sandbox counted
+    # for the ideal client, 5 in flight / (calls per case × latency).
+    ceiling = 5 / (best["delayed_per_case"] * latency)
+    for run in (gw, best):
+        run["cases_per_second"] = cases / run["span_seconds"]
+        run["sandbox_cases_per_second"] = cases / run["sandbox_span_seconds"]
+        run["share_of_ceiling"] = run["cases_per_second"] / ceiling
+        # How long a call stays in flight at the sandbox, on average (Little's law).
+        run["ms_per_call"] = (
+            run["mean_in_flight"] * run["sandbox_span_seconds"] / sum(run["calls"].values()) * 1000
+        )
     return {
-        "delayed_calls_per_case": calls_per_case,
         "cases": cases,
-        "accepted": accepted,
         "latency": latency,
-        "span_seconds": span,
-        "wall_seconds": wall,
-        "cases_per_second": cases / span,
         "ceiling_cases_per_second": ceiling,
-        "share_of_ceiling": cases / span / ceiling,
-        "sandbox_stats": stats,
+        "gateway": gw,
+        "ideal": best,
+        "gateway_over_ideal": gw["cases_per_second"] / best["cases_per_second"],
     }
 
 
 def main() -> None:
-    """Run both measurements and print a Markdown table."""
+    """Run the measurements and print Markdown tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=20)
+    parser.add_argument("--files", type=int, default=20, help="0: skip the latency part")
     parser.add_argument("--cases", type=int, default=1000)
     parser.add_argument("--latency", type=float, default=0.05)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
-    proc, sandbox, creds = _start_sandbox(root)
-    try:
-        lat = bench_latency(root / "latency", sandbox, creds, args.files)
-        thr = bench_throughput(root / "throughput", sandbox, creds, args.cases, args.latency)
-    finally:
-        assert proc.stdin is not None
-        proc.stdin.close()
-        proc.wait(timeout=30)
-    ms = {k: lat[k] * 1000 for k in ("p50", "p95", "max")}
-    rows = [
-        (
-            f"drop→receipt, single-case files (n={lat['files']})",
-            f"p50 {ms['p50']:.0f} ms, p95 {ms['p95']:.0f} ms, max {ms['max']:.0f} ms",
-        ),
-        (
-            f"{thr['cases']}-case file, {thr['latency'] * 1000:.0f} ms per ELAN call",
-            f"{thr['cases_per_second']:.1f} cases/s ({thr['accepted']} accepted in "
-            f"{thr['span_seconds']:.1f} s; whole `once` {thr['wall_seconds']:.1f} s)",
-        ),
-        (
-            f"ceiling: 5 calls in flight, {thr['delayed_calls_per_case']:.2f} delayed calls "
-            "per case (counted by the sandbox)",
-            f"{thr['ceiling_cases_per_second']:.1f} cases/s → "
-            f"{thr['share_of_ceiling'] * 100:.0f} % of it",
-        ),
-    ]
-    print("| measurement | value |")
-    print("|---|---|")
-    for label, value in rows:
-        print(f"| {label} | {value} |")
-    print(f"\nsandbox call statistics: {json.dumps(thr['sandbox_stats'])}")
+    results: dict[str, dict[str, Any]] = {}
+    lat = None
+    for label, options in SANDBOXES.items():
+        proc, sandbox, creds = _start_sandbox(root / label, options)
+        try:
+            if lat is None and args.files:
+                lat = bench_latency(root / label / "latency", sandbox, creds, args.files)
+            results[label] = bench_throughput(
+                root / label / "throughput", sandbox, creds, args.cases, args.latency
+            )
+        finally:
+            assert proc.stdin is not None
+            proc.stdin.close()
+            proc.wait(timeout=30)
+    if lat is not None:
+        ms = {k: lat[k] * 1000 for k in ("p50", "p95", "max")}
+        print(
+            f"drop→receipt, single-case files (n={lat['files']}): p50 {ms['p50']:.0f} ms, "
+            f"p95 {ms['p95']:.0f} ms, max {ms['max']:.0f} ms\n"
+        )
+    print(
+        f"{args.cases}-case file, {args.latency * 1000:.0f} ms on every upload, "
+        "attachment-status and submit call; ceiling = 5 / (the ideal client's delayed "
+        "calls per case, as the sandbox counted them, × latency)\n"
+    )
+    print(
+        "| sandbox | client | cases/s | cases/s (sandbox span) | delayed calls/case "
+        "| all ELAN calls/case | ceiling cases/s | share of ceiling | gateway / ideal "
+        "| mean in flight | samples at 5 | ms in flight per call |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for label, thr in results.items():
+        for who in ("gateway", "ideal"):
+            r = thr[who]
+            ratio = f"{thr['gateway_over_ideal'] * 100:.0f} %" if who == "gateway" else ""
+            print(
+                f"| {label} | {who} | {r['cases_per_second']:.1f} "
+                f"| {r['sandbox_cases_per_second']:.1f} | {r['delayed_per_case']:.2f} "
+                f"| {r['calls_per_case']:.2f} | {thr['ceiling_cases_per_second']:.1f} "
+                f"| {r['share_of_ceiling'] * 100:.0f} % | {ratio} "
+                f"| {r['mean_in_flight']:.2f} | {r['share_at_5'] * 100:.0f} % "
+                f"| {r['ms_per_call']:.1f} |"
+            )
+    for label, thr in results.items():
+        r = thr["ideal"]
+        print(
+            f"\nideal client, {label}: {r['mean_in_flight_client']:.2f} calls in flight on "
+            f"average as the client saw them, {r['ms_per_call_client']:.1f} ms per call "
+            "(request out → answer read, in its slot)"
+        )
+    print(f"\n{json.dumps(results)}")
     shutil.rmtree(root, ignore_errors=True)
 
 

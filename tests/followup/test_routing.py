@@ -114,6 +114,36 @@ def test_unknown_debtor_is_left_to_elan() -> None:
     assert decide(answer).route == "elan"
 
 
+def test_cases_of_one_debtor_at_once_share_one_lookup(env: Env) -> None:
+    """Five cases of one debtor reaching the submit step together (the journal holds no
+    answer yet): one Betjeningskartet call, every case decided from it. Without the shared
+    `in_flight` each case asked itself (measured: 5 calls for a 1,000-case file)."""
+    env.sandbox.admin.add_old_rules_debtor(OLD_DEBTOR)
+
+    async def route_all() -> list[Any]:
+        in_flight: dict[str, Any] = {}
+        async with elan_client(env) as elan:
+            decisions = await asyncio.gather(
+                *(
+                    route_case(
+                        elan,
+                        begjaering(f"IB-ONCE-{n}"),
+                        env.settings,
+                        TODAY,
+                        env.journal,
+                        in_flight=in_flight,
+                    )
+                    for n in range(5)
+                )
+            )
+        assert in_flight == {}  # nothing left behind once the lookup has ended
+        return decisions
+
+    decisions = asyncio.run(route_all())
+    assert {(d.route, d.regelverk) for d in decisions} == {("elsa", "tidligereRegelverk")}
+    assert env.sandbox.admin.stats()["calls"].get("betjeningskartet") == 1
+
+
 def test_a_debtor_is_looked_up_once_a_day(env: Env) -> None:
     """Two cases of one debtor on one day: one Betjeningskartet call, the second decided from
     the journal (old rules both times); the next day the debtor is looked up again. The

@@ -33,6 +33,7 @@ from utlegg_gateway.gateway.submission import (
     is_correction,
 )
 from utlegg_gateway.gateway.submission.corrections import find_original
+from utlegg_gateway.gateway.submission.routing import Lookups
 from utlegg_gateway.health import HealthState
 from utlegg_gateway.journal import JournalStore
 from utlegg_gateway.journal.sqlite import (
@@ -115,6 +116,9 @@ class CaseWorker:
         self._clock = clock
         self._sleep = sleep
         self._health = health
+        # Shared by the cases this worker runs: one Betjeningskartet call per debtor at a
+        # time, however many of its cases reach the submit step together.
+        self._lookups: Lookups = {}
 
     def end(
         self,
@@ -393,6 +397,7 @@ class CaseWorker:
             case,
             meldingsid=meldingsid,
             now=self._clock(),
+            lookups=self._lookups,
         )
         if self._health is not None and isinstance(decision, Accept | Reject):
             self._health.metrics.submitted(time.monotonic() - started, self.settings.tenant)

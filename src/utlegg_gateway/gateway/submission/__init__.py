@@ -38,6 +38,7 @@ from utlegg_gateway.elan.results import (
 from utlegg_gateway.errors import AuthError, ElanError, ElanTemporaryError, ErrorEntry, Place
 from utlegg_gateway.gateway.submission.corrections import CorrectionOutcome, send_correction
 from utlegg_gateway.gateway.submission.routing import (
+    Lookups,
     RoutingDecision,
     decision_from_rules,
     route_case,
@@ -205,8 +206,12 @@ async def decide(
     *,
     meldingsid: str,
     now: datetime,
+    lookups: Lookups | None = None,
 ) -> Decision:
-    """Submit (or change, or route) one case in state `submitting`; see the module docstring."""
+    """Submit (or change, or route) one case in state `submitting`; see the module docstring.
+
+    `lookups`: the Betjeningskartet lookups in flight, shared by the cases of one client.
+    """
     place = case.place
     try:
         if is_correction(settings, record):
@@ -221,7 +226,9 @@ async def decide(
                 meldingsid=meldingsid,
             )
             return from_correction(outcome, place, now)
-        route = await route_case(client, case.payload, settings, now.date(), journal)
+        route = await route_case(
+            client, case.payload, settings, now.date(), journal, in_flight=lookups
+        )
         if route.route != "elan":
             return _routed(settings, case, route)
         result = await client.submit(case.payload, meldingsid=meldingsid)

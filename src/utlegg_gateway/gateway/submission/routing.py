@@ -16,13 +16,14 @@ settings, today)`; if `decision.route != "elan"`: `write_elsa(...)` and do not s
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeAlias
 
 from utlegg_gateway._logging import fields, get_logger, mask_identifier
 from utlegg_gateway.config import Settings
@@ -32,6 +33,7 @@ from utlegg_gateway.folders.outbox import safe_name, write_atomic
 __all__ = [
     "OLD_RULES_RULE",
     "Debtor",
+    "Lookups",
     "RoutingDecision",
     "debtor_identifiers",
     "decide",
@@ -154,17 +156,36 @@ def _debtor_rules(answer: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
                 yield ident, rules
 
 
+# Betjeningskartet lookups now in flight, by day and debtor (see `route_case`).
+Lookups: TypeAlias = dict[str, asyncio.Task[dict[str, Any]]]
+
+
+async def _look_up(
+    client: _Lookup, idents: list[str], day: str, known: DebtorRules | None
+) -> dict[str, Any]:
+    answer = await client.betjeningskartet(idents)
+    if known is not None:
+        for ident, rules in _debtor_rules(answer):
+            if ident in idents:
+                known.set_cursor(_rules_key(ident), f"{day} {rules}")
+    return answer
+
+
 async def route_case(
     client: _Lookup,
     payload: Mapping[str, Any],
     settings: Settings,
     today: date,
     known: DebtorRules | None = None,
+    *,
+    in_flight: Lookups | None = None,
 ) -> RoutingDecision:
     """Look the debtors up (when routing is on) and decide; ELAN when off or no debtor.
 
     With `known`, a debtor is looked up at most once a day: its answer is kept there
-    (dated) and a later case of the same debtor that day is decided from it.
+    (dated) and a later case of the same debtor that day is decided from it. With
+    `in_flight` (one dict per client, shared by its cases), a case whose debtor is being
+    looked up right now by another case waits for that answer instead of asking again.
     """
     if not settings.routing.betjeningskartet_on(today):
         return ELAN
@@ -179,14 +200,25 @@ async def route_case(
             stamp, _, rules = stored.partition(" ")
             if stamp == day and rules:
                 kept[ident] = rules
-    missing = [i for i in idents if i not in kept]
+    pending = in_flight if in_flight is not None else {}
+    waits = {
+        i: pending[f"{day} {_rules_key(i)}"]
+        for i in idents
+        if i not in kept and f"{day} {_rules_key(i)}" in pending
+    }
+    missing = [i for i in idents if i not in kept and i not in waits]
     answer: dict[str, Any] = {}
     if missing:
-        answer = await client.betjeningskartet(missing)
-        if known is not None:
-            for ident, rules in _debtor_rules(answer):
-                if ident in missing:
-                    known.set_cursor(_rules_key(ident), f"{day} {rules}")
+        task = asyncio.ensure_future(_look_up(client, missing, day, known))
+        keys = [f"{day} {_rules_key(i)}" for i in missing]
+        if in_flight is not None:
+            in_flight.update(dict.fromkeys(keys, task))
+            task.add_done_callback(lambda _: [in_flight.pop(k, None) for k in keys])
+        # Shielded: a cancelled case must not cancel the lookup other cases wait for.
+        answer = await asyncio.shield(task)
+    for ident, task in waits.items():
+        # Another case's lookup named this debtor: its answer, as if kept in the journal.
+        kept.update((i, r) for i, r in _debtor_rules(await asyncio.shield(task)) if i == ident)
     if kept:
         # The kept debtors join the fresh answer as if one lookup had named them all.
         answer = {
