@@ -6,6 +6,7 @@ Off (the default) none of this runs: one gateway per journal, held by the run lo
 
 from __future__ import annotations
 
+from utlegg_gateway.cluster._poller import PollerLock
 from utlegg_gateway.cluster._session import AdvisorySession, ClusterDatabase
 from utlegg_gateway.cluster._slots import (
     ClusterSlotGate,
@@ -22,6 +23,7 @@ __all__: list[str] = [
     "ClusterDatabase",
     "ClusterSlotGate",
     "LocalSlotGate",
+    "PollerLock",
     "Slot",
     "SlotGate",
     "SlotGates",
