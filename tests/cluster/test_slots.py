@@ -20,6 +20,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from tests.cluster.conftest import instance_data, instance_settings
@@ -107,6 +108,20 @@ async def _free_slots(journal: JournalSettings, namespace: int) -> int:
         await probe.aclose()
 
 
+async def _holders(journal: JournalSettings) -> dict[str, int]:
+    """Advisory locks held per application_name: what docs/operations.md tells to query."""
+    assert journal.url is not None and journal.password is not None
+    async with await psycopg.AsyncConnection.connect(
+        journal.url, password=journal.password.read(), autocommit=True
+    ) as conn:
+        cursor = await conn.execute(
+            "SELECT a.application_name, count(*) FROM pg_locks l"
+            " JOIN pg_stat_activity a USING (pid)"
+            " WHERE l.locktype = 'advisory' GROUP BY 1"
+        )
+        return {str(name): int(n) for name, n in await cursor.fetchall()}
+
+
 def test_slots_are_shared_and_given_back(cluster_journal: JournalSettings, tmp_path: Path) -> None:
     """Two gates of one organisation share 5 slots; a given-back slot is free again; the
     other API (scope "api") has 5 of its own; closing a gate frees what it still held."""
@@ -120,6 +135,10 @@ def test_slots_are_shared_and_given_back(cluster_journal: JournalSettings, tmp_p
             held = [await gate_a.acquire() for _ in range(3)]
             held += [await gate_b.acquire() for _ in range(2)]
             assert await _free_slots(cluster_journal, gate_a.namespace) == 0
+            assert await _holders(cluster_journal) == {
+                "utlegg-gateway-slots@gw-a": 3,
+                "utlegg-gateway-slots@gw-b": 2,
+            }
             # Betjeningskartet is another API: its own 5.
             other = gates_b["betjeningskartet"]
             assert isinstance(other, ClusterSlotGate)

@@ -40,11 +40,12 @@ class PollerLock:
     def for_settings(cls, settings: Settings) -> PollerLock:
         """The lock of `settings`' tenant, on a connection of its own (made at first use)."""
         tenant = settings.tenant
+        instance = settings.cluster.instance_name()
         session = AdvisorySession(
-            ClusterDatabase(settings.journal, purpose="followup"),
+            ClusterDatabase(settings.journal, purpose=f"followup@{instance}"),
             name=f"followup/{tenant}",
         )
-        return cls(session, tenant=tenant, instance=settings.cluster.instance_name())
+        return cls(session, tenant=tenant, instance=instance)
 
     @property
     def session(self) -> AdvisorySession:

@@ -196,7 +196,8 @@ def cluster_slot_gates(settings: Settings, limit: int) -> SlotGates:
     """
     organisation = settings.organisation or settings.acting_organisation or settings.tenant
     session = AdvisorySession(
-        ClusterDatabase(settings.journal, purpose="slots"),
+        # The instance in application_name: pg_stat_activity shows who holds what.
+        ClusterDatabase(settings.journal, purpose=f"slots@{settings.cluster.instance_name()}"),
         name=f"elan-slots/{organisation}",
     )
     scope = settings.elan.concurrency_scope
