@@ -96,6 +96,22 @@ def _gate(settings: Any, api: str = "status") -> tuple[Any, ClusterSlotGate]:
     return gates, gate
 
 
+def _own_gate(
+    journal: JournalSettings, settings: Any, sleep: Any = asyncio.sleep
+) -> tuple[AdvisorySession, ClusterSlotGate]:
+    """A status gate of `settings`' organisation on a session the test holds."""
+    session = AdvisorySession(ClusterDatabase(journal, purpose="test"), name="test")
+    gate = ClusterSlotGate(
+        session,
+        organisation=settings.organisation,
+        scope="status",
+        local=LocalSlotGate(5),
+        poll_seconds=0.01,
+        sleep=sleep,
+    )
+    return session, gate
+
+
 async def _free_slots(journal: JournalSettings, namespace: int) -> int:
     """How many of the 5 slots another session can take now (given straight back)."""
     probe = AdvisorySession(ClusterDatabase(journal, purpose="probe"), name="probe")
@@ -178,15 +194,7 @@ def test_a_cancelled_wait_leaves_no_slot_taken(
 
     async def run() -> None:
         gates_a, gate_a = _gate(a)
-        session_b = AdvisorySession(ClusterDatabase(cluster_journal, purpose="b"), name="b")
-        gate_b = ClusterSlotGate(
-            session_b,
-            organisation=a.organisation or "",
-            scope="status",
-            local=LocalSlotGate(5),
-            poll_seconds=0.01,
-            sleep=counting_sleep,
-        )
+        session_b, gate_b = _own_gate(cluster_journal, a, sleep=counting_sleep)
         try:
             held = [await gate_a.acquire() for _ in range(5)]
             waiters = [asyncio.ensure_future(gate_b.acquire()) for _ in range(5)]
@@ -278,3 +286,41 @@ def test_a_killed_process_gives_its_slots_back(
             child.wait(timeout=30)
         assert child.stdout is not None
         child.stdout.close()
+
+
+def test_a_lost_connection_is_made_again_and_its_slots_count_as_freed(
+    cluster_journal: JournalSettings, tmp_path: Path
+) -> None:
+    """The gate's connection ends under it (a restarted server, a dropped link): the
+    server freed its slots; the next call connects again and takes one; giving back a
+    slot of the lost connection does nothing (it cannot free another call's slot)."""
+    a = instance_settings(tmp_path / "a", cluster_journal, instance="gw-a")
+
+    async def run() -> None:
+        session, gate = _own_gate(cluster_journal, a)
+        try:
+            old = [await gate.acquire() for _ in range(2)]
+            pid = session.connection_pid
+            assert pid is not None
+            async with await psycopg.AsyncConnection.connect(
+                str(cluster_journal.url), password=_password(cluster_journal), autocommit=True
+            ) as admin:
+                await admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            new = await asyncio.wait_for(gate.acquire(), timeout=10)
+            assert session.connection_pid not in (None, pid)
+            # Only the new connection's slot is held now.
+            assert await _free_slots(cluster_journal, gate.namespace) == 4
+            for slot in old:
+                await slot.release()
+            assert await _free_slots(cluster_journal, gate.namespace) == 4
+            await new.release()
+            assert await _free_slots(cluster_journal, gate.namespace) == 5
+        finally:
+            await session.aclose()
+
+    asyncio.run(run())
+
+
+def _password(journal: JournalSettings) -> str:
+    assert journal.password is not None
+    return journal.password.read()

@@ -18,6 +18,7 @@ again. So the session remembers which numbers it holds and never asks for those.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -239,7 +240,7 @@ class AdvisorySession:
         self._generation += 1
         if conn is not None and not conn.closed:
             # Closing is what makes the server give the locks back if it still holds them.
-            self._keep(asyncio.ensure_future(conn.close()))
+            self._keep(asyncio.ensure_future(_close_quietly(conn)))
 
     def _give_back_result(self, task: asyncio.Future[Held | None]) -> None:
         if task.cancelled() or task.exception() is not None:
@@ -253,6 +254,12 @@ class AdvisorySession:
         assert isinstance(task, asyncio.Task)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+
+async def _close_quietly(conn: _Conn) -> None:
+    # The connection is already broken; closing it can only fail the same way.
+    with contextlib.suppress(Exception):
+        await conn.close()
 
 
 async def _fetch(conn: _Conn, sql: str, args: Sequence[int]) -> tuple[Any, ...] | None:
