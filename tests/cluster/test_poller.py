@@ -220,3 +220,35 @@ def test_the_daemons_followup_takes_the_tenants_lock(
         "follow-up poller: another instance polls",
     }
     assert {instance for _, instance in lines} == {"gw-a", "gw-b"}
+
+
+def test_a_one_off_round_skips_while_a_daemon_polls(
+    cluster_journal: JournalSettings, tmp_path: Path
+) -> None:
+    """`followup_once` (the `followup` command, `once --followup`) with `cluster.enabled`
+    does nothing while another instance holds the tenant's poller lock."""
+    from datetime import UTC, datetime
+
+    from utlegg_gateway.followup import followup_once
+
+    settings = instance_settings(tmp_path / "b", cluster_journal, instance="gw-b")
+    holder = PollerLock.for_settings(
+        instance_settings(tmp_path / "a", cluster_journal, instance="gw-a")
+    )
+
+    class _NoCalls:
+        def __getattr__(self, name: str) -> Any:
+            raise AssertionError(f"the skipped round used the ELAN client ({name})")
+
+    async def run() -> Any:
+        try:
+            assert await holder.turn() is True
+            untouched: Any = _NoCalls()  # neither the journal nor ELAN may be used
+            return await followup_once(
+                settings, untouched, untouched, clock=lambda: datetime.now(UTC)
+            )
+        finally:
+            await holder.aclose()
+
+    report = asyncio.run(run())
+    assert report.status_changes == [] and report.letters == [] and report.errors == []

@@ -203,9 +203,19 @@ async def followup_once(
     *,
     clock: Callable[[], datetime],
 ) -> FollowupReport:
-    """One tick with the letters forced: what `utlegg-gateway followup` (cron) runs."""
-    async with build_followup(settings, journal, elan, clock=clock) as followup:
-        return await followup.tick(force_letters=True)
+    """One tick with the letters forced: what `utlegg-gateway followup` (cron) runs.
+
+    With `cluster.enabled` only while no other instance is the tenant's poller (an
+    empty report otherwise: that instance polls)."""
+    lock = PollerLock.for_settings(settings) if settings.cluster.enabled else None
+    try:
+        if lock is not None and not await lock.turn():
+            return FollowupReport()
+        async with build_followup(settings, journal, elan, clock=clock) as followup:
+            return await followup.tick(force_letters=True)
+    finally:
+        if lock is not None:
+            await lock.aclose()
 
 
 def run_followup_once(settings: Settings) -> FollowupReport:
