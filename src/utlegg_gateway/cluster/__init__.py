@@ -6,4 +6,27 @@ Off (the default) none of this runs: one gateway per journal, held by the run lo
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from utlegg_gateway.cluster._poller import PollerLock
+from utlegg_gateway.cluster._session import AdvisorySession, ClusterDatabase
+from utlegg_gateway.cluster._slots import (
+    ClusterSlotGate,
+    LocalSlotGate,
+    Slot,
+    SlotGate,
+    SlotGates,
+    cluster_slot_gates,
+    local_slot_gates,
+)
+
+__all__: list[str] = [
+    "AdvisorySession",
+    "ClusterDatabase",
+    "ClusterSlotGate",
+    "LocalSlotGate",
+    "PollerLock",
+    "Slot",
+    "SlotGate",
+    "SlotGates",
+    "cluster_slot_gates",
+    "local_slot_gates",
+]

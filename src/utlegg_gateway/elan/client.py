@@ -3,7 +3,8 @@
 Every call carries `Authorization`, a new `Korrelasjonsid` (per attempt), the logical
 call's `Meldingsid` (kept across retries) and `Klientid`; header names and paths come
 from `elan.*` settings. At most `min(elan.max_concurrency, 5)` calls are in flight per
-client (= per organisation). Only transient failures are retried (429/500/502/503/504,
+client (= per organisation), and with `cluster.enabled` per organisation across every
+instance (`cluster.SlotGate`). Only transient failures are retried (429/500/502/503/504,
 network, timeout) and only within the policy's count and time; a 401 refreshes the token
 once. A submit with an unknown outcome is resolved by resubmitting: `DUPLIKAT_INNSENDING`
 then means "already in".
@@ -23,6 +24,12 @@ from urllib.parse import quote
 import httpx
 
 from utlegg_gateway._logging import fields, get_logger
+from utlegg_gateway.cluster._slots import (
+    SlotGate,
+    SlotGates,
+    cluster_slot_gates,
+    local_slot_gates,
+)
 from utlegg_gateway.config import ElanSettings, Settings
 from utlegg_gateway.elan._http import error_from_response, json_body, send
 from utlegg_gateway.elan._retry import Clock, RetryPolicy, Sleep
@@ -119,6 +126,7 @@ class ElanClient:
         clock: Clock = time.monotonic,
         rng: random.Random | None = None,
         owned: tuple[httpx.AsyncClient, ...] = (),
+        slots: SlotGates | None = None,
     ) -> None:
         self._settings = settings
         self._base_url = base_url.rstrip("/")
@@ -129,15 +137,10 @@ class ElanClient:
         self._clock = clock
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not crypto
         self._retry = RetryPolicy.from_settings(settings.retry)
-        limit = min(settings.max_concurrency, MAX_CONCURRENCY)
-        shared = asyncio.Semaphore(limit)
-        # The limit is per API per organisation; `organisation` scope shares one pool.
-        self._slots = {
-            api: shared
-            if settings.concurrency_scope == "organisation"
-            else asyncio.Semaphore(limit)
-            for api in ("innsending", "status", "betjeningskartet")
-        }
+        # This process's semaphores unless given the cluster's gates (build_client).
+        self._slots = slots or local_slot_gates(
+            min(settings.max_concurrency, MAX_CONCURRENCY), settings.concurrency_scope
+        )
         self._owned = owned
         # Learnt at run time: the status path answered 404/405, so `auto` asks `valider`.
         self._no_status_path = settings.paths.attachment is None
@@ -154,9 +157,10 @@ class ElanClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the HTTP clients this ELAN client created."""
+        """Close the HTTP clients this ELAN client created, and its slot gates."""
         for client in self._owned:
             await client.aclose()
+        await self._slots.aclose()
 
     # --- the one request loop -------------------------------------------------------
 
@@ -257,7 +261,7 @@ class ElanClient:
         self,
         build: Callable[[AccessToken], httpx.Request],
         korrelasjonsid: str,
-        slots: asyncio.Semaphore,
+        gate: SlotGate,
     ) -> tuple[AccessToken, httpx.Response]:
         """Send in one of the API's `max_concurrency` slots; the body is read inside it.
 
@@ -265,7 +269,7 @@ class ElanClient:
         a token lives (thousands of status calls behind 5 slots), and one taken before the
         wait would come back 401, a wasted call in a slot. The rare fetch of a new token
         then holds the slot for its few milliseconds."""
-        await slots.acquire()
+        slot = await gate.acquire()
         try:
             token = await self.tokens.get()
             response = await send(self._http, build(token), korrelasjonsid=korrelasjonsid)
@@ -274,18 +278,17 @@ class ElanClient:
         except ElanUnknownOutcomeError as exc:
             if not isinstance(exc.__cause__, httpx.TimeoutException):
                 # The server closed the connection: it is done with the call.
-                slots.release()
+                await slot.release()
                 raise
             # We stopped waiting; the server may still be working on it. Keep the slot
             # for the grace, or a retry would be a sixth call in flight at ELAN.
             grace = self._settings.abandoned_call_grace_seconds
-            grace = self._settings.timeout_seconds if grace is None else grace
-            asyncio.get_running_loop().call_later(grace, slots.release)
+            slot.release_after(self._settings.timeout_seconds if grace is None else grace)
             raise
         except BaseException:
-            slots.release()
+            await slot.release()
             raise
-        slots.release()
+        await slot.release()
         return token, response
 
     # --- attachments ----------------------------------------------------------------
@@ -581,6 +584,13 @@ def build_client(
     elan = settings.elan
     bases = elan.api_base_urls(settings.environment)
     rng = rng or random.Random()  # noqa: S311 - jitter, not crypto
+    # Several instances share the organisation's slots (the gates connect at the first
+    # call, so a ConfigError here or below leaves nothing open).
+    slots = (
+        cluster_slot_gates(settings, min(elan.max_concurrency, MAX_CONCURRENCY))
+        if settings.cluster.enabled
+        else None
+    )
     # An AsyncClient opens no socket until used; a ConfigError below leaves nothing open.
     token_http = httpx.AsyncClient(
         transport=transport, timeout=settings.maskinporten.timeout_seconds
@@ -607,4 +617,5 @@ def build_client(
         clock=clock,
         rng=rng,
         owned=(token_http, http),
+        slots=slots,
     )

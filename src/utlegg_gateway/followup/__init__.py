@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +24,7 @@ from types import TracebackType
 import httpx
 
 from utlegg_gateway._logging import fields, get_logger
+from utlegg_gateway.cluster import PollerLock
 from utlegg_gateway.config import Settings
 from utlegg_gateway.elan.client import ElanClient
 from utlegg_gateway.elan.dialogporten import DialogportenClient
@@ -111,10 +112,14 @@ class Followup:
                 report.errors.append(str(exc))
         return report
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Tick every `followup.tick_seconds` until `stop` is set."""
+    async def run(
+        self, stop: asyncio.Event, *, turn: Callable[[], Awaitable[bool]] | None = None
+    ) -> None:
+        """Tick every `followup.tick_seconds` until `stop` is set; with `turn` (a
+        cluster's poller lock) only the rounds it says are this instance's."""
         while not stop.is_set():
-            await self.tick()
+            if turn is None or await turn():
+                await self.tick()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self._settings.followup.tick_seconds)
 
@@ -171,12 +176,22 @@ def start_followup(
     if not settings.followup.status_enabled and not settings.dialogporten.enabled:
         return None
 
+    # Several instances: one poller per tenant at a time (the others stand by).
+    lock = PollerLock.for_settings(settings) if settings.cluster.enabled else None
+
     async def loop() -> None:
         try:
             async with build_followup(settings, journal, elan, clock=clock) as followup:
-                await followup.run(stop)
+                await followup.run(stop, turn=None if lock is None else lock.turn)
         except GatewayError as exc:
             log.error("follow-up stopped", extra=fields(**exc.details()))
+        finally:
+            if lock is not None:
+                try:
+                    await lock.aclose()
+                except GatewayError as exc:
+                    # The server frees the lock with the connection either way.
+                    log.warning("follow-up poller lock not closed", extra=fields(**exc.details()))
 
     return asyncio.create_task(loop(), name="followup")
 
@@ -188,9 +203,19 @@ async def followup_once(
     *,
     clock: Callable[[], datetime],
 ) -> FollowupReport:
-    """One tick with the letters forced: what `utlegg-gateway followup` (cron) runs."""
-    async with build_followup(settings, journal, elan, clock=clock) as followup:
-        return await followup.tick(force_letters=True)
+    """One tick with the letters forced: what `utlegg-gateway followup` (cron) runs.
+
+    With `cluster.enabled` only while no other instance is the tenant's poller (an
+    empty report otherwise: that instance polls)."""
+    lock = PollerLock.for_settings(settings) if settings.cluster.enabled else None
+    try:
+        if lock is not None and not await lock.turn():
+            return FollowupReport()
+        async with build_followup(settings, journal, elan, clock=clock) as followup:
+            return await followup.tick(force_letters=True)
+    finally:
+        if lock is not None:
+            await lock.aclose()
 
 
 def run_followup_once(settings: Settings) -> FollowupReport:

@@ -31,7 +31,7 @@ from utlegg_gateway.errors import JournalError
 from utlegg_gateway.journal._core import SqlJournal
 from utlegg_gateway.journal._schema import SCHEMA_VERSION
 
-__all__ = ["MIGRATIONS", "SCHEMA", "PostgresJournal", "mask_url"]
+__all__ = ["MIGRATIONS", "SCHEMA", "PostgresJournal", "conninfo", "mask_url", "translated"]
 
 # A new journal gets SCHEMA at SCHEMA_VERSION; an older one the steps in MIGRATIONS (as
 # in `_schema.py`, whose version number this shares: one change, both backends).
@@ -145,6 +145,20 @@ def mask_url(url: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
 
 
+def conninfo(url: str, *, options: str | None = None, application_name: str = "") -> str:
+    """The libpq connection string for `journal.url` with our fixed parameters: every
+    connection to the journal's server (the pool, the cluster's lock sessions) is made
+    from this one. The password is not in it: callers pass it apart, so no string that
+    might be logged ever holds it."""
+    extra: dict[str, str] = {} if options is None else {"options": options}
+    return psycopg.conninfo.make_conninfo(
+        url,
+        connect_timeout=10,
+        application_name="utlegg-gateway" + (f"-{application_name}" if application_name else ""),
+        **extra,
+    )
+
+
 def _pg(sql: str) -> str:
     # The shared SQL marks every value with `?` and has no literal `%`.
     return sql.replace("?", "%s")
@@ -209,18 +223,16 @@ class PostgresJournal(SqlJournal):
         options = f"-c lock_timeout={int(busy_timeout_ms)}"
         if read_only:
             options += " -c default_transaction_read_only=on"
-        conninfo = psycopg.conninfo.make_conninfo(
-            url, options=options, connect_timeout=10, application_name="utlegg-gateway"
-        )
+        info = conninfo(url, options=options)
         extra: dict[str, Any] = {} if password is None else {"password": password}
         with _translated(masked, secret, "open"):
-            with psycopg.connect(conninfo, autocommit=True, **extra) as conn:
+            with psycopg.connect(info, autocommit=True, **extra) as conn:
                 if read_only:
                     _check_version(conn, masked)
                 else:
                     _migrate(conn, masked)
             pool: ConnectionPool[psycopg.Connection[DictRow]] = ConnectionPool(
-                conninfo,
+                info,
                 min_size=1,
                 max_size=max_connections,
                 kwargs={"autocommit": True, "row_factory": dict_row, **extra},
@@ -327,7 +339,7 @@ def _migrate(conn: psycopg.Connection[Any], masked: str) -> None:
 
 
 @contextmanager
-def _translated(masked: str, secret: str, action: str) -> Iterator[None]:
+def translated(masked: str, secret: str, action: str) -> Iterator[None]:
     """The one place psycopg (and pool) errors become JournalError; the password never
     reaches the message."""
     try:
@@ -342,3 +354,7 @@ def _translated(masked: str, secret: str, action: str) -> Iterator[None]:
             hint="check journal.url and journal.password, and that the PostgreSQL server "
             "is up and reachable",
         ) from exc
+
+
+# The name the journal's own code uses; `translated` is the one other modules import.
+_translated = translated
