@@ -62,8 +62,10 @@ __all__ = [
     "GatewayError",
     "InboxError",
     "InputFileError",
+    "InstanceNameInUseError",
     "InternalError",
     "JournalError",
+    "LeaseLostError",
     "LockHeldError",
     "MappingSpecError",
     "OutboxError",
@@ -327,6 +329,19 @@ class LockHeldError(GatewayError):
 
     code = "run-locked"
     exit_code = EXIT_LOCKED
+
+
+class InstanceNameInUseError(LockHeldError):
+    """A live cluster instance already has this `cluster.instance` name."""
+
+    code = "instance-in-use"
+
+
+class LeaseLostError(GatewayError):
+    """This cluster instance's lease was taken over or could not be renewed: it stops."""
+
+    code = "lease-lost"
+    exit_code = EXIT_CANNOT_RUN
 
 
 # -- reported errors -------------------------------------------------------------------

@@ -1,0 +1,198 @@
+"""Instance leases on a real PostgreSQL server: a name held once, a lease renewed, a dead
+instance's work taken over only when its lease has ended *and* its connection is gone,
+and the files moved into the taker's work folder with the journal following."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.cluster.conftest import instance_settings
+from utlegg_gateway.cluster._lease import InstanceLease
+from utlegg_gateway.cluster._session import ClusterDatabase
+from utlegg_gateway.config import JournalSettings
+from utlegg_gateway.errors import InstanceNameInUseError, LeaseLostError
+from utlegg_gateway.folders.work import Inbox
+from utlegg_gateway.journal import open_journal
+from utlegg_gateway.journal.sqlite import FileState
+
+pytestmark = pytest.mark.postgres
+
+LEASE = 0.6  # seconds: short, so a test waits for an ending lease in under a second
+
+
+def _lease(journal: JournalSettings, name: str) -> InstanceLease:
+    return InstanceLease(
+        ClusterDatabase(journal, purpose=f"test-{name}"),
+        instance=name,
+        lease_seconds=LEASE,
+        heartbeat_seconds=LEASE / 4,
+    )
+
+
+def _rows(journal: JournalSettings) -> dict[str, int]:
+    assert journal.url is not None and journal.password is not None
+    with psycopg.connect(journal.url, password=journal.password.read()) as conn:
+        return dict(conn.execute("SELECT name, generation FROM gateway_instances").fetchall())
+
+
+async def _terminate(journal: JournalSettings, lease: InstanceLease) -> None:
+    """End a lease's session from the server side: what the server does when its host
+    dies (or the process is killed and the kernel closes the socket)."""
+    assert lease._conn is not None and journal.url is not None and journal.password is not None
+    pid = lease._conn.info.backend_pid
+    async with await psycopg.AsyncConnection.connect(
+        journal.url, password=journal.password.read(), autocommit=True
+    ) as admin:
+        await admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+
+def test_a_live_name_is_refused_and_a_restart_raises_the_generation(
+    cluster_journal: JournalSettings,
+) -> None:
+    async def run() -> None:
+        a = _lease(cluster_journal, "gw-a")
+        await a.start()
+        assert a.generation == 1
+        twin = _lease(cluster_journal, "gw-a")
+        with pytest.raises(InstanceNameInUseError) as refused:
+            await twin.start(wait_seconds=0.3)
+        assert refused.value.exit_code == 3
+        assert refused.value.value == "gw-a"
+        await a.release()
+        again = _lease(cluster_journal, "gw-a")
+        await again.start()
+        assert again.generation == 2
+        await again.release()
+
+    asyncio.run(run())
+    assert _rows(cluster_journal) == {"gw-a": 2}
+
+
+def test_takeover_needs_an_ended_lease_and_a_gone_connection(
+    cluster_journal: JournalSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    taken: list[str] = []
+
+    def take_over(peer: str) -> int:
+        taken.append(peer)
+        return 3
+
+    async def run() -> None:
+        a, b = _lease(cluster_journal, "gw-a"), _lease(cluster_journal, "gw-b")
+        await a.start()
+        await b.start()
+        try:
+            # Alive and renewing: nothing to take.
+            assert await b.take_over_ended(take_over) == 0
+            # Its lease ended (no renewal) but its connection is alive: a hung process
+            # is not taken over, for it might still be sending.
+            await asyncio.sleep(LEASE + 0.2)
+            await b.renew()
+            assert await b.take_over_ended(take_over) == 0
+            assert taken == []
+            # The connection gone too: taken over, and its row is gone.
+            await _terminate(cluster_journal, a)
+            assert await b.take_over_ended(take_over) == 3
+            assert taken == ["gw-a"]
+            assert set(_rows(cluster_journal)) == {"gw-b"}
+            # The old instance, back from its pause, learns it lost its work and stops.
+            with pytest.raises(LeaseLostError):
+                await a.renew()
+        finally:
+            await a.release()
+            await b.release()
+
+    with caplog.at_level(logging.WARNING, logger="utlegg_gateway.cluster._lease"):
+        asyncio.run(run())
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("connection is alive; not taking" in m for m in messages)
+    assert "took over a dead instance's work" in messages
+
+
+def test_a_clean_stop_is_taken_over_at_once_and_a_live_lease_is_renewed(
+    cluster_journal: JournalSettings,
+) -> None:
+    taken: list[str] = []
+
+    def take_over(peer: str) -> int:
+        taken.append(peer)
+        return 1
+
+    async def run() -> None:
+        a, b = _lease(cluster_journal, "gw-a"), _lease(cluster_journal, "gw-b")
+        await a.start()
+        await b.start()
+        # Renewed well past its first lease: never taken.
+        deadline = time.monotonic() + 2 * LEASE
+        while time.monotonic() < deadline:
+            await a.renew()
+            assert await b.take_over_ended(take_over) == 0
+            await asyncio.sleep(LEASE / 4)
+        await a.release()  # SIGTERM: the lease ends now, not a lease later
+        assert await b.take_over_ended(take_over) == 1
+        await b.release()
+
+    asyncio.run(run())
+    assert taken == ["gw-a"]
+
+
+def _clock() -> datetime:
+    return datetime(2026, 12, 6, 2, 0, tzinfo=UTC)
+
+
+def test_a_taken_over_file_moves_with_its_journal_row_and_a_half_done_move_is_adopted(
+    cluster_journal: JournalSettings, tmp_path: Path
+) -> None:
+    settings = instance_settings(
+        tmp_path,
+        cluster_journal,
+        instance="gw-b",
+        inboxes=[{"name": "in", "path": str(tmp_path / "drop")}],
+    )
+    root = tmp_path / "work" / "in"
+    with open_journal(cluster_journal, clock=_clock) as journal:
+
+        def inbox(instance: str) -> Inbox:
+            return Inbox(
+                settings.inboxes[0], work=root / instance, journal=journal, clock=_clock, root=root
+            )
+
+        dead, taker = inbox("gw-a"), inbox("gw-b")
+        dead.work.mkdir(parents=True)
+        moved_file = dead.work / "krav-1.csv"
+        moved_file.write_bytes(b"one\n")
+        half_done = dead.work / "krav-2.csv"
+        half_done.write_bytes(b"two\n")
+        first = dead.register(moved_file)
+        second = dead.register(half_done)
+        journal.set_file_state(first.id, FileState.MAPPING)
+
+        # A taker killed between its rename and the journal update left this one:
+        taker.work.mkdir(parents=True)
+        half_done.rename(taker.work / "krav-2.csv")
+        assert taker.take_over("gw-a") == 1
+        assert not moved_file.exists()
+        assert journal.file(first.id).path == str(taker.work / "krav-1.csv")
+        assert journal.file(first.id).state is FileState.MAPPING
+        # Its restart (or the next takeover round) finds both as journal records, none new.
+        taken = {r.id: r for r in taker.recover()}
+        assert set(taken) == {first.id, second.id}
+        assert taken[second.id].path == str(taker.work / "krav-2.csv")
+        assert len(journal.files_in_states(*FileState)) == 2
+        # The dead instance, started again, finds nothing of its own left.
+        assert dead.recover() == []
+        # A file claimed before `cluster.enabled` was switched on (in the inbox's own
+        # work folder) is taken up by the first instance to start.
+        legacy = root / "krav-3.csv"
+        legacy.write_bytes(b"three\n")
+        third = dead.register(legacy)
+        assert taker.take_over("") == 1
+        assert journal.file(third.id).path == str(taker.work / "krav-3.csv")
+        assert dead.take_over("") == 0
