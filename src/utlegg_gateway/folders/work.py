@@ -37,9 +37,14 @@ class Inbox:
         work: Path,
         journal: JournalStore,
         clock: Callable[[], datetime],
+        root: Path | None = None,
     ) -> None:
         self.settings = settings
         self.work = work
+        # In a cluster each instance claims into its own `root/<instance>/` (`work`), so
+        # a restart or a takeover knows whose files are whose from the folder alone.
+        self.root = root
+        self._clock = clock
         self.journal = journal
         self.scanner = InboxScanner(settings, work=work, clock=clock)
 
@@ -132,6 +137,8 @@ class Inbox:
                 # registered. It is new: register it, never archive it unread.
                 known = None
             if known is None:
+                known = self._adopt(path)
+            if known is None:
                 log.warning(
                     "claimed file unknown to the journal (crash after claim); registering",
                     extra=fields(file=path.name, inbox=self.name),
@@ -139,6 +146,69 @@ class Inbox:
                 known = self.register(path)
             out.append(known)
         return out
+
+    def take_over(self, peer: str) -> int:
+        """Move a dead cluster instance's claimed files into this one's work folder (its
+        name lock held by the caller): how many moved. The rename comes first, the
+        journal's path second; a crash between them is mended by `_adopt`."""
+        if self.root is None or peer == self.work.name:
+            return 0
+        # peer "" is the inbox's own work folder: what a gateway left there before
+        # `cluster.enabled` was switched on. Several instances starting at once race
+        # for those files by rename, as for a drop.
+        source = Inbox(
+            self.settings, work=self.root / peer, journal=self.journal, clock=self._clock
+        )
+        moved = 0
+        for path in source.work_files():
+            target = self.work / path.name
+            if target.exists():
+                # Two instances claimed files of one name: leave it for its owner's restart
+                # rather than overwrite ours.
+                log.error(
+                    "cannot take over a file: one of that name is in this work folder",
+                    extra=fields(file=path.name, inbox=self.name, peer=peer),
+                )
+                continue
+            known = self.journal.file_by_path(path)
+            try:
+                self.work.mkdir(parents=True, exist_ok=True)
+                path.rename(target)
+            except FileNotFoundError:
+                continue  # another instance took it first
+            except OSError as exc:
+                log.error(
+                    "cannot take over a file",
+                    extra=fields(file=path.name, inbox=self.name, peer=peer, error=str(exc)),
+                )
+                continue
+            if known is not None:
+                self.journal.set_file_path(known.id, target)
+            moved += 1
+        return moved
+
+    def _adopt(self, path: Path) -> FileRecord | None:
+        """The journal record of a file taken over from another instance's folder whose
+        path the taker did not get to update (killed between rename and update)."""
+        if self.root is None:
+            return None
+        try:
+            siblings = [d for d in self.root.iterdir() if d.is_dir() and d != self.work]
+        except OSError:
+            return None
+        siblings.append(self.root)  # moved from before the cluster was switched on
+        for sibling in siblings:
+            old = sibling / path.name
+            known = self.journal.file_by_path(old)
+            if known is None or old.exists() or not _holds_content_of(path, known):
+                continue
+            log.warning(
+                "taking up a file moved here from another instance's work folder",
+                extra=fields(file=path.name, inbox=self.name, peer=sibling.name),
+            )
+            self.journal.set_file_path(known.id, path)
+            return self.journal.file(known.id)
+        return None
 
     def unmoved(self) -> list[FileRecord]:
         """Files in the work folder the journal knows: ended but not moved (archive/ or

@@ -6,6 +6,7 @@ import contextlib
 import os
 import re
 import secrets
+import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -82,19 +83,27 @@ def write_atomic(path: Path, data: bytes) -> None:
 _TEMP_NAME = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp$")
 
 
-def sweep_temp_files(root: Path) -> list[Path]:
+def sweep_temp_files(root: Path, *, min_age_seconds: float = 0) -> list[Path]:
     """Remove temp files a killed writer left under `root` (recursively); returns them.
 
     Only call while holding the run lock: then no write of ours is in progress, and a
-    file with write_atomic's temp name can only be the remains of a crash.
+    file with write_atomic's temp name can only be the remains of a crash. Where other
+    processes write too (a cluster's shared outbox), only files older than
+    `min_age_seconds` are taken for such remains.
     """
     removed: list[Path] = []
     if not root.is_dir():
         return removed
+    now = time.time()
     for path in root.rglob(".*.tmp"):
         if _TEMP_NAME.match(path.name) and path.is_file() and not path.is_symlink():
-            with contextlib.suppress(FileNotFoundError):
+            try:
+                if now - path.stat().st_mtime < min_age_seconds:
+                    continue
                 path.unlink()
+            except FileNotFoundError:
+                continue
+            else:
                 removed.append(path)
     return removed
 
