@@ -33,6 +33,7 @@ from typing import Any
 import httpx
 
 from utlegg_gateway._logging import fields, get_logger
+from utlegg_gateway.cluster._lease import InstanceLease, keep_lease
 from utlegg_gateway.config import Settings
 from utlegg_gateway.elan.client import ElanClient, build_client
 from utlegg_gateway.errors import (
@@ -40,6 +41,7 @@ from utlegg_gateway.errors import (
     EXIT_CASE_ERRORS,
     EXIT_OK,
     GatewayError,
+    LeaseLostError,
     MappingSpecError,
 )
 from utlegg_gateway.folders.archive import purge_archive
@@ -113,12 +115,15 @@ class Gateway:
         self.client = client
         self.clock = clock
         self.health = health
+        # In a cluster each instance claims into a folder of its own under the inbox's.
+        instance = settings.cluster.instance_name() if settings.cluster.enabled else None
         self.inboxes = {
             inbox.name: Inbox(
                 inbox,
-                work=(inbox.work or settings.folders.work) / inbox.name,
+                work=_work_root(settings, inbox.name, inbox.work) / (instance or ""),
                 journal=journal,
                 clock=clock,
+                root=None if instance is None else _work_root(settings, inbox.name, inbox.work),
             )
             for inbox in settings.inboxes
         }
@@ -151,10 +156,21 @@ class Gateway:
         # Under the run lock no write of ours is in flight: any temp file of write_atomic
         # in the outbox is the remains of a killed write, and its final file is rewritten
         # (same bytes) when the file or case is taken up again below.
-        for leftover in sweep_temp_files(self.settings.folders.outbox):
+        # In a cluster the outbox is shared and a peer may be writing there right now:
+        # only a temp file older than any write is a killed one's.
+        cluster = self.settings.cluster.enabled
+        for leftover in sweep_temp_files(
+            self.settings.folders.outbox, min_age_seconds=_PEER_WRITE_SECONDS if cluster else 0
+        ):
             log.warning("removed a half-written outbox temp file", extra=fields(file=str(leftover)))
+        if cluster:
+            for inbox in self.inboxes.values():
+                inbox.take_over("")  # files claimed before the cluster was switched on
         records: dict[int, FileRecord] = {
-            r.id: r for r in self.journal.files_in_states(*FILE_RESUMABLE)
+            r.id: r
+            for r in self.journal.files_in_states(*FILE_RESUMABLE)
+            # A peer's unfinished files are its own (or its taker's), not ours to resume.
+            if not cluster or self._in_own_work(r)
         }
         for inbox in self.inboxes.values():
             for known in inbox.recover():
@@ -165,6 +181,21 @@ class Gateway:
                 "resuming unfinished files", extra=fields(files=[r.name for r in records.values()])
             )
         return [records[k] for k in sorted(records)]
+
+    def _in_own_work(self, record: FileRecord) -> bool:
+        if record.path is None:
+            return False
+        parent = Path(record.path).parent
+        return any(parent == inbox.work for inbox in self.inboxes.values())
+
+    def take_over(self, peer: str) -> int:
+        """Move a dead cluster instance's claimed files here: how many (see Inbox.take_over)."""
+        return sum(inbox.take_over(peer) for inbox in self.inboxes.values())
+
+    def taken_up(self) -> list[FileRecord]:
+        """Every file in this instance's work folders as a journal record: after a
+        takeover, what was moved here (and, as at a restart, what is already ours)."""
+        return [record for inbox in self.inboxes.values() for record in inbox.recover()]
 
     def scan(self) -> tuple[list[FileRecord], int]:
         """Scan every inbox and claim what is ready: (registered records, files not ready yet)."""
@@ -228,6 +259,15 @@ class Gateway:
             log.warning("archive purge failed", extra=fields(error=exc.details()))
 
 
+# A write_atomic takes milliseconds; a temp file this old in a shared outbox is a
+# killed writer's, never a live peer's.
+_PEER_WRITE_SECONDS = 3600.0
+
+
+def _work_root(settings: Settings, inbox: str, work: Path | None) -> Path:
+    return (work or settings.folders.work) / inbox
+
+
 def _summary_for_metrics(summary: dict[str, Any]) -> dict[str, Any]:
     out = dict(summary)
     out["oldest_waiting_seconds"] = summary.get("oldest_open_file_age_seconds")
@@ -284,6 +324,29 @@ async def _started(
         journal.close()
 
 
+@contextlib.asynccontextmanager
+async def _leased(settings: Settings) -> AsyncIterator[InstanceLease | None]:
+    """In a cluster: this instance's name and lease, taken before anything is recovered
+    (so no peer takes over what we resume) and ended after everything is closed."""
+    if not settings.cluster.enabled:
+        yield None
+        return
+    lease = InstanceLease.for_settings(settings)
+    await lease.start()
+    try:
+        yield lease
+    finally:
+        await lease.release()
+
+
+def _raise_if_failed(task: asyncio.Task[None] | None) -> None:
+    """A lost lease (or a broken keeper) ends the run at once."""
+    if task is not None and task.done() and not task.cancelled():
+        exc = task.exception()
+        if exc is not None:
+            raise exc
+
+
 # --- once -------------------------------------------------------------------------------
 
 
@@ -333,13 +396,21 @@ async def _once(
     windows = [i.readiness.stable_seconds + i.readiness.min_age_seconds for i in inboxes]
     limit = max_wait if max_wait is not None else 2 * max(windows, default=0) + 5
     sink = progress or NullProgress()
-    async with _started(
-        settings,
-        transport=transport,
-        clock=clock,
-        progress=sink,
-        attachment_wait_cap=limit,
-    ) as gateways:
+    async with (
+        _leased(settings) as lease,
+        _started(
+            settings,
+            transport=transport,
+            clock=clock,
+            progress=sink,
+            attachment_wait_cap=limit,
+        ) as gateways,
+    ):
+        # `once` renews its lease while it runs but takes no peer's work: that is the
+        # daemons' job, and a cron run should end.
+        keeper = None if lease is None else asyncio.create_task(keep_lease(lease, stop))
+        if keeper is not None:
+            keeper.add_done_callback(lambda _: stop.set())
         with _signals(stop, on_hup=None):
             tasks = [
                 asyncio.create_task(g.pipeline.process(r)) for g in gateways for r in g.recover()
@@ -366,6 +437,7 @@ async def _once(
                     break
                 await _wait(stop, 0.2 if pending else 0.0)
             report.outcomes, report.interrupted = await _finish(tasks, stop, settings)
+        _raise_if_failed(keeper)
         every = {name: inbox for g in gateways for name, inbox in g.inboxes.items()}
         report.missing_inboxes = [
             name for name, inbox in every.items() if not inbox.scanner.health.folder_present
@@ -493,8 +565,11 @@ async def _daemon(
     ready: Callable[[HealthServer | None], None] | None,
 ) -> int:
     health = HealthState(clock=clock, tenants=bool(settings.tenants))
-    async with _started(settings, transport=transport, clock=clock, health=health) as gateways:
-        await Daemon(gateways, health, ready=ready).run()
+    async with (
+        _leased(settings) as lease,
+        _started(settings, transport=transport, clock=clock, health=health) as gateways,
+    ):
+        await Daemon(gateways, health, ready=ready, lease=lease).run()
     log.info("stopped")
     return EXIT_OK
 
@@ -516,8 +591,13 @@ class Daemon:
         health: HealthState,
         *,
         ready: Callable[[HealthServer | None], None] | None = None,
+        lease: InstanceLease | None = None,
     ) -> None:
         self.gateways = gateways
+        self.lease = lease
+        self._keeper: asyncio.Task[None] | None = None
+        # Set when a takeover moved a dead peer's files into our work folders.
+        self._taken = False
         # Process-wide settings (health, runner): every tenant has the same ones.
         self.settings = gateways[0].settings
         self.health = health
@@ -549,13 +629,29 @@ class Daemon:
                 for gateway in self.gateways:
                     for record in gateway.recover():
                         self._spawn(gateway, record)
+                if self.lease is not None:
+                    self._keeper = asyncio.create_task(
+                        keep_lease(
+                            self.lease, self.stop, take_over=self._take_over, on_taken=self._woken
+                        )
+                    )
+                    self._keeper.add_done_callback(lambda _: self._wake.set())
                 for gateway in self.gateways:
                     gateway.refresh_health()
                     await gateway.check_token()
                 if self._ready is not None:
                     self._ready(self._server)
-                await self._loop(loop)
+                try:
+                    await self._loop(loop)
+                except LeaseLostError:
+                    # Fenced: another instance owns these files now; stop sending at once.
+                    for task in self._tasks:
+                        task.cancel()
+                    await asyncio.gather(*self._tasks, return_exceptions=True)
+                    raise
                 self.stop.set()
+                if self._keeper is not None:
+                    await asyncio.gather(self._keeper, return_exceptions=True)
                 await _finish(list(self._tasks), self.stop, self.settings)
                 for follow in follows:
                     if follow is not None:
@@ -592,6 +688,22 @@ class Daemon:
                     watcher.start()
                     self._watchers.append(watcher)
 
+    def _take_over(self, peer: str) -> int:
+        return sum(gateway.take_over(peer) for gateway in self.gateways)
+
+    def _woken(self, moved: int) -> None:
+        self._taken = True
+        self._wake.set()
+
+    def _take_up(self) -> None:
+        """Start on the files a takeover moved here (those not already being worked)."""
+        self._taken = False
+        busy = set(self._working.values())
+        for gateway in self.gateways:
+            for record in gateway.taken_up():
+                if (gateway.tenant, record.id) not in busy:
+                    self._spawn(gateway, record)
+
     def _spawn(self, gateway: Gateway, record: FileRecord) -> None:
         task = asyncio.create_task(gateway.pipeline.process(record))
         self._tasks.add(task)
@@ -605,6 +717,11 @@ class Daemon:
         next_sweep = loop.time() + self.settings.runner.move_retry_seconds
         while not self.stop.is_set():
             self._wake.clear()
+            # A lost lease stops this instance at once, without the grace: its files
+            # are another instance's now.
+            _raise_if_failed(self._keeper)
+            if self._taken:
+                self._take_up()
             for watcher in self._watchers:
                 # A share that vanished and came back needs a fresh observer.
                 watcher.ensure()
