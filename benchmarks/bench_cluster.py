@@ -37,11 +37,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import psycopg  # noqa: E402
-import yaml  # noqa: E402
 from tests import _postgres  # noqa: E402
-from tests.e2e._support import MAPPINGS, drop_attachments, make_batch  # noqa: E402
+from tests.cluster._two_instances import write_vendor_config  # noqa: E402
+from tests.e2e._support import drop_attachments, make_batch  # noqa: E402
 
-from utlegg_gateway.demo import DEMO_ORGNR, write_gateway_config  # noqa: E402
+from utlegg_gateway.demo import DEMO_ORGNR  # noqa: E402
 
 _SANDBOX = """
 import sys, json
@@ -87,32 +87,9 @@ def _vendor_config(
     root: Path, sandbox: _Obj, orgs: list[str], journal: dict[str, Any], latency: float
 ) -> Path:
     """One tenant per organisation, each with one csv-krav inbox; the cluster switched on."""
-    config = write_gateway_config(
-        root,
-        sandbox=sandbox,
-        credentials=sandbox,
-        inboxes={"csv-krav": ["csv-krav"]},
-        mapping_dirs=[MAPPINGS],
-        stable_seconds=0.0,
-        extra={
-            "journal": journal,
-            "cluster": {"enabled": True, "lease_seconds": 10, "heartbeat_seconds": 2},
-            "runner": {"max_cases_in_flight": 50},
-        },
+    config = write_vendor_config(
+        root, sandbox, sandbox, orgs, journal, cluster={"lease_seconds": 10, "heartbeat_seconds": 2}
     )
-    data = yaml.safe_load(config.read_text("utf-8"))
-    inbox = data.pop("inboxes")[0]
-    data["journal"] = journal  # replaces the SQLite path of the default
-    data["tenants"] = [
-        {
-            "name": f"kunde-{n}",
-            "organisation": org,
-            "maskinporten": {"systembruker": {"org": org}},
-            "inboxes": [{**inbox, "name": f"kunde-{n}", "path": f"inbox/kunde-{n}"}],
-        }
-        for n, org in enumerate(orgs, start=1)
-    ]
-    config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     shutil.rmtree(root / "inbox" / "csv-krav", ignore_errors=True)
     return config
 
