@@ -16,7 +16,10 @@ is not counted). The ceiling is the organisations' slots: ELAN allows 5 calls in
 per organisation, so T tenants can have 5·T calls in flight, whatever the number of
 instances; with the delayed calls per case the sandbox counted in the run,
 ceiling = 5·T / (calls per case × latency). The sandbox's highest in-flight count per
-organisation and its refusals are printed beside each row.
+organisation and its refusals are printed beside each row, and what the CPU did: the
+daemons' and the sandbox's CPU time per case (start-up included), and how busy the
+machine's cores were from the drop to the last receipt (the sandbox and PostgreSQL run
+on the same cores, so several instances on one machine share them).
 """
 
 from __future__ import annotations
@@ -107,6 +110,19 @@ def _drop(root: Path, orgs: list[str], cases: int) -> None:
         tmp.replace(inbox / "utlegg_20260301_020000.csv")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _machine_busy() -> tuple[int, int]:
+    """(busy, total) jiffies of every core since boot (Linux /proc/stat)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
 def _journal_span(conninfo: str) -> tuple[int, int, float]:
     """(cases, accepted, first recorded → last ended in seconds) from the journal."""
     with psycopg.connect(conninfo) as conn:
@@ -140,6 +156,7 @@ def run_configuration(
         admin.set_faults(dict.fromkeys(_DELAYED, delay))
         _drop(root, orgs, args.cases)
         started = time.perf_counter()
+        busy_before = _machine_busy()
         for i in range(instances):
             env = {
                 **os.environ,
@@ -169,6 +186,10 @@ def run_configuration(
                 raise RuntimeError(f"no receipts after {args.timeout} s; see {root}")
             time.sleep(0.05)
         wall = time.perf_counter() - started
+        busy_after = _machine_busy()
+        # Start-up (imports, mappings, tokens) is in these; the span below is not.
+        daemon_cpu = sum(_cpu_seconds(d.pid) for d in daemons)
+        sandbox_cpu = _cpu_seconds(proc.pid)
         stats = admin.stats()
     finally:
         for d in daemons:
@@ -196,6 +217,9 @@ def run_configuration(
         "share": total / span / ceiling,
         "max_in_flight": stats.get("max_concurrency_seen"),
         "refused": stats["rejected_concurrency"],
+        "daemon_cpu_ms_per_case": 1000 * daemon_cpu / total,
+        "sandbox_cpu_ms_per_case": 1000 * sandbox_cpu / total,
+        "machine_busy": (busy_after[0] - busy_before[0]) / (busy_after[1] - busy_before[1]),
     }
 
 
@@ -219,14 +243,17 @@ def main() -> None:
                 rows.append(row)
     print(
         "\n| tenants | instances | cases | accepted | cases/s | delayed calls/case "
-        "| ceiling cases/s | share | max in flight per org | refused |"
+        "| ceiling cases/s | share | max in flight per org | refused "
+        "| gateway CPU ms/case | sandbox CPU ms/case | machine busy |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
             f"| {r['tenants']} | {r['instances']} | {r['cases']} | {r['accepted']} "
             f"| {r['cases_per_second']:.1f} | {r['calls_per_case']:.2f} | {r['ceiling']:.0f} "
-            f"| {r['share'] * 100:.0f} % | {r['max_in_flight']} | {r['refused']} |"
+            f"| {r['share'] * 100:.0f} % | {r['max_in_flight']} | {r['refused']} "
+            f"| {r['daemon_cpu_ms_per_case']:.1f} | {r['sandbox_cpu_ms_per_case']:.1f} "
+            f"| {r['machine_busy'] * 100:.0f} % |"
         )
     shutil.rmtree(base, ignore_errors=True)
 
