@@ -186,3 +186,19 @@ def test_unknown_fault_action_is_refused(sandbox: Any) -> None:
         sandbox.admin.set_faults({"status": {"sequence": ["explode"]}})
     with pytest.raises(httpx.HTTPStatusError):
         sandbox.admin.set_faults({"nowhere": {"sequence": ["500"]}})
+
+
+def test_stats_sum_each_operation_s_handler_time_with_its_delay(
+    sandbox: Any, sandbox_credentials: Any
+) -> None:
+    """`handler_seconds` holds what the sandbox spent answering, an injected delay in it:
+    benchmarks set it against the client's own time per call."""
+    tok = token(sandbox, sandbox_credentials)
+    sandbox.admin.set_faults({"status": {"sequence": ["delay:0.2", "ok"]}})
+    assert _status(sandbox, tok).status_code == 200
+    assert _status(sandbox, tok).status_code == 200
+    stats = sandbox.admin.stats()
+    assert stats["calls"]["status"] == 2
+    # The delayed call alone held it for its 0.2 s; nothing else was answered.
+    assert stats["handler_seconds"]["status"] >= 0.2
+    assert set(stats["handler_seconds"]) == {"status"}

@@ -8,6 +8,7 @@ authenticated organisation and API (`concurrency_scope`), then the fault plan, t
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields
@@ -160,6 +161,7 @@ def _guarded(
     async def endpoint(request: Request) -> Response:
         sb.stats.calls[operation] += 1
         sb.stats.bases[base] += 1
+        began = time.perf_counter()
         try:
             response = await _run(request)
         except ClientDisconnect:
@@ -167,6 +169,7 @@ def _guarded(
             # server, drop the request quietly instead of logging a traceback.
             sb.stats.answers[f"{operation}:client-gone"] += 1
             return DroppedConnection()  # records nothing: there is no answer to check
+        sb.stats.handler_seconds[operation] += time.perf_counter() - began
         shown = "dropped" if isinstance(response, DroppedConnection) else response.status_code
         sb.stats.answers[f"{operation}:{shown}"] += 1
         return response

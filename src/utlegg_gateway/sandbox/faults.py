@@ -16,7 +16,7 @@ import contextlib
 import random
 import re
 import threading
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -149,6 +149,9 @@ class Stats:
     seen_korrelasjonsid: set[str] = field(default_factory=set)
     # Calls per base path (an API served under its own base URL shows up here).
     bases: Counter[str] = field(default_factory=Counter)
+    # Seconds per operation from the handler's start to its answer (an injected delay
+    # included), summed: against the client's own time per call, what the sandbox held.
+    handler_seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
 
     def note_korrelasjonsid(self, value: str) -> None:
         """Count a Korrelasjonsid seen before."""
@@ -169,6 +172,7 @@ class Stats:
             "max_concurrency_seen": self.max_concurrency_seen,
             "korrelasjonsid_reused": self.korrelasjonsid_reused,
             "bases": dict(self.bases),
+            "handler_seconds": dict(self.handler_seconds),
             "in_flight": dict(in_flight),
         }
 
