@@ -239,6 +239,13 @@ def _measured(
         "calls_per_case": sum(calls.values()) / cases,
         "max_in_flight": stats["max_concurrency_seen"],
         "refused_for_concurrency": stats["rejected_concurrency"],
+        # The sandbox's own time per call, from its handler's start to its answer.
+        "ms_handler_per_call": 1000
+        * sum(v for k, v in stats["handler_seconds"].items() if k != "token")
+        / sum(calls.values()),
+        "ms_handler_per_delayed_call": 1000
+        * sum(stats["handler_seconds"].get(k, 0.0) for k in DELAYED)
+        / delayed,
         **sampler.summary(),
     }
 
@@ -381,7 +388,14 @@ def main() -> None:
         print(
             f"\nideal client, {label}: {r['mean_in_flight_client']:.2f} calls in flight on "
             f"average as the client saw them, {r['ms_per_call_client']:.1f} ms per call "
-            "(request out → answer read, in its slot)"
+            "(request out → answer read, in its slot); the sandbox's handlers took "
+            f"{r['ms_handler_per_call']:.1f} ms per call "
+            f"({r['ms_handler_per_delayed_call']:.1f} ms per delayed call)"
+        )
+        g = thr["gateway"]
+        print(
+            f"gateway, {label}: the sandbox's handlers took {g['ms_handler_per_call']:.1f} ms "
+            f"per call ({g['ms_handler_per_delayed_call']:.1f} ms per delayed call)"
         )
     print(f"\n{json.dumps(results)}")
     shutil.rmtree(root, ignore_errors=True)
