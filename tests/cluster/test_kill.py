@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 import random
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.cluster._two_instances import Stage, check_outcome, cluster_stage
+from tests.e2e._support import gateway_cmd
 from utlegg_gateway.config import JournalSettings
 
 pytestmark = pytest.mark.postgres
@@ -122,3 +124,43 @@ def test_twenty_random_kills_lose_nothing_and_send_nothing_twice(
     assert codes == {"gw-a": 0, "gw-b": 0}
     _assert_clean(stage, outcome)
     assert claimed_by_a > 0 and takeovers > 0  # both paths of resumption were exercised
+
+
+def test_once_in_a_cluster_resumes_its_own_files_and_ends_its_lease(
+    cluster_journal: JournalSettings, tmp_path: Path
+) -> None:
+    """`once` (cron) with the cluster on: it takes the lease, resumes what its own earlier
+    run left in its work folder, and ends the lease when done; a peer's folder it leaves
+    alone (taking over is the daemons' job)."""
+    with cluster_stage(tmp_path, cluster_journal, tenants=1, latency=0.0, lease=2.0) as stage:
+        stage.drop(1, 3)
+        name = stage.dropped[0][1]
+        # Its earlier run claimed this one and died; a peer's folder holds another.
+        work = tmp_path / "work" / "kunde-1" / "kunde-1"
+        (work / "gw-cron").mkdir(parents=True)
+        (tmp_path / "inbox" / "kunde-1" / name).rename(work / "gw-cron" / name)
+        (work / "gw-peer").mkdir()
+        (work / "gw-peer" / "other.csv").write_bytes(b"not ours\n")
+        env = {
+            **os.environ,
+            "UTLEGG_GATEWAY__CLUSTER__INSTANCE": "gw-cron",
+            "UTLEGG_GATEWAY__RUNNER__LOCK_FILE": "state/gw-cron.lock",
+        }
+        result = subprocess.run(
+            gateway_cmd("once", "--config", str(stage.config)),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
+            env=env,
+            check=False,
+        )
+        outcome = check_outcome(stage)
+        rows = stage.journal_rows(
+            "SELECT name, generation, lease_until < now() FROM gateway_instances"
+        )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert outcome["accepted_at_elan"] == 3 and outcome["accepted_twice"] == 0
+    assert rows == [("gw-cron", 1, True)]
+    assert (work / "gw-peer" / "other.csv").read_bytes() == b"not ours\n"
+    assert [n for _, n, _ in outcome["journal_files"]] == [name]
