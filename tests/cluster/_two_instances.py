@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import yaml
 
@@ -89,6 +90,17 @@ class Stage:
             assert time.monotonic() < deadline, self.log(instance)[-4000:]
             time.sleep(0.02)
         self.ready[instance] = self.ready.get(instance, 0) + 1
+
+    def healthz(self, instance: str) -> dict[str, Any]:
+        """The latest start's /healthz body (its port is in its log)."""
+        lines = [
+            json.loads(line)
+            for line in self.log(instance).splitlines()
+            if '"msg": "health endpoint listening"' in line
+        ]
+        response = httpx.get(lines[-1]["url"] + "/healthz", timeout=10)
+        body: dict[str, Any] = response.json()
+        return body
 
     def _ready_seen(self, instance: str) -> int:
         return self.ready.get(instance, 0) + 1

@@ -71,6 +71,19 @@ def test_a_second_process_with_a_live_name_is_refused_and_a_fenced_one_stops(
     with cluster_stage(tmp_path, cluster_journal, tenants=1, latency=0.0, lease=2.0) as stage:
         stage.start("gw-a")
         stage.wait_ready("gw-a")
+        # /healthz shows the lease (set once the instance has recovered).
+        deadline = time.monotonic() + 30
+        while "lease" not in (checks := stage.healthz("gw-a")["checks"]):
+            assert time.monotonic() < deadline, checks
+            time.sleep(0.05)
+        assert checks["lease"] | {"checked_at": None} == {
+            "ok": True,
+            "checked_at": None,
+            "error": None,
+            "tenant": "",
+            "instance": "gw-a",
+            "generation": 1,
+        }
         twin = stage.start("gw-a", process="gw-a-twin")
         assert twin.wait(timeout=60) == 3
         # As if another instance had taken gw-a's work over: its row is gone.

@@ -176,8 +176,9 @@ class InstanceLease:
 
     # --- renewal and takeover -----------------------------------------------------------
 
-    async def renew(self) -> None:
-        """Renew the lease; LeaseLostError when it is no longer ours."""
+    async def renew(self) -> str | None:
+        """Renew the lease: None, or why it failed this time (tried again at the next
+        heartbeat); LeaseLostError when it is no longer ours."""
         try:
             conn = self._conn
             if conn is None or conn.closed:
@@ -193,10 +194,11 @@ class InstanceLease:
             if self._monotonic() - self._renewed_at >= self.lease_seconds:
                 raise self._lost("no renewal for a whole lease") from exc
             log.warning("lease renewal failed; trying again", extra=fields(**exc.details()))
-            return
+            return exc.message
         if updated != 1:
             raise self._lost("another instance has taken this one's work over")
         self._renewed_at = self._monotonic()
+        return None
 
     async def take_over_ended(self, take_over: TakeOver) -> int:
         """Take over every peer whose lease has ended and whose connection is gone:
@@ -317,8 +319,10 @@ async def keep_lease(
     *,
     take_over: TakeOver | None = None,
     on_taken: Callable[[int], None] | None = None,
+    on_renewal: Callable[[str | None], None] | None = None,
 ) -> None:
     """Renew every heartbeat until `stop`; with `take_over`, also take over ended peers.
+    `on_renewal` hears each renewal's outcome (None: renewed; else why not).
 
     Raises LeaseLostError (the caller stops at once)."""
     while not stop.is_set():
@@ -326,7 +330,9 @@ async def keep_lease(
             await asyncio.wait_for(stop.wait(), lease.heartbeat_seconds)
         if stop.is_set():
             return
-        await lease.renew()
+        failed = await lease.renew()
+        if on_renewal is not None:
+            on_renewal(failed)
         if take_over is not None:
             moved = await lease.take_over_ended(take_over)
             if moved and on_taken is not None:

@@ -630,9 +630,14 @@ class Daemon:
                     for record in gateway.recover():
                         self._spawn(gateway, record)
                 if self.lease is not None:
+                    self._lease_health(None)
                     self._keeper = asyncio.create_task(
                         keep_lease(
-                            self.lease, self.stop, take_over=self._take_over, on_taken=self._woken
+                            self.lease,
+                            self.stop,
+                            take_over=self._take_over,
+                            on_taken=self._woken,
+                            on_renewal=self._lease_health,
                         )
                     )
                     self._keeper.add_done_callback(lambda _: self._wake.set())
@@ -687,6 +692,17 @@ class Daemon:
                     )
                     watcher.start()
                     self._watchers.append(watcher)
+
+    def _lease_health(self, failed: str | None) -> None:
+        """/healthz `lease`: failing while renewals fail (before the lease is lost)."""
+        assert self.lease is not None
+        self.health.set_check(
+            "lease",
+            failed is None,
+            failed,
+            instance=self.lease.instance,
+            generation=self.lease.generation,
+        )
 
     def _take_over(self, peer: str) -> int:
         return sum(gateway.take_over(peer) for gateway in self.gateways)
