@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -102,6 +103,38 @@ def test_open_uses_wal_and_sets_schema_version(sqlite_journal: Journal) -> None:
     with sqlite3.connect(sqlite_journal.path) as raw:
         assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_read_does_not_wait_for_a_write_in_progress(sqlite_journal: Journal) -> None:
+    """Reads go on while another thread is inside a write transaction (a COMMIT waiting
+    for its fsync held every read on the event loop thread before), and see the state
+    committed before them; a read inside the write sees that write's own rows."""
+    record = sqlite_journal.register_file(inbox="in", name="a.csv", sha256="1" * 64, size=1)
+    case_id = _case(sqlite_journal, record.id)
+    inside = threading.Event()
+    release = threading.Event()
+    seen_inside: list[int] = []
+
+    def writer() -> None:
+        # _tx is the journal's own write transaction: held open here on purpose.
+        with sqlite_journal._tx() as tx:
+            tx.run("UPDATE cases SET attempts = 7 WHERE id = ?", (case_id,))
+            seen_inside.append(sqlite_journal.case(case_id).attempts)
+            inside.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert inside.wait(30)
+        # The write is still open: this read neither waits for it nor sees it.
+        assert sqlite_journal.case(case_id).attempts == 0
+        assert sqlite_journal.file(record.id).name == "a.csv"
+    finally:
+        release.set()
+        thread.join(30)
+    assert seen_inside == [7]
+    assert sqlite_journal.case(case_id).attempts == 7  # committed: every read sees it
 
 
 def test_newer_schema_is_refused(journal_settings: JournalSettings, clock: Clock) -> None:

@@ -88,7 +88,15 @@ class _SqliteTx:
 
 
 class Journal(SqlJournal):
-    """The durable state in SQLite. Thread-safe: one connection, every call under one lock.
+    """The durable state in SQLite. Thread-safe: writes on one connection under one lock;
+    reads outside a write on a second connection under a lock of its own.
+
+    Why two: a write's COMMIT waits for its fsync while holding the write lock, and a
+    read on the event loop thread (a case's record, before its next call) waited for it
+    too, stalling every case in flight. WAL lets a reader go on beside a writer, and it
+    sees every transaction committed before the read began, so a read after one of our
+    writes returns sees that write. A read inside a write transaction (same thread) stays
+    on the write connection, where its uncommitted rows are.
 
     Open with `Journal.open(path, clock=...)`; close with `close()` or use it as a
     context manager. All times come from the injected clock (timezone-aware). What a
@@ -103,11 +111,13 @@ class Journal(SqlJournal):
         *,
         tenant: str | None = "",
         lock: threading.RLock | None = None,
+        reader: _Reader | None = None,
     ):
         super().__init__(clock, tenant=tenant)
         self._conn = conn
         self._path = path
         self._lock = lock or threading.RLock()
+        self._reader = reader or _Reader(conn, self._lock)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -145,6 +155,16 @@ class Journal(SqlJournal):
                 conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
                 journal = cls(conn, path, clock)
                 journal._migrate()
+                reads = sqlite3.connect(
+                    path,
+                    isolation_level=None,
+                    check_same_thread=False,
+                    timeout=busy_timeout_ms / 1000,
+                )
+                reads.row_factory = sqlite3.Row
+                reads.execute("PRAGMA query_only=ON")
+                reads.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+                journal._reader = _Reader(reads, threading.Lock(), own=True)
             except BaseException:
                 conn.close()
                 raise
@@ -194,7 +214,14 @@ class Journal(SqlJournal):
     def for_tenant(self, tenant: str | None) -> Self:
         """The same journal as seen by `tenant` (same connection and lock; close it once);
         None: every tenant's rows, read-only."""
-        return type(self)(self._conn, self._path, self._clock, tenant=tenant, lock=self._lock)
+        return type(self)(
+            self._conn,
+            self._path,
+            self._clock,
+            tenant=tenant,
+            lock=self._lock,
+            reader=self._reader,
+        )
 
     def _migrate(self) -> None:
         version = self._conn.execute("PRAGMA user_version").fetchone()[0]
@@ -222,6 +249,7 @@ class Journal(SqlJournal):
     def close(self) -> None:
         """Close the connection (checkpointing the WAL)."""
         with self._lock, _translated(self._path, "close"):
+            self._reader.close()
             self._conn.close()
 
     @property
@@ -238,16 +266,42 @@ class Journal(SqlJournal):
     def _tx(self) -> Iterator[_SqliteTx]:
         with self._lock, _translated(self._path, "write"):
             self._conn.execute("BEGIN IMMEDIATE")
+            self._reader.writing.active = True
             try:
                 yield _SqliteTx(self._conn)
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
+            finally:
+                self._reader.writing.active = False
             self._conn.execute("COMMIT")
 
     def _query(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        with self._lock, _translated(self._path, "read"):
-            return list(self._conn.execute(sql, args).fetchall())
+        if getattr(self._reader.writing, "active", False):
+            # Inside this thread's own write: only the write connection sees its rows.
+            with self._lock, _translated(self._path, "read"):
+                return list(self._conn.execute(sql, args).fetchall())
+        with self._reader.lock, _translated(self._path, "read"):
+            return list(self._reader.conn.execute(sql, args).fetchall())
+
+
+class _Reader:
+    """The read connection every tenant view of one journal shares, its lock, and which
+    thread is inside a write transaction (a thread-local flag)."""
+
+    def __init__(
+        self, conn: sqlite3.Connection, lock: threading.Lock | threading.RLock, *, own: bool = False
+    ) -> None:
+        self.conn = conn
+        self.lock = lock
+        self.writing = threading.local()
+        # False: the write connection doubles as the reader (read-only `status`).
+        self._own = own
+
+    def close(self) -> None:
+        if self._own:
+            with self.lock:
+                self.conn.close()
 
 
 @contextmanager
