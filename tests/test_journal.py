@@ -262,6 +262,29 @@ def test_intent_is_committed_before_the_call(
         assert j.case(cid).meldingsid == "6f1c1d9e-0000-4000-8000-000000000001"
 
 
+def test_the_intent_and_submitting_state_are_one_commit(
+    journal_settings: JournalSettings, clock: Clock
+) -> None:
+    """`set_case_state(..., intent=)`: state, Meldingsid and intent committed together
+    (seen by another connection at once), or, when refused, none of them."""
+    with _open(journal_settings, clock) as j:
+        f = j.register_file(inbox="krav", name="a.csv", sha256="00" * 32, size=1)
+        cid = _case(j, f.id)
+        j.set_case_state(cid, CaseState.UPLOADING)
+        with pytest.raises(JournalError):
+            j.set_case_state(cid, CaseState.SUBMITTING, intent="submit")  # no meldingsid
+        assert j.case(cid).state is CaseState.UPLOADING
+        assert j.intents(cid) == []
+        j.set_case_state(cid, CaseState.SUBMITTING, meldingsid="m-1", intent="submit")
+        with _open(journal_settings, clock) as other:
+            seen = other.case(cid)
+            intents = other.intents(cid)
+        assert (seen.state, seen.meldingsid, seen.attempts) == (CaseState.SUBMITTING, "m-1", 1)
+        assert [(i.operation, i.meldingsid, i.at) for i in intents] == [
+            ("submit", "m-1", clock.now)
+        ]
+
+
 def test_case_lifecycle_sets_times_attempts_and_reference(
     journal: SqlJournal, clock: Clock
 ) -> None:

@@ -379,14 +379,15 @@ class CaseWorker:
     ) -> CaseRecord:
         meldingsid = case.meldingsid or str(uuid.uuid4())
         if case.state is not C.SUBMITTING:
-            # Intent first: a crash from here on resubmits with this Meldingsid.
-            await self._write(self.journal.record_intent, case.id, "submit", meldingsid)
+            # Intent and state in one commit, before the call: a crash from here on
+            # resubmits with this Meldingsid; a crash before it sent nothing.
             case = await self._write(
                 self.journal.set_case_state,
                 case.id,
                 C.SUBMITTING,
                 meldingsid=meldingsid,
                 payload=payload,
+                intent="submit",
             )
         started = time.monotonic()
         decision = await decide(

@@ -397,8 +397,12 @@ class SqlJournal(ABC):
         duplicate_of: int | None = None,
         payload: Mapping[str, Any] | None = None,
         detail: Mapping[str, Any] | None = None,
+        intent: str | None = None,
     ) -> CaseRecord:
         """Move a case to `state` (checked against CASE_TRANSITIONS) and store what came with it.
+
+        `intent` (an operation, with `meldingsid`) records `record_intent`'s row in the same
+        commit: one fsync instead of two before a submit, and still before the call.
 
         Entering `submitting` counts an attempt and sets `submitted_at` the first time;
         an end state sets `finished_at`; `next_attempt_at` is kept only in `retry_wait`.
@@ -454,6 +458,13 @@ class SqlJournal(ABC):
                 sets.append("finished_at = ?")
                 args.append(now)
             tx.run(f"UPDATE cases SET {', '.join(sets)} WHERE id = ?", (*args, case_id))  # noqa: S608 -- column names are literals above, values are bound
+            if intent is not None:
+                if meldingsid is None:
+                    raise JournalError("an intent needs its meldingsid", field="meldingsid")
+                tx.run(
+                    "INSERT INTO intents (case_id, operation, meldingsid, at) VALUES (?, ?, ?, ?)",
+                    (case_id, intent, meldingsid, now),
+                )
             self._transition(
                 tx,
                 "case",

@@ -116,8 +116,10 @@ class JournalStore(Protocol):
         duplicate_of: int | None = None,
         payload: Mapping[str, Any] | None = None,
         detail: Mapping[str, Any] | None = None,
+        intent: str | None = None,
     ) -> CaseRecord:
-        """Move a case to `state` (JournalError if CASE_TRANSITIONS does not allow it)."""
+        """Move a case to `state` (JournalError if CASE_TRANSITIONS does not allow it);
+        with `intent`, record that intent (as `record_intent`) in the same commit."""
         ...
 
     def record_intent(self, case_id: int, operation: str, meldingsid: str) -> None:
