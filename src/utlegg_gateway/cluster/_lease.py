@@ -169,6 +169,12 @@ class InstanceLease:
                     " WHERE name = %s AND generation = %s",
                     (self.instance, self.generation),
                 )
+                # Given back here, not left to the server: a closed connection's backend
+                # frees its locks a moment later, and a peer looking just then would wait
+                # a whole heartbeat more.
+                await self._run(
+                    self._conn, "SELECT pg_advisory_unlock(%s, 0)", (_name_key(self.instance),)
+                )
             except JournalError as exc:
                 # The lease then ends by itself, a lease later.
                 log.warning("could not end the lease at stop", extra=fields(**exc.details()))
