@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -135,6 +136,44 @@ def test_a_read_does_not_wait_for_a_write_in_progress(sqlite_journal: Journal) -
         thread.join(30)
     assert seen_inside == [7]
     assert sqlite_journal.case(case_id).attempts == 7  # committed: every read sees it
+
+
+def test_writers_meeting_at_the_lock_share_one_commit_and_a_failed_one_is_undone_alone(
+    sqlite_journal: Journal, tmp_path: Path
+) -> None:
+    """Group commit: writers that queue behind a commit (here: behind the test holding
+    the write lock, as a slow fsync does) share the next COMMIT; each call returns only
+    once that commit is done, and a refused write in the batch leaves the others in."""
+    record = sqlite_journal.register_file(inbox="in", name="a.csv", sha256="2" * 64, size=1)
+    ids = [_case(sqlite_journal, record.id, key=f"S{n}") for n in range(8)]
+    statements: list[str] = []
+    sqlite_journal._conn.set_trace_callback(statements.append)  # the write connection
+    errors: dict[int, BaseException] = {}
+
+    def write(n: int) -> None:
+        try:
+            # Case 3 asks for a move the state machine refuses (new -> accepted).
+            target = CaseState.ACCEPTED if n == 3 else CaseState.UPLOADING
+            sqlite_journal.set_case_state(ids[n], target)
+        except BaseException as exc:  # collected and asserted below
+            errors[n] = exc
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+    with sqlite_journal._lock:
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 30
+        while sqlite_journal._commits._coming < 8:
+            assert time.monotonic() < deadline, "writers did not arrive"
+            time.sleep(0.001)
+    for t in threads:
+        t.join(30)
+    assert list(errors) == [3] and isinstance(errors[3], JournalError)
+    assert statements.count("COMMIT") == 1
+    sqlite_journal._conn.set_trace_callback(None)
+    with sqlite3.connect(sqlite_journal.path) as other:
+        states = dict(other.execute("SELECT key, state FROM cases").fetchall())
+    assert states == {f"S{n}": "new" if n == 3 else "uploading" for n in range(8)}
 
 
 def test_newer_schema_is_refused(journal_settings: JournalSettings, clock: Clock) -> None:

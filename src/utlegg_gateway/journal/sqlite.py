@@ -4,9 +4,11 @@ The journal's operations and the state machine's checks are `SqlJournal`'s (`_co
 shared with the PostgreSQL backend; this module holds what is SQLite's own: opening the
 file (WAL, FULL sync, foreign keys), its schema version (`PRAGMA user_version`) and
 migrations (`_schema.py`), the transactions, and the one place where `sqlite3` errors
-become `JournalError`. Every state change is one committed transaction with a row in
-`transitions` (from, to, time, detail), written *before* the gateway acts on the new
-state; `record_intent` is committed before each external call.
+become `JournalError`. Every state change is one write with a row in `transitions`
+(from, to, time, detail), durable (committed, fsynced) *before* the call that made it
+returns and so before the gateway acts on the new state; `record_intent` is committed
+before each external call. Writes of several threads that meet at the lock share one
+commit (`_GroupCommit`).
 
 The state machine (states, allowed transitions, end states) is drawn and defined in
 `states.py` and re-exported here. Everything not in an end state is resumed on
@@ -112,12 +114,14 @@ class Journal(SqlJournal):
         tenant: str | None = "",
         lock: threading.RLock | None = None,
         reader: _Reader | None = None,
+        commits: _GroupCommit | None = None,
     ):
         super().__init__(clock, tenant=tenant)
         self._conn = conn
         self._path = path
         self._lock = lock or threading.RLock()
         self._reader = reader or _Reader(conn, self._lock)
+        self._commits = commits or _GroupCommit()
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -221,6 +225,7 @@ class Journal(SqlJournal):
             tenant=tenant,
             lock=self._lock,
             reader=self._reader,
+            commits=self._commits,
         )
 
     def _migrate(self) -> None:
@@ -264,17 +269,52 @@ class Journal(SqlJournal):
 
     @contextmanager
     def _tx(self) -> Iterator[_SqliteTx]:
+        """One write, durable when this returns: a group commit (see `_GroupCommit`).
+
+        The write runs in a savepoint of the batch's transaction, so a write that fails
+        is undone alone and the others of its batch still commit."""
+        if getattr(self._reader.writing, "active", False):
+            # It would wait for its own batch's commit: refuse it instead of hanging.
+            raise JournalError("a journal write inside another write", file=str(self._path))
+        commits = self._commits
+        commits.arriving()
+        batch: _Batch | None = None
+        failure: BaseException | None = None
         with self._lock, _translated(self._path, "write"):
-            self._conn.execute("BEGIN IMMEDIATE")
-            self._reader.writing.active = True
             try:
-                yield _SqliteTx(self._conn)
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+                if commits.batch is None:
+                    self._conn.execute("BEGIN IMMEDIATE")
+                    commits.batch = _Batch()
+                batch = commits.batch
+                self._conn.execute("SAVEPOINT write")
+                self._reader.writing.active = True
+                try:
+                    yield _SqliteTx(self._conn)
+                except BaseException as exc:
+                    failure = exc
+                    self._conn.execute("ROLLBACK TO write")
+                finally:
+                    self._reader.writing.active = False
+                    self._conn.execute("RELEASE write")
             finally:
-                self._reader.writing.active = False
-            self._conn.execute("COMMIT")
+                if commits.left() and batch is not None:
+                    # Nobody else is on the way: commit the batch (every write in it).
+                    commits.batch = None
+                    try:
+                        self._conn.execute("COMMIT")
+                    except sqlite3.Error as exc:
+                        batch.error = exc
+                        if self._conn.in_transaction:
+                            self._conn.execute("ROLLBACK")
+                    batch.done.set()
+        if failure is not None:
+            raise failure
+        assert batch is not None
+        # Another writer was on the way and commits this batch once it has written.
+        batch.done.wait()
+        if batch.error is not None:
+            with _translated(self._path, "write"):
+                raise batch.error
 
     def _query(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
         if getattr(self._reader.writing, "active", False):
@@ -283,6 +323,40 @@ class Journal(SqlJournal):
                 return list(self._conn.execute(sql, args).fetchall())
         with self._reader.lock, _translated(self._path, "read"):
             return list(self._reader.conn.execute(sql, args).fetchall())
+
+
+class _Batch:
+    """The writes of one group commit: set `done` once committed (or `error`)."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.error: sqlite3.Error | None = None
+
+
+class _GroupCommit:
+    """Writers on their way to the journal, and the batch they write into.
+
+    A COMMIT waits for its fsync (7 ms and more on a slow disk) holding the write lock;
+    writers arriving meanwhile queue for the lock. The first of them to get it opens a
+    new transaction; each writes in it and, if another writer is still on its way, waits
+    for that one to commit; the last to arrive commits for all. So N writers waiting on
+    one fsync share the next one, and each still returns only once its write is durable.
+    """
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._coming = 0
+        self.batch: _Batch | None = None  # read and set under the write lock
+
+    def arriving(self) -> None:
+        with self._mutex:
+            self._coming += 1
+
+    def left(self) -> bool:
+        """This writer is done writing: whether it was the last one on its way."""
+        with self._mutex:
+            self._coming -= 1
+            return self._coming == 0
 
 
 class _Reader:
