@@ -36,6 +36,18 @@ def _lease(journal: JournalSettings, name: str) -> InstanceLease:
     )
 
 
+class _Taker:
+    """A takeover callback that records whom it took over and says it moved `moves`."""
+
+    def __init__(self, *, moves: int) -> None:
+        self.moves = moves
+        self.peers: list[str] = []
+
+    def __call__(self, peer: str) -> int:
+        self.peers.append(peer)
+        return self.moves
+
+
 def _rows(journal: JournalSettings) -> dict[str, int]:
     assert journal.url is not None and journal.password is not None
     with psycopg.connect(journal.url, password=journal.password.read()) as conn:
@@ -78,11 +90,8 @@ def test_a_live_name_is_refused_and_a_restart_raises_the_generation(
 def test_takeover_needs_an_ended_lease_and_a_gone_connection(
     cluster_journal: JournalSettings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    taken: list[str] = []
-
-    def take_over(peer: str) -> int:
-        taken.append(peer)
-        return 3
+    take_over = _Taker(moves=3)
+    taken = take_over.peers
 
     async def run() -> None:
         a, b = _lease(cluster_journal, "gw-a"), _lease(cluster_journal, "gw-b")
@@ -119,11 +128,8 @@ def test_takeover_needs_an_ended_lease_and_a_gone_connection(
 def test_a_clean_stop_is_taken_over_at_once_and_a_live_lease_is_renewed(
     cluster_journal: JournalSettings,
 ) -> None:
-    taken: list[str] = []
-
-    def take_over(peer: str) -> int:
-        taken.append(peer)
-        return 1
+    take_over = _Taker(moves=1)
+    taken = take_over.peers
 
     async def run() -> None:
         a, b = _lease(cluster_journal, "gw-a"), _lease(cluster_journal, "gw-b")
