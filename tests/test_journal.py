@@ -467,3 +467,27 @@ def test_naive_clock_is_refused(journal_settings: JournalSettings) -> None:
         pytest.raises(JournalError),
     ):
         j.register_file(inbox="krav", name="a", sha256="0", size=0)
+
+
+def test_file_cases_reads_page_by_page_and_counts_by_state(journal: SqlJournal) -> None:
+    """`file_cases` yields every case of its file once, in order, without payloads, even
+    when cases change state between pages; `case_counts` counts them per state."""
+    f = journal.register_file(inbox="krav", name="a.csv", sha256="0e" * 32, size=1)
+    other = journal.register_file(inbox="krav", name="b.csv", sha256="0f" * 32, size=1)
+    ids = [_case(journal, f.id, key=f"S{n}") for n in range(7)]
+    _case(journal, other.id, key="OTHER")
+    seen = []
+    for case in journal.file_cases(f.id, page=3):
+        seen.append(case.id)
+        assert case.payload == {}
+        # Ending a case while walking (as failing a file does) must not move the pages.
+        if case.id != ids[0]:
+            journal.set_case_state(case.id, CaseState.REJECTED_LOCAL)
+    assert seen == ids
+    assert [c.id for c in journal.file_cases(f.id, page=7)] == ids  # a full last page
+    assert list(journal.file_cases(f.id)) == journal.cases_for_file(f.id, payloads=False)
+    journal.set_case_state(ids[0], CaseState.FAILED)
+    assert journal.case_counts(f.id) == {CaseState.REJECTED_LOCAL: 6, CaseState.FAILED: 1}
+    assert journal.case_counts(other.id) == {CaseState.NEW: 1}
+    assert list(journal.file_cases(999)) == []
+    assert journal.case_counts(999) == {}

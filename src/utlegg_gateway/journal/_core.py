@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,7 +39,7 @@ from utlegg_gateway.journal.states import case_from_row as _case
 from utlegg_gateway.journal.states import file_from_row as _file
 from utlegg_gateway.journal.states import parse_time as _dt
 
-__all__ = ["SqlJournal", "Tx", "dump_json", "timestamp"]
+__all__ = ["FileCases", "SqlJournal", "Tx", "dump_json", "timestamp"]
 
 F, C = FileState, CaseState
 
@@ -87,6 +88,28 @@ class Tx(Protocol):
     def insert(self, sql: str, args: Sequence[Any] = ()) -> int:
         """An INSERT into a table with an `id` column; the new row's id."""
         ...
+
+
+class FileCases:
+    """A file's cases (no payloads), read from the journal a page at a time per iteration.
+
+    Iterate it as often as needed; each pass sees the journal as it is then, and never
+    holds more than one page of records.
+    """
+
+    def __init__(self, journal: SqlJournal, file_id: int, page: int) -> None:
+        self._journal = journal
+        self._file_id = file_id
+        self._page = page
+
+    def __iter__(self) -> Iterator[CaseRecord]:
+        after = 0
+        while True:
+            records = self._journal._case_page(self._file_id, after, self._page)
+            yield from records
+            if len(records) < self._page:
+                return
+            after = records[-1].id
 
 
 class SqlJournal(ABC):
@@ -534,6 +557,28 @@ class SqlJournal(ABC):
             (file_id,),
         )
         return [_case(r) for r in rows]
+
+    def file_cases(self, file_id: int, *, page: int = 500) -> FileCases:
+        """The cases of one file without payloads, read `page` at a time on each iteration.
+
+        For a file of any size: receipts, archiving and resuming walk it in flat memory.
+        """
+        return FileCases(self, file_id, page)
+
+    def _case_page(self, file_id: int, after: int, page: int) -> list[CaseRecord]:
+        rows = self._query(
+            f"SELECT {_columns(False)} FROM cases WHERE file_id = ? AND id > ?"  # noqa: S608 -- fixed column lists only
+            " ORDER BY id LIMIT ?",
+            (file_id, after, page),
+        )
+        return [_case(r) for r in rows]
+
+    def case_counts(self, file_id: int) -> Counter[CaseState]:
+        """How many cases of one file are in each state (one query, no records)."""
+        rows = self._query(
+            "SELECT state, COUNT(*) AS n FROM cases WHERE file_id = ? GROUP BY state", (file_id,)
+        )
+        return Counter({CaseState(r["state"]): int(r["n"]) for r in rows})
 
     def cases_in_states(self, *states: CaseState, payloads: bool = True) -> list[CaseRecord]:
         """Cases in any of `states`, oldest first (CASE_RESUMABLE: what to resume on start)."""

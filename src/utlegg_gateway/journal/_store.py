@@ -8,7 +8,8 @@ state machine is checked in one place whichever database holds the rows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, Self
@@ -138,6 +139,14 @@ class JournalStore(Protocol):
 
     def cases_for_file(self, file_id: int, *, payloads: bool = True) -> list[CaseRecord]:
         """The cases of one file, in the order they were added."""
+        ...
+
+    def file_cases(self, file_id: int, *, page: int = 500) -> Iterable[CaseRecord]:
+        """The cases of one file without payloads, read a page at a time per iteration."""
+        ...
+
+    def case_counts(self, file_id: int) -> Counter[CaseState]:
+        """How many cases of one file are in each state."""
         ...
 
     def cases_in_states(self, *states: CaseState, payloads: bool = True) -> list[CaseRecord]:
