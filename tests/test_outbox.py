@@ -9,13 +9,14 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from lxml import etree
 
-from utlegg_gateway.errors import OutboxError, SourceError
+from utlegg_gateway.errors import JournalError, OutboxError, SourceError
 from utlegg_gateway.folders.outbox import (
     CSV_COLUMNS,
     RECEIPT_XML_NAMESPACE,
@@ -24,6 +25,9 @@ from utlegg_gateway.folders.outbox import (
     Receipt,
     ReceiptError,
     receipt_csv,
+    receipt_csv_chunks,
+    receipt_json_chunks,
+    receipt_xml_chunks,
     sweep_temp_files,
     write_atomic,
     write_error_report,
@@ -318,3 +322,118 @@ def test_csv_receipt_neutralises_formulas_unless_told_not_to(payload: str) -> No
     exact = receipt_csv(receipt, neutralise_formulas=False).decode("utf-8-sig")
     (row,) = list(csv.reader(io.StringIO(exact), delimiter=";"))[1:]
     assert row[2] == payload
+
+
+def _many(n: int) -> Receipt:
+    """`_receipt()`'s two cases repeated `n` times, renumbered (odd characters included)."""
+    base = _receipt()
+    cases = [
+        CaseReceipt(
+            innsender_referanse=f"{c.innsender_referanse}-{i}\n",
+            begjaeringsdato=c.begjaeringsdato,
+            status=c.status,
+            ekstern_saksreferanse=c.ekstern_saksreferanse,
+            finished_at=c.finished_at,
+            errors=c.errors,
+            note="two\nlines" if i % 3 == 0 else None,
+        )
+        for i in range(n)
+        for c in base.cases
+    ]
+    return Receipt(
+        source_name=base.source_name,
+        inbox=base.inbox,
+        sha256=base.sha256,
+        received_at=T0,
+        finished_at=T1,
+        cases=tuple(cases),
+    )
+
+
+@pytest.mark.parametrize("n", [0, 1, 50])
+def test_streamed_receipts_are_the_bytes_of_the_whole_document(n: int) -> None:
+    """Written case by case, the JSON is json.dumps of the whole document and the XML is
+    one pretty-printed tree (built here from the same cases as the reference)."""
+    receipt = _many(n)
+    whole = (json.dumps(receipt.to_json(), ensure_ascii=False, indent=2) + "\n").encode()
+    assert b"".join(receipt_json_chunks(receipt)) == whole
+
+    ns = RECEIPT_XML_NAMESPACE
+    root = etree.Element(f"{{{ns}}}kvittering", nsmap={None: ns})  # type: ignore[dict-item]  # lxml-stubs reject the None (default) prefix
+    for name, value in [
+        ("versjon", "1"),
+        ("fil", receipt.source_name),
+        ("innboks", receipt.inbox),
+        ("sha256", receipt.sha256),
+        ("mottatt", T0.isoformat()),
+        ("ferdig", T1.isoformat()),
+    ]:
+        root.set(name, value)
+    for case in receipt.cases:
+        sak = etree.SubElement(root, f"{{{ns}}}sak")
+        sak.set("innsenderReferanse", case.innsender_referanse)
+        sak.set("begjaeringsdato", case.begjaeringsdato)
+        sak.set("status", case.status)
+        optional: list[tuple[str, str | None]] = [
+            ("eksternSaksreferanse", case.ekstern_saksreferanse),
+            ("ferdig", case.finished_at.isoformat() if case.finished_at else None),
+            ("merknad", case.note),
+        ]
+        for key, text in optional:
+            if text is not None:
+                sak.set(key, text)
+        for err in case.errors:
+            feil = etree.SubElement(sak, f"{{{ns}}}feil")
+            feil.set("regel", err.rule)
+            feil.set("opphav", err.origin)
+            if err.location is not None:
+                feil.set("lokasjon", err.location)
+            if err.row is not None:
+                feil.set("rad", str(err.row))
+            if err.column is not None:
+                feil.set("kolonne", err.column)
+            feil.text = err.message
+    tree = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    assert b"".join(receipt_xml_chunks(receipt)) == tree
+
+
+def test_streamed_csv_receipt_has_one_bom_and_every_row() -> None:
+    """The CSV written case by case starts with one BOM and holds a row per case and error."""
+    receipt = _many(30)
+    data = b"".join(receipt_csv_chunks(receipt))
+    assert data == receipt_csv(receipt)
+    assert data.startswith(b"\xef\xbb\xbf") and data.count(b"\xef\xbb\xbf") == 1
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
+    assert [r[0] for r in rows].count("case") == 60
+    assert [r[0] for r in rows].count("error") == 60
+
+
+class _Broken:
+    """Cases that fail half-way through (the journal going away while a receipt streams)."""
+
+    def __init__(self, cases: tuple[CaseReceipt, ...]) -> None:
+        self._cases = cases
+
+    def __iter__(self) -> Iterator[CaseReceipt]:
+        yield self._cases[0]
+        raise JournalError("journal gone")
+
+
+def test_a_receipt_failing_half_way_leaves_no_file_and_no_temp(tmp_path: Path) -> None:
+    """A case source failing mid-write leaves neither a partial receipt nor a temp file,
+    and an earlier receipt under the name stays as it was."""
+    (first,) = write_receipt(tmp_path, "f.csv", _receipt())
+    before = first.read_bytes()
+    base = _receipt()
+    broken = Receipt(
+        source_name="g.csv",
+        inbox=base.inbox,
+        sha256=base.sha256,
+        received_at=T0,
+        finished_at=T1,
+        cases=_Broken(tuple(base.cases)),
+    )
+    with pytest.raises(JournalError, match="journal gone"):
+        write_receipt(tmp_path, "g.csv", broken, ["json", "csv", "xml"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.csv.kvittering.json"]
+    assert first.read_bytes() == before

@@ -19,8 +19,11 @@ from utlegg_gateway.folders.outbox.formats import (
     error_report_json,
     error_report_text,
     receipt_csv,
+    receipt_csv_chunks,
     receipt_json,
+    receipt_json_chunks,
     receipt_xml,
+    receipt_xml_chunks,
 )
 from utlegg_gateway.folders.outbox.receipts import (
     RECEIPT_FORMAT_VERSION,
@@ -31,6 +34,7 @@ from utlegg_gateway.folders.outbox.receipts import (
     ReceiptError,
     build_error_report,
     build_receipt,
+    case_receipt,
     error_from_gateway_error,
 )
 from utlegg_gateway.folders.outbox.writer import (
@@ -52,12 +56,16 @@ __all__ = [
     "ReceiptError",
     "build_error_report",
     "build_receipt",
+    "case_receipt",
     "error_from_gateway_error",
     "error_report_json",
     "error_report_text",
     "receipt_csv",
+    "receipt_csv_chunks",
     "receipt_json",
+    "receipt_json_chunks",
     "receipt_xml",
+    "receipt_xml_chunks",
     "safe_name",
     "sweep_temp_files",
     "write_atomic",

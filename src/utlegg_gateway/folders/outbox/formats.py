@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
 import re
+from collections.abc import Iterator
 
 from lxml import etree
 
 from utlegg_gateway._logging import mask
 from utlegg_gateway.folders.outbox.receipts import (
     RECEIPT_FORMAT_VERSION,
+    CaseReceipt,
     ErrorReport,
     Receipt,
     iso_time,
@@ -24,8 +27,11 @@ __all__ = [
     "error_report_text",
     "neutralise",
     "receipt_csv",
+    "receipt_csv_chunks",
     "receipt_json",
+    "receipt_json_chunks",
     "receipt_xml",
+    "receipt_xml_chunks",
     "xml_safe",
 ]
 
@@ -34,7 +40,33 @@ RECEIPT_XML_NAMESPACE = "urn:utlegg-gateway:kvittering:1"
 
 def receipt_json(receipt: Receipt) -> bytes:
     """`NAME.kvittering.json`: UTF-8, indented, keys in a fixed order, newline at the end."""
-    return (json.dumps(receipt.to_json(), ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    return b"".join(receipt_json_chunks(receipt))
+
+
+def receipt_json_chunks(receipt: Receipt) -> Iterator[bytes]:
+    """`receipt_json` case by case, so a file of any size is written in flat memory.
+
+    The bytes are those of `json.dumps(receipt.to_json(), indent=2)`: the document is
+    dumped with an empty case list, and each case is dumped alone and indented to its
+    place (json.dumps never puts a raw newline inside a string, so indenting by line is
+    exact).
+    """
+    head = json.dumps(receipt.to_json(with_cases=False), ensure_ascii=False, indent=2)
+    cases = iter(receipt.cases)
+    first = next(cases, None)
+    if first is None:
+        yield (head + "\n").encode("utf-8")
+        return
+    assert head.endswith("[]\n}")  # "cases" is the document's last key
+    yield (head[: -len("[]\n}")] + "[\n").encode("utf-8")
+    case: CaseReceipt | None = first
+    while case is not None:
+        text = json.dumps(case.to_json(), ensure_ascii=False, indent=2)
+        following = next(cases, None)
+        end = ",\n" if following is not None else "\n"
+        yield ("    " + text.replace("\n", "\n    ") + end).encode("utf-8")
+        case = following
+    yield b"  ]\n}\n"
 
 
 CSV_COLUMNS = (
@@ -96,8 +128,35 @@ def receipt_csv(
     would run as a formula get a leading `'` unless `neutralise_formulas` is off (for
     importers that need the exact value back).
     """
+    return b"".join(
+        receipt_csv_chunks(
+            receipt,
+            encoding=encoding,
+            delimiter=delimiter,
+            neutralise_formulas=neutralise_formulas,
+        )
+    )
+
+
+def receipt_csv_chunks(
+    receipt: Receipt,
+    *,
+    encoding: str = "utf-8-sig",
+    delimiter: str = ";",
+    neutralise_formulas: bool = True,
+) -> Iterator[bytes]:
+    """`receipt_csv` case by case (flat memory at any number of cases)."""
+    # One incremental encoder for the whole file: `utf-8-sig` writes its BOM once.
+    encoder = codecs.getincrementalencoder(encoding)(errors="replace")
     buf = io.StringIO()
     writer = _Rows(buf, delimiter, formulas=neutralise_formulas)
+
+    def flush() -> bytes:
+        text = buf.getvalue()
+        buf.seek(0)
+        buf.truncate()
+        return encoder.encode(text)
+
     writer.writerow(list(CSV_COLUMNS))
     for case in receipt.cases:
         base = [
@@ -128,14 +187,33 @@ def receipt_csv(
                     err.server_message or "",
                 ]
             )
-    return buf.getvalue().encode(encoding, errors="replace")
+        yield flush()
+    yield flush() + encoder.encode("", final=True)
 
 
 def receipt_xml(receipt: Receipt) -> bytes:
     """`NAME.kvittering.xml`: one `sak` per case with its `feil` children (UTF-8)."""
-    ns = RECEIPT_XML_NAMESPACE
+    return b"".join(receipt_xml_chunks(receipt))
+
+
+_NS = RECEIPT_XML_NAMESPACE
+_ROOT = f"{{{_NS}}}kvittering"
+_ROOT_END = b"</kvittering>\n"
+
+
+def _root() -> etree._Element:
     # lxml-stubs type nsmap keys as str; None (the default namespace) is what lxml wants.
-    root = etree.Element(f"{{{ns}}}kvittering", nsmap={None: ns})  # type: ignore[dict-item]  # lxml-stubs reject the None (default) prefix
+    return etree.Element(_ROOT, nsmap={None: _NS})  # type: ignore[dict-item]  # lxml-stubs reject the None (default) prefix
+
+
+def receipt_xml_chunks(receipt: Receipt) -> Iterator[bytes]:
+    """`receipt_xml` case by case, byte for byte what one pretty-printed tree would give.
+
+    Each `sak` is pretty-printed alone inside an empty root and cut out of it, so the
+    whole tree is never held. The root's start tag is one line (lxml writes a newline in
+    an attribute as `&#10;`), so the cuts are at known lines.
+    """
+    root = _root()
     root.set("versjon", str(RECEIPT_FORMAT_VERSION))
     _set(root, "fil", receipt.source_name)
     _set(root, "innboks", receipt.inbox)
@@ -143,28 +221,50 @@ def receipt_xml(receipt: Receipt) -> bytes:
     _set(root, "mottatt", iso_time(receipt.received_at))
     _set(root, "ferdig", iso_time(receipt.finished_at))
     _set(root, "duplikatAv", receipt.duplicate_of)
-    for case in receipt.cases:
-        sak = etree.SubElement(root, f"{{{ns}}}sak")
-        _set(sak, "innsenderReferanse", case.innsender_referanse)
-        _set(sak, "begjaeringsdato", case.begjaeringsdato)
-        _set(sak, "status", case.status)
-        _set(sak, "eksternSaksreferanse", case.ekstern_saksreferanse)
-        _set(sak, "korrelasjonsid", case.korrelasjonsid)
-        _set(sak, "innsendt", iso_time(case.submitted_at))
-        _set(sak, "ferdig", iso_time(case.finished_at))
-        _set(sak, "merknad", case.note)
-        for err in case.errors:
-            feil = etree.SubElement(sak, f"{{{ns}}}feil")
-            _set(feil, "regel", err.rule)
-            _set(feil, "opphav", err.origin)
-            _set(feil, "lokasjon", err.location)
-            _set(feil, "rad", None if err.row is None else str(err.row))
-            _set(feil, "element", err.element)
-            _set(feil, "kolonne", err.column)
-            _set(feil, "felt", err.field)
-            _set(feil, "servermelding", err.server_message)
-            feil.text = xml_safe(err.message)
-    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
+    cases = iter(receipt.cases)
+    case = next(cases, None)
+    if case is None:  # an empty root is written `<kvittering .../>`
+        yield _tostring(root, declaration=True)
+        return
+    etree.SubElement(root, "x")
+    declaration, start, _ = _tostring(root, declaration=True).split(b"\n", 2)
+    yield declaration + b"\n" + start + b"\n"
+    while case is not None:
+        holder = _root()
+        _sak(holder, case)
+        text = _tostring(holder, declaration=False)
+        yield text[text.index(b"\n") + 1 : -len(_ROOT_END)]
+        case = next(cases, None)
+    yield _ROOT_END
+
+
+def _tostring(root: etree._Element, *, declaration: bool) -> bytes:
+    return bytes(
+        etree.tostring(root, xml_declaration=declaration, encoding="UTF-8", pretty_print=True)
+    )
+
+
+def _sak(parent: etree._Element, case: CaseReceipt) -> None:
+    sak = etree.SubElement(parent, f"{{{_NS}}}sak")
+    _set(sak, "innsenderReferanse", case.innsender_referanse)
+    _set(sak, "begjaeringsdato", case.begjaeringsdato)
+    _set(sak, "status", case.status)
+    _set(sak, "eksternSaksreferanse", case.ekstern_saksreferanse)
+    _set(sak, "korrelasjonsid", case.korrelasjonsid)
+    _set(sak, "innsendt", iso_time(case.submitted_at))
+    _set(sak, "ferdig", iso_time(case.finished_at))
+    _set(sak, "merknad", case.note)
+    for err in case.errors:
+        feil = etree.SubElement(sak, f"{{{_NS}}}feil")
+        _set(feil, "regel", err.rule)
+        _set(feil, "opphav", err.origin)
+        _set(feil, "lokasjon", err.location)
+        _set(feil, "rad", None if err.row is None else str(err.row))
+        _set(feil, "element", err.element)
+        _set(feil, "kolonne", err.column)
+        _set(feil, "felt", err.field)
+        _set(feil, "servermelding", err.server_message)
+        feil.text = xml_safe(err.message)
 
 
 def _set(element: etree._Element, name: str, value: str | None) -> None:

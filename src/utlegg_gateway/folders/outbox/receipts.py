@@ -6,7 +6,8 @@ the same bytes. `formats.py` renders them; `writer.py` writes them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -25,6 +26,7 @@ __all__ = [
     "ReceiptError",
     "build_error_report",
     "build_receipt",
+    "case_receipt",
     "error_from_gateway_error",
     "iso_time",
     "receipt_error",
@@ -124,15 +126,29 @@ class Receipt:
     sha256: str
     received_at: datetime
     finished_at: datetime | None
-    cases: tuple[CaseReceipt, ...] = ()
+    # Iterated once per format (and once for `summary` when `counts` is not given): a
+    # tuple, or a view that reads the journal page by page each time (`build_receipt`).
+    cases: Iterable[CaseReceipt] = ()
     # Set when the file's content was seen before: the name it was first received under.
     duplicate_of: str | None = None
     # Set when the name was too long for `NAME.kvittering.json`: the stem the outbox used.
     outbox_name: str | None = None
+    # The cases per status, when the builder counted them already (saves a pass).
+    counts: Mapping[CaseStatus, int] | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        """The JSON document (see docs/architecture.md "Outbox formats")."""
-        counts = {s: sum(1 for c in self.cases if c.status == s) for s in _STATUSES}
+    def summary(self) -> dict[str, int]:
+        """`{"cases": n, "accepted": …, "rejected": …, "failed": …, "duplicate": …}`."""
+        counts = self.counts
+        if counts is None:
+            counts = Counter(c.status for c in self.cases)
+        return {"cases": sum(counts.values()), **{s: counts.get(s, 0) for s in _STATUSES}}
+
+    def to_json(self, *, with_cases: bool = True) -> dict[str, Any]:
+        """The JSON document (see docs/architecture.md "Outbox formats").
+
+        `with_cases=False` leaves `cases` empty (the summary still counts them all), for
+        the writer that streams the cases one by one.
+        """
         return {
             "format": "utlegg-gateway/kvittering",
             "version": RECEIPT_FORMAT_VERSION,
@@ -145,8 +161,8 @@ class Receipt:
                 "duplicateOf": self.duplicate_of,
                 **({"outboxName": self.outbox_name} if self.outbox_name is not None else {}),
             },
-            "summary": {"cases": len(self.cases), **counts},
-            "cases": [c.to_json() for c in self.cases],
+            "summary": self.summary(),
+            "cases": [c.to_json() for c in self.cases] if with_cases else [],
         }
 
 
@@ -240,53 +256,66 @@ REFERENCE_UNKNOWN = (
 
 
 def build_receipt(
-    record: FileRecord, cases: Sequence[CaseRecord], *, duplicate_of: FileRecord | None = None
+    record: FileRecord, cases: Iterable[CaseRecord], *, duplicate_of: FileRecord | None = None
 ) -> Receipt:
-    """The receipt of a file from journal data only (a re-write after a crash is byte-equal)."""
+    """The receipt of a file from journal data only (a re-write after a crash is byte-equal).
 
-    entries = []
+    `cases` is iterated once here (counts, end time) and again by each format, and never
+    held: pass a list, or a view that reads the journal page by page
+    (`JournalStore.file_cases`), so a file of any size is answered in flat memory.
+    """
+    counts: Counter[CaseStatus] = Counter()
+    finished: datetime | None = None
     for case in cases:
-        status: CaseStatus = (
-            "duplicate" if duplicate_of is not None else _RECEIPT_STATUS[case.state]
-        )
-        origin = _ORIGIN.get(case.state, "gateway")
-        entries.append(
-            CaseReceipt(
-                innsender_referanse=case.innsender_referanse,
-                begjaeringsdato=case.begjaeringsdato,
-                status=status,
-                ekstern_saksreferanse=case.ekstern_saksreferanse,
-                korrelasjonsid=case.korrelasjonsid,
-                submitted_at=case.submitted_at,
-                finished_at=case.finished_at,
-                errors=tuple(receipt_error(e, origin) for e in case.errors)
-                if duplicate_of is None
-                else (),
-                note=REFERENCE_UNKNOWN
-                if status == "accepted" and not case.ekstern_saksreferanse
-                else None,
-            )
-        )
-    finished = [c.finished_at for c in cases if c.finished_at is not None]
+        counts[_status(case, duplicate_of)] += 1
+        if case.finished_at is not None and (finished is None or case.finished_at > finished):
+            finished = case.finished_at
     # A duplicate is answered from its original at once: its own times, never the
     # original's (which are earlier than this file's receivedAt).
-    finished_at = (
-        record.registered_at
-        if duplicate_of is not None
-        else max(finished)
-        if finished
-        else record.registered_at
-    )
+    finished_at = record.registered_at if duplicate_of is not None or finished is None else finished
     return Receipt(
         source_name=shown_name(record.name),
         inbox=record.inbox,
         sha256=record.sha256,
         received_at=record.registered_at,
         finished_at=finished_at,
-        cases=tuple(entries),
+        cases=_CaseReceipts(cases, duplicate=duplicate_of is not None),
         duplicate_of=shown_name(duplicate_of.name) if duplicate_of is not None else None,
         outbox_name=_shortened(record.name),
+        counts=counts,
     )
+
+
+def _status(case: CaseRecord, duplicate_of: FileRecord | None) -> CaseStatus:
+    return "duplicate" if duplicate_of is not None else _RECEIPT_STATUS[case.state]
+
+
+def case_receipt(case: CaseRecord, *, duplicate: bool = False) -> CaseReceipt:
+    """One journal case as the receipt shows it (errors left out for a duplicate file)."""
+    status: CaseStatus = "duplicate" if duplicate else _RECEIPT_STATUS[case.state]
+    origin = _ORIGIN.get(case.state, "gateway")
+    return CaseReceipt(
+        innsender_referanse=case.innsender_referanse,
+        begjaeringsdato=case.begjaeringsdato,
+        status=status,
+        ekstern_saksreferanse=case.ekstern_saksreferanse,
+        korrelasjonsid=case.korrelasjonsid,
+        submitted_at=case.submitted_at,
+        finished_at=case.finished_at,
+        errors=() if duplicate else tuple(receipt_error(e, origin) for e in case.errors),
+        note=REFERENCE_UNKNOWN if status == "accepted" and not case.ekstern_saksreferanse else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _CaseReceipts:
+    """The cases of a receipt, made from the journal's records each time it is iterated."""
+
+    cases: Iterable[CaseRecord]
+    duplicate: bool
+
+    def __iter__(self) -> Iterator[CaseReceipt]:
+        return (case_receipt(c, duplicate=self.duplicate) for c in self.cases)
 
 
 def _shortened(name: str) -> str | None:

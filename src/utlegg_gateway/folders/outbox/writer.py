@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import filecmp
 import os
 import re
 import secrets
@@ -16,9 +17,9 @@ from utlegg_gateway.folders._fs import fit_name, fsync_dir, shown_name
 from utlegg_gateway.folders.outbox.formats import (
     error_report_json,
     error_report_text,
-    receipt_csv,
-    receipt_json,
-    receipt_xml,
+    receipt_csv_chunks,
+    receipt_json_chunks,
+    receipt_xml_chunks,
 )
 from utlegg_gateway.folders.outbox.receipts import (
     ErrorReport,
@@ -48,6 +49,13 @@ def write_atomic(path: Path, data: bytes) -> None:
     fsync, `os.replace`, fsync of the folder. Raises OutboxError; never leaves a partial
     file or a temp file behind.
     """
+    tmp = _write_temp(path, (data,))
+    _replace(tmp, path)
+    _fsync_folder(path.parent)
+
+
+def _write_temp(path: Path, chunks: Iterable[bytes]) -> Path:
+    """`chunks` in a fsynced temp file beside `path` (its name); OutboxError on failure."""
     folder = path.parent
     # Hidden and *.tmp: readers that ignore temp names (ours included) never pick it up.
     token = secrets.token_hex(6)
@@ -60,23 +68,49 @@ def write_atomic(path: Path, data: bytes) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
+            for chunk in chunks:
+                view = memoryview(chunk)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
             os.fsync(fd)
         finally:
             os.close(fd)
+    except OSError as exc:
+        _discard(tmp)
+        raise _cannot_write(path, exc) from exc
+    except BaseException:
+        _discard(tmp)  # a failing chunk source (the journal) leaves no temp file either
+        raise
+    return tmp
+
+
+def _replace(tmp: Path, path: Path) -> None:
+    try:
         tmp.replace(path)
+    except OSError as exc:
+        _discard(tmp)
+        raise _cannot_write(path, exc) from exc
+
+
+def _fsync_folder(folder: Path) -> None:
+    try:
         fsync_dir(folder)
     except OSError as exc:
-        with contextlib.suppress(OSError):  # the original error is the one to report
-            tmp.unlink(missing_ok=True)
-        raise OutboxError(
-            f"cannot write {path.name}: {exc.strerror or exc}",
-            file=str(path),
-            hint="check that the outbox folder exists, is writable and has free space",
-        ) from exc
+        raise _cannot_write(folder, exc) from exc
+
+
+def _discard(tmp: Path) -> None:
+    with contextlib.suppress(OSError):  # the original error is the one to report
+        tmp.unlink(missing_ok=True)
+
+
+def _cannot_write(path: Path, exc: OSError) -> OutboxError:
+    return OutboxError(
+        f"cannot write {path.name}: {exc.strerror or exc}",
+        file=str(path),
+        hint="check that the outbox folder exists, is writable and has free space",
+    )
 
 
 # write_atomic's temp names: ".<final name>.<12 hex>.tmp"
@@ -115,34 +149,57 @@ def _numbered(outbox: Path, source_name: str, suffixes: Sequence[str], n: int) -
     return [outbox / f"{stem}{suffix}" for suffix in suffixes]
 
 
-def _write_set(outbox: Path, source_name: str, items: Sequence[tuple[str, bytes]]) -> list[Path]:
-    """Write files sharing one stem; reuse the stem only where nothing would be overwritten."""
+# What one outbox file is made of: its suffix and its bytes, whole or as chunks that are
+# produced as they are written (a receipt of any size in flat memory).
+_Item = tuple[str, Iterable[bytes]]
+
+
+def _write_set(outbox: Path, source_name: str, items: Sequence[_Item]) -> list[Path]:
+    """Write files sharing one stem; reuse the stem only where nothing would be overwritten.
+
+    Each file is written to its temp name first and compared from there, so its bytes
+    never need to be in memory whole.
+    """
     if "/" in source_name or "\\" in source_name or source_name in {"", ".", ".."}:
         raise OutboxError("an outbox name must be a plain file name", file=shown_name(source_name))
     suffixes = [suffix for suffix, _ in items]
-    n = 1
-    while True:
-        paths = _numbered(outbox, source_name, suffixes, n)
-        if all(_free_or_same(p, data) for p, (_, data) in zip(paths, items, strict=True)):
-            break
-        n += 1
-    for path, (_, data) in zip(paths, items, strict=True):
-        if not _same(path, data):
-            write_atomic(path, data)
+    first = _numbered(outbox, source_name, suffixes, 1)
+    temps: list[Path] = []
+    try:
+        for path, (_, chunks) in zip(first, items, strict=True):
+            temps.append(_write_temp(path, chunks))
+        n = 1
+        while True:
+            paths = _numbered(outbox, source_name, suffixes, n)
+            if all(_free_or_same(p, t) for p, t in zip(paths, temps, strict=True)):
+                break
+            n += 1
+        replaced = False
+        for path, tmp in zip(paths, temps, strict=True):
+            if _same(path, tmp):
+                _discard(tmp)
+            else:
+                _replace(tmp, path)
+                replaced = True
+        if replaced:
+            _fsync_folder(outbox)
+    finally:
+        for tmp in temps:
+            _discard(tmp)  # gone already unless something above failed
     return paths
 
 
-def _same(path: Path, data: bytes) -> bool:
+def _same(path: Path, tmp: Path) -> bool:
     try:
-        return path.stat().st_size == len(data) and path.read_bytes() == data
+        return path.stat().st_size == tmp.stat().st_size and filecmp.cmp(path, tmp, shallow=False)
     except FileNotFoundError:
         return False
     except OSError as exc:
         raise OutboxError(f"cannot read {path.name}: {exc.strerror}", file=str(path)) from exc
 
 
-def _free_or_same(path: Path, data: bytes) -> bool:
-    return not path.exists() or _same(path, data)
+def _free_or_same(path: Path, tmp: Path) -> bool:
+    return not path.exists() or _same(path, tmp)
 
 
 def write_receipt(
@@ -163,12 +220,12 @@ def write_receipt(
     unknown = wanted - {"json", "csv", "xml"}
     if unknown:
         raise OutboxError(f"unknown receipt format(s): {sorted(unknown)}", field="formats")
-    items: list[tuple[str, bytes]] = [(".kvittering.json", receipt_json(receipt))]
+    items: list[_Item] = [(".kvittering.json", receipt_json_chunks(receipt))]
     if "csv" in wanted:
         items.append(
             (
                 ".kvittering.csv",
-                receipt_csv(
+                receipt_csv_chunks(
                     receipt,
                     encoding=csv_encoding,
                     delimiter=csv_delimiter,
@@ -177,7 +234,7 @@ def write_receipt(
             )
         )
     if "xml" in wanted:
-        items.append((".kvittering.xml", receipt_xml(receipt)))
+        items.append((".kvittering.xml", receipt_xml_chunks(receipt)))
     return _write_set(outbox, source_name, items)
 
 
@@ -215,5 +272,8 @@ def write_error_report(
     return _write_set(
         outbox,
         source_name,
-        [(".feil.json", error_report_json(report)), (".feil.txt", error_report_text(report))],
+        [
+            (".feil.json", (error_report_json(report),)),
+            (".feil.txt", (error_report_text(report),)),
+        ],
     )
