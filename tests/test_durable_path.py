@@ -14,7 +14,7 @@ from typing import Any
 from tests.e2e._support import FORMATS, MAPPINGS, drop_attachments, drop_renamed
 from utlegg_gateway.config import Settings, load_settings
 from utlegg_gateway.demo import write_gateway_config
-from utlegg_gateway.journal.sqlite import CaseState, Journal
+from utlegg_gateway.journal.sqlite import CaseRecord, CaseState, Journal
 
 
 def _settings(
@@ -69,7 +69,10 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-async def _process_with(settings: Settings, path: Path, sleep: _BoundedSleep) -> Any:
+async def _process_with(
+    settings: Settings, path: Path, sleep: _BoundedSleep
+) -> tuple[Any, list[CaseRecord]]:
+    """The file's outcome, and its cases as the journal holds them afterwards."""
     from utlegg_gateway.elan import build_client
     from utlegg_gateway.folders.work import Inbox
     from utlegg_gateway.gateway.pipeline import Pipeline
@@ -79,7 +82,8 @@ async def _process_with(settings: Settings, path: Path, sleep: _BoundedSleep) ->
             pipeline = Pipeline(settings, journal, client, sleep=sleep)
             inbox = Inbox(settings.inboxes[0], work=path.parent, journal=journal, clock=_now)
             record = inbox.register(path)
-            return await pipeline.process(record)
+            outcome = await pipeline.process(record)
+        return outcome, journal.cases_for_file(record.id)
 
 
 def _retry_settings(tmp_path: Path, sandbox: Any, credentials: Any, retries: int) -> Settings:
@@ -109,13 +113,14 @@ def test_upload_failing_once_is_retried_in_the_same_run_and_the_file_finishes(
     path = _claim_into_work(tmp_path, "csv-krav")
     sleep = _BoundedSleep(limit=20)
 
-    outcome = asyncio.run(_process_with(settings, path, sleep))
+    outcome, cases = asyncio.run(_process_with(settings, path, sleep))
 
-    assert {c.state for c in outcome.cases} == {CaseState.ACCEPTED}
+    assert {c.state for c in cases} == {CaseState.ACCEPTED}
+    assert outcome.counts == {CaseState.ACCEPTED: len(cases)}
     assert outcome.file.state.value == "done"
     assert (tmp_path / "outbox" / f"{path.name}.kvittering.json").is_file()
     assert sorted(c["innsenderReferanse"] for c in sandbox.admin.cases()) == sorted(
-        c.innsender_referanse for c in outcome.cases
+        c.innsender_referanse for c in cases
     )
     assert sleep.calls == 1
 
@@ -130,14 +135,15 @@ def test_upload_that_keeps_failing_temporarily_ends_failed_after_case_retries(
     path = _claim_into_work(tmp_path, "csv-krav")
     sleep = _BoundedSleep(limit=20)
 
-    outcome = asyncio.run(_process_with(settings, path, sleep))
+    outcome, cases = asyncio.run(_process_with(settings, path, sleep))
 
-    assert {c.state for c in outcome.cases} == {CaseState.FAILED}
-    for case in outcome.cases:
+    assert {c.state for c in cases} == {CaseState.FAILED}
+    assert outcome.counts == {CaseState.FAILED: len(cases)}
+    for case in cases:
         [error] = case.errors
         assert error.code != "internal-error", error
     # One first try and `case_retries` retries per case, each one upload call (attempts: 1).
-    assert sleep.calls == 2 * len(outcome.cases)
+    assert sleep.calls == 2 * len(cases)
     assert sandbox.admin.cases() == []
 
 

@@ -333,7 +333,9 @@ def test_once_leaves_a_case_waiting_for_its_pdf_to_the_next_run(
     assert first.exit_code == 0
     [outcome] = first.outcomes
     assert outcome.file.state.value == "processing"
-    assert {c.innsender_referanse: c.state.value for c in outcome.cases} == {
+    with Journal.open(settings.journal.path, clock=lambda: datetime.now(UTC)) as journal:
+        cases = journal.cases_for_file(outcome.file.id)
+    assert {c.innsender_referanse: c.state.value for c in cases} == {
         "IB-2025-000127": "accepted",
         "IB-2025-000311": "waiting_attachments",
     }

@@ -21,12 +21,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from utlegg_gateway._shipped import shipped_examples_dir
 from utlegg_gateway.errors import ConfigError
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from utlegg_gateway.gateway.pipeline import FileOutcome
+    from utlegg_gateway.journal.states import CaseRecord
 
 __all__ = ["find_mapping_dir", "run_demo", "write_gateway_config"]
 
@@ -257,6 +263,7 @@ def run_demo(directory: Path | None = None, *, tenants: int = 0) -> int:
     from utlegg_gateway.followup.demo import collect_followup, print_followup
     from utlegg_gateway.gateway.progress import TerminalProgress
     from utlegg_gateway.gateway.runner import run_once
+    from utlegg_gateway.journal import open_journal
     from utlegg_gateway.sandbox import SandboxOptions, running_sandbox, write_credentials
 
     console = Console()
@@ -311,19 +318,12 @@ def run_demo(directory: Path | None = None, *, tenants: int = 0) -> int:
     columns = ("file", "case", "status", "eksternSaksreferanse / rule")
     for column in ("tenant", *columns) if customers else columns:
         table.add_column(column)
-    for outcome in sorted(report.outcomes, key=lambda o: (o.file.tenant, o.file.name)):
-        lead = (outcome.file.tenant,) if customers else ()
-        if not outcome.cases:
-            error = outcome.file.error.message if outcome.file.error else ""
-            table.add_row(*lead, outcome.file.name, "-", outcome.file.state.value, str(error))
-        for case in outcome.cases:
-            detail = case.ekstern_saksreferanse or "; ".join(
-                f"{e.rule}: {e.message}"
-                + (f" (line {e.place.row})" if e.place and e.place.row else "")
-                for e in case.errors
-            )
-            shown = _STATUS_SHOWN.get(case.state.value, case.state.value)
-            table.add_row(*lead, outcome.file.name, case.innsender_referanse, shown, detail)
+    # The run's outcomes hold counts; the cases themselves are read back from the journal.
+    journal = open_journal(settings.journal, clock=lambda: datetime.now(UTC), read_only=True)
+    with journal:
+        for outcome in sorted(report.outcomes, key=lambda o: (o.file.tenant, o.file.name)):
+            lead = (outcome.file.tenant,) if customers else ()
+            _case_rows(table, lead, outcome, journal.cases_for_file(outcome.file.id))
     console.print(table)
     console.print(f"the sandbox holds {held} submitted begjæring(er)")
     if followup is not None:
@@ -338,3 +338,19 @@ def run_demo(directory: Path | None = None, *, tenants: int = 0) -> int:
         f"utlegg-gateway once --config {root / 'config.yaml'}  (a sandbox must be running)"
     )
     return 0
+
+
+def _case_rows(
+    table: Table, lead: tuple[str, ...], outcome: FileOutcome, cases: Sequence[CaseRecord]
+) -> None:
+    """One row per case of a file (one row with the file's error when it has none)."""
+    if not cases:
+        error = outcome.file.error.message if outcome.file.error else ""
+        table.add_row(*lead, outcome.file.name, "-", outcome.file.state.value, str(error))
+    for case in cases:
+        detail = case.ekstern_saksreferanse or "; ".join(
+            f"{e.rule}: {e.message}" + (f" (line {e.place.row})" if e.place and e.place.row else "")
+            for e in case.errors
+        )
+        shown = _STATUS_SHOWN.get(case.state.value, case.state.value)
+        table.add_row(*lead, outcome.file.name, case.innsender_referanse, shown, detail)

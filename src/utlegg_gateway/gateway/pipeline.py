@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections import Counter
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -150,10 +151,12 @@ class NullProgress:
 
 @dataclass
 class FileOutcome:
-    """What became of one file: its final record and its cases (for exit codes and the demo)."""
+    """What became of one file: its final record and its cases' states (for exit codes)."""
 
     file: FileRecord
-    cases: list[CaseRecord] = field(default_factory=list)
+    # How many of its cases are in each state. The records stay in the journal
+    # (`file_cases`): a run over a file of any size holds counts, not cases.
+    counts: Counter[CaseState] = field(default_factory=Counter)
     receipts: list[Path] = field(default_factory=list)
     # False when the receipt or error report could not be written (tried again later).
     answered: bool = True
@@ -165,8 +168,15 @@ class FileOutcome:
             return False
         # A case still waiting for its attachments (`once`) is not a failure yet.
         return all(
-            c.state in OK_CASE_STATES or c.state is C.WAITING_ATTACHMENTS for c in self.cases
+            state in OK_CASE_STATES or state is C.WAITING_ATTACHMENTS
+            for state, n in self.counts.items()
+            if n
         )
+
+    @property
+    def total(self) -> int:
+        """The number of cases the file holds."""
+        return sum(self.counts.values())
 
 
 class Pipeline:
@@ -276,12 +286,7 @@ class Pipeline:
                 "cannot write the answer; it is written again later",
                 extra=fields(file=name, error=exc.details()),
             )
-            current = self.journal.file(record.id)
-            outcome = FileOutcome(
-                file=current,
-                cases=self.journal.cases_for_file(current.id, payloads=False),
-                answered=False,
-            )
+            outcome = self._outcome(self.journal.file(record.id), answered=False)
         except GatewayError as exc:
             current = self.journal.file(record.id)
             if current.state in (F.DONE, F.DUPLICATE):
@@ -292,9 +297,7 @@ class Pipeline:
                     "archiving failed; the move is retried later",
                     extra=fields(file=name, error=exc.details()),
                 )
-                outcome = FileOutcome(
-                    file=current, cases=self.journal.cases_for_file(current.id, payloads=False)
-                )
+                outcome = self._outcome(current)
             else:
                 # Anything file-level we did not foresee: report it, keep the gateway going.
                 log.error("file failed", extra=fields(file=name, error=exc.details()))
@@ -324,11 +327,7 @@ class Pipeline:
                 "the file's work folder is not there (share away?); it waits",
                 extra=fields(file=record.name),
             )
-            return FileOutcome(
-                file=record,
-                cases=self.journal.cases_for_file(record.id, payloads=False),
-                answered=False,
-            )
+            return self._outcome(record, answered=False)
         if path is None or presence == "gone":
             raise InboxError("the claimed file is gone from work/", file=record.path or record.name)
         if record.duplicate_of is not None and record.state is F.CLAIMED:
@@ -351,18 +350,18 @@ class Pipeline:
                 return await self._fail_file(self.journal.file(record.id), unreadable)
             record = self.journal.set_file_state(record.id, F.PROCESSING)
         else:  # processing: every case is in the journal; resume the unfinished ones
-            self.progress.cases_found(
-                record.name, len(self.journal.cases_for_file(record.id, payloads=False))
-            )
-            for case in self.journal.cases_for_file(record.id, payloads=False):
-                if case.state in CASE_END_STATES:
-                    self.progress.case_finished(record.name, case_outcome(case.state))
+            found = self.journal.case_counts(record.id)
+            self.progress.cases_found(record.name, sum(found.values()))
+            for state, n in found.items():
+                if state in CASE_END_STATES:
+                    for _ in range(n):
+                        self.progress.case_finished(record.name, case_outcome(state))
         await self._run_cases(record, inbox, path, skip=started.ids)
-        cases = self.journal.cases_for_file(record.id, payloads=False)
-        if any(c.state not in CASE_END_STATES for c in cases):
+        counts = self.journal.case_counts(record.id)
+        if any(n and s not in CASE_END_STATES for s, n in counts.items()):
             # Only `once` gets here (cases still waiting for attachments): the file stays
             # in work/, `processing`, and the next run takes it up again.
-            return FileOutcome(file=self.journal.file(record.id), cases=cases)
+            return self._outcome(self.journal.file(record.id))
         return await self._complete(self.journal.file(record.id), inbox)
 
     async def _read_cases(
@@ -526,7 +525,7 @@ class Pipeline:
         """
         open_ids = [
             c.id
-            for c in self.journal.cases_for_file(record.id, payloads=False)
+            for c in self.journal.file_cases(record.id)
             if c.state not in CASE_END_STATES and c.id not in skip
         ]
         tasks = _CaseTasks()
@@ -589,20 +588,16 @@ class Pipeline:
     async def _complete(self, record: FileRecord, inbox: InboxSettings) -> FileOutcome:
         """Every case ended: receipt (atomic) → state done → archive the original."""
 
-        cases = self.journal.cases_for_file(record.id, payloads=False)
-        receipts = self._write_receipt(record.name, build_receipt(record, cases), inbox)
+        receipt = build_receipt(record, self.journal.file_cases(record.id))
+        receipts = self._write_receipt(record.name, receipt, inbox)
         record = self.journal.set_file_state(record.id, F.DONE)
-        return await self._finish_moves(record, cases=cases, receipts=list(receipts))
+        return await self._finish_moves(record, receipts=list(receipts))
 
     async def _answer_duplicate(self, record: FileRecord, inbox: InboxSettings) -> FileOutcome:
 
         assert record.duplicate_of is not None
         original = self.journal.file(record.duplicate_of)
-        receipt = build_receipt(
-            record,
-            self.journal.cases_for_file(original.id, payloads=False),
-            duplicate_of=original,
-        )
+        receipt = build_receipt(record, self.journal.file_cases(original.id), duplicate_of=original)
         receipts = self._write_receipt(record.name, receipt, inbox)
         record = self.journal.set_file_state(
             record.id, F.DUPLICATE, detail={"duplicate_of": original.id}
@@ -626,12 +621,7 @@ class Pipeline:
                 "cannot answer or move the failed file; tried again later",
                 extra=fields(file=record.name),
             )
-            current = self.journal.file(record.id)
-            return FileOutcome(
-                file=current,
-                cases=self.journal.cases_for_file(current.id, payloads=False),
-                answered=False,
-            )
+            return self._outcome(self.journal.file(record.id), answered=False)
 
     async def _fail_file(self, record: FileRecord, exc: GatewayError) -> FileOutcome:
         """Record the file as failed (with the error), then report and move it."""
@@ -643,11 +633,12 @@ class Pipeline:
             entry = ErrorEntry.from_error(exc, Place(file=record.name))
             record = self.journal.set_file_state(record.id, F.FAILED, error=entry)
         receipts: list[Path] = []
-        cases = self.journal.cases_for_file(record.id, payloads=False)
+        cases = self.journal.file_cases(record.id)
         # Cases recorded before the break that were not sent (none is, unless
         # runner.submit_while_mapping started them; one waiting for its attachments was
         # not sent either) end as failed, saying so, so that every case of the file is
         # answered in a receipt and none stays open. Cases already sent keep their state.
+        # Paged by id, so ending cases while walking them neither skips nor repeats one.
         for case in cases:
             if case.state in (C.NEW, C.WAITING_ATTACHMENTS):
                 entry = ErrorEntry(
@@ -657,12 +648,12 @@ class Pipeline:
                     place=case.place,
                 )
                 self.cases.end(case, C.FAILED, errors=[entry])
-        cases = self.journal.cases_for_file(record.id, payloads=False)
-        if cases and all(c.state in CASE_END_STATES for c in cases):
+        counts = self.journal.case_counts(record.id)
+        if counts and all(s in CASE_END_STATES for s, n in counts.items() if n):
             receipts = self._write_receipt(
                 record.name, build_receipt(record, cases), self.inbox(record.inbox)
             )
-        return await self._finish_moves(record, cases=cases, receipts=receipts)
+        return await self._finish_moves(record, receipts=receipts)
 
     def _write_receipt(self, name: str, receipt: Receipt, inbox: InboxSettings) -> list[Path]:
         return outbox.write_receipt(
@@ -692,12 +683,9 @@ class Pipeline:
         self,
         record: FileRecord,
         *,
-        cases: list[CaseRecord] | None = None,
         receipts: list[Path] | None = None,
     ) -> FileOutcome:
         """Move an ended file out of work/ (archive or failed); idempotent after a crash."""
-        if cases is None:
-            cases = self.journal.cases_for_file(record.id, payloads=False)
         receipts = list(receipts or [])
         path = Path(record.path) if record.path else None
         # An inbox on a share has its own work folder there (`inboxes[].work`).
@@ -714,13 +702,23 @@ class Pipeline:
                     path,
                     self.settings.folders.archive,
                     now=self._clock(),
-                    attachments=self._attachment_files(record, cases),
+                    attachments=self._attachment_files(record, self.journal.file_cases(record.id)),
                 )
             self.journal.set_file_path(record.id, moved)
             record = self.journal.file(record.id)
-        return FileOutcome(file=record, cases=cases, receipts=receipts)
+        return self._outcome(record, receipts=receipts)
 
-    def _attachment_files(self, record: FileRecord, cases: list[CaseRecord]) -> list[Path]:
+    def _outcome(
+        self, record: FileRecord, *, receipts: list[Path] | None = None, answered: bool = True
+    ) -> FileOutcome:
+        return FileOutcome(
+            file=record,
+            counts=self.journal.case_counts(record.id),
+            receipts=list(receipts or []),
+            answered=answered,
+        )
+
+    def _attachment_files(self, record: FileRecord, cases: Iterable[CaseRecord]) -> list[Path]:
         try:
             inbox = self.inbox(record.inbox)
         except InboxError:

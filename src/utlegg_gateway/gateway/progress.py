@@ -55,7 +55,10 @@ def counts_text(counts: Counter[str], total: int | None) -> str:
 
 
 def _outcome_counts(outcome: FileOutcome) -> Counter[str]:
-    return Counter(case_outcome(c.state) for c in outcome.cases)
+    counts: Counter[str] = Counter()
+    for state, n in outcome.counts.items():
+        counts[case_outcome(state)] += n
+    return counts
 
 
 @dataclass
@@ -160,7 +163,7 @@ class TerminalProgress:
             line.answered = outcome.answered
             if line.duplicate_of is None:
                 line.counts = _outcome_counts(outcome)
-                line.total = len(outcome.cases)
+                line.total = outcome.total
 
     # -- rendering ---------------------------------------------------------------------
 
@@ -257,7 +260,7 @@ class JsonLinesProgress:
                 "state": outcome.file.state.value,
                 "answered": outcome.answered,
                 "cases": {o: counts[o] for o in OUTCOME_ORDER},
-                "total": len(outcome.cases),
+                "total": outcome.total,
                 "duplicate_of": self._duplicates.get(name),
             }
         )
