@@ -87,7 +87,7 @@ def main() -> None:
     parser.add_argument("--held-cases", type=int, default=10_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        proc, sandbox, creds = _start_sandbox(Path(tmp))
+        proc, sandbox, creds = _start_sandbox(Path(tmp), {})
         try:
             streamed = first_submit(Path(tmp) / "streamed", sandbox, creds, args.cases, True)
             held = first_submit(Path(tmp) / "held", sandbox, creds, args.held_cases, False)

@@ -85,7 +85,7 @@ def main() -> None:
     args = parser.parse_args()
     limit = (args.attachment_mb + 10) * _MB
     with tempfile.TemporaryDirectory() as tmp:
-        proc, sandbox, creds = _start_sandbox(Path(tmp))
+        proc, sandbox, creds = _start_sandbox(Path(tmp), {})
         try:
             runs = [
                 ("plain samples (the limit)", {}),

@@ -68,7 +68,7 @@ def main() -> None:
     parser.add_argument("--cases", type=int, nargs="+", default=[300, 3000])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        proc, sandbox, creds = _start_sandbox(Path(tmp))
+        proc, sandbox, creds = _start_sandbox(Path(tmp), {})
         try:
             base, _ = run_once(Path(tmp) / "empty", sandbox, creds, 0)
             print(f"empty inbox (the limit): peak RSS {base:.0f} MB")
