@@ -13,12 +13,12 @@
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
 from utlegg_gateway.model.pointer import pointer
-from utlegg_gateway.provning._emit import Emitter, as_date
+from utlegg_gateway.provning._emit import SCALARS, Emitter, Path, as_date
 
 __all__ = ["check_text"]
 
@@ -44,20 +44,36 @@ _EARLIEST = date(1900, 1, 1)
 
 
 def _strings(
-    node: Any, path: tuple[str | int, ...] = ()
-) -> Iterator[tuple[tuple[str | int, ...], str]]:
-    if isinstance(node, Mapping):
-        for key, value in node.items():
-            yield from _strings(value, (*path, str(key)))
+    node: Any, key: str, path: tuple[str | int, ...], out: list[tuple[str, Path, str]]
+) -> None:
+    """Append (nearest key, path, text) for every string under `node`."""
+    # The path stays a tuple: a pointer is made only for a finding (it was a fifth of
+    # check_text's cost, made for every text of every case).
+    if type(node) is dict or (type(node) not in SCALARS and isinstance(node, Mapping)):
+        for k, value in node.items():
+            kind = type(value)
+            if kind is str:
+                out.append((str(k), (*path, str(k)), value))
+            elif kind not in SCALARS:
+                _strings(value, str(k), (*path, str(k)), out)
     elif isinstance(node, list):
         for i, value in enumerate(node):
-            yield from _strings(value, (*path, i))
+            kind = type(value)
+            if kind is str:
+                out.append((key, (*path, i), value))
+            elif kind not in SCALARS:
+                _strings(value, key, (*path, i), out)
     elif isinstance(node, str):
-        yield path, node
+        out.append((key, path, node))
 
 
 def _bad_character(value: str, identifier: bool) -> str | None:
     """The first character this value may not hold, as U+XXXX NAME; None when clean."""
+    # isprintable() is false for every character refused below (Cc, Cf — the bidi marks
+    # are Cf —, Zl, Zp, and whitespace but the space, which is Cc or Z*): almost every
+    # text passes in one C call instead of a category lookup per character.
+    if value.isprintable():
+        return None
     for ch in value:
         category = unicodedata.category(ch)
         bad = (
@@ -73,22 +89,22 @@ def _bad_character(value: str, identifier: bool) -> str | None:
 
 def check_text(doc: Mapping[str, Any], em: Emitter) -> None:
     """UGYLDIG_TEGN, UPLAUSIBEL_DATO and UPLAUSIBEL_LENGDE over every text of the payload."""
-    for path, value in _strings(doc):
-        key = next((p for p in reversed(path) if isinstance(p, str)), "")
-        where = pointer(*path)
+    texts: list[tuple[str, Path, str]] = []
+    _strings(doc, "", (), texts)
+    for key, path, value in texts:
         bad = _bad_character(value, key in _IDENTIFIER_KEYS)
         if bad is not None:
-            em.add("UGYLDIG_TEGN", where, felt=key, tegn=bad)
+            em.add("UGYLDIG_TEGN", pointer(*path), felt=key, tegn=bad)
             continue
         limit = _NAME_MAX if key in _NAME_KEYS else _TEXT_MAX
         if len(value) > limit:
-            em.add("UPLAUSIBEL_LENGDE", where, felt=key, lengde=len(value), maks=limit)
+            em.add("UPLAUSIBEL_LENGDE", pointer(*path), felt=key, lengde=len(value), maks=limit)
             continue
         if key.endswith("dato") or key in ("oppfyllelsesfrist", "foedselsdato"):
             day = as_date(value)
             if day is None:
                 continue
             if day < _EARLIEST:
-                em.add("UPLAUSIBEL_DATO", where, felt=key, dato=value, grunn="før 1900")
+                em.add("UPLAUSIBEL_DATO", pointer(*path), felt=key, dato=value, grunn="før 1900")
             elif key == "begjaeringsdato" and day > em.ctx.today:
-                em.add("UPLAUSIBEL_DATO", where, felt=key, dato=value, grunn="fram i tid")
+                em.add("UPLAUSIBEL_DATO", pointer(*path), felt=key, dato=value, grunn="fram i tid")
