@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/bench_hostile_memory.py [--attachment-mb 500] [--xml-mb 200]
 
 Each run is a fresh `utlegg-gateway once` subprocess against the sandbox (its own
-process); peak RSS is the child's `ru_maxrss` (`wait4`). The limit each is measured
-against is the same command over the plain sample (small PDFs, small XML) in the same run.
+process); peak RSS is the child's `ru_maxrss`, through `_peak_rss`'s launcher. The limit
+each is measured against is the same command over the plain sample (small PDFs, small XML)
+in the same run.
 
 - attachment: the CSV sample with one PDF replaced by an N MB file (`%PDF-` then zeros,
   written sparse), the inbox's `attachments_max_bytes` raised above it so it is sent.
@@ -25,6 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+from _peak_rss import Measured  # noqa: E402
 from bench_gateway import _start_sandbox  # noqa: E402
 from bench_memory import measured_once  # noqa: E402
 from tests.e2e._support import FORMATS, MAPPINGS, drop_attachments  # noqa: E402
@@ -34,8 +36,8 @@ from utlegg_gateway.demo import write_gateway_config  # noqa: E402
 _MB = 1024 * 1024
 
 
-def _once(root: Path, sandbox: object, creds: object, max_bytes: int) -> tuple[float, float, int]:
-    """(peak RSS MB, wall s, exit code) of one `once` over what is in root/inbox."""
+def _once(root: Path, sandbox: object, creds: object, max_bytes: int) -> Measured:
+    """Peak RSS, exit code and wall time of one `once` over what is in root/inbox."""
     config = write_gateway_config(
         root,
         sandbox=sandbox,
@@ -97,7 +99,8 @@ def main() -> None:
             for i, (label, kw) in enumerate(runs):
                 root = Path(tmp) / f"run{i}"
                 _prepare(root, **kw)
-                rss, wall, code = _once(root, sandbox, creds, limit)
+                run = _once(root, sandbox, creds, limit)
+                rss, wall, code = run.peak_mb, run.seconds, run.code
                 failed = (
                     sorted(p.name for p in (root / "failed").glob("*"))
                     if (root / "failed").exists()

@@ -26,7 +26,6 @@ import csv
 import json
 import re
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -211,11 +210,19 @@ def phase(name: str, path: Path) -> dict[str, float]:
 
 
 def run(name: str, path: Path) -> dict[str, float]:
-    out = subprocess.run(
-        [sys.executable, __file__, "--phase", name, str(path)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    result: dict[str, float] = json.loads(out.stdout)
+    """One phase in its own subprocess; its peak RSS through `_peak_rss`'s launcher."""
+    from _peak_rss import run_measured
+
+    with tempfile.TemporaryFile() as out:
+        measured = run_measured(
+            [sys.executable, __file__, "--phase", name, str(path)], stdout=out, stderr=None
+        )
+        if measured.code != 0:
+            raise SystemExit(f"phase {name} exited {measured.code}")
+        out.seek(0)
+        result: dict[str, float] = json.loads(out.read())
+    # The phase's own getrusage inherits this process's peak across exec; this does not.
+    result["rss_mb"] = measured.peak_mb
     return result
 
 

@@ -4,46 +4,42 @@
 
 Each run is a fresh `utlegg-gateway once` subprocess over one generated CSV export of N
 cases (the sample's IB-2025-000311 renumbered) against the sandbox (its own process, no
-injected latency). Peak RSS is the child's `ru_maxrss`, read with `wait4`. The limit it
-is measured against is the same command with an empty inbox (interpreter, imports,
-client): what grows above that grows with the cases.
+injected latency). Peak RSS is the child's `ru_maxrss`, taken through `_peak_rss`'s
+launcher (so this process's own peak, which grows with the file it generates, is not
+inherited), and its RSS sampled from `/proc` at half time. The limit it is measured
+against is the same command with an empty inbox (interpreter, imports, client): what
+grows above that grows with the cases.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+from _peak_rss import Measured, run_measured  # noqa: E402
 from bench_gateway import _start_sandbox  # noqa: E402
 from tests.e2e._support import MAPPINGS, drop_attachments, make_batch  # noqa: E402
 
 from utlegg_gateway.demo import write_gateway_config  # noqa: E402
 
 
-def measured_once(config: Path) -> tuple[float, float, int]:
-    """(peak RSS in MB, wall seconds, exit code) of one `once` subprocess (`wait4`)."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(
+def measured_once(config: Path, *, sample_seconds: float = 1.0) -> Measured:
+    """Peak RSS, exit code, wall time and RSS samples of one `once` subprocess."""
+    return run_measured(
         [sys.executable, "-m", "utlegg_gateway", "once", "--config", str(config)],
         cwd=config.parent,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        sample_seconds=sample_seconds,
     )
-    _, status, usage = os.wait4(proc.pid, 0)
-    return usage.ru_maxrss / 1024, time.perf_counter() - started, os.waitstatus_to_exitcode(status)
 
 
-def run_once(root: Path, sandbox: object, creds: object, cases: int) -> tuple[float, float]:
-    """(peak RSS in MB, wall seconds) of `once` over one file of `cases` cases (0: empty)."""
+def run_once(root: Path, sandbox: object, creds: object, cases: int) -> Measured:
+    """`once` over one file of `cases` cases (0: an empty inbox)."""
     config = write_gateway_config(
         root,
         sandbox=sandbox,
@@ -57,10 +53,10 @@ def run_once(root: Path, sandbox: object, creds: object, cases: int) -> tuple[fl
     if cases:
         drop_attachments("csv-krav", inbox)
         make_batch(cases, inbox / "utlegg_20260301_020000.csv", prefix=f"IB-M{cases}-")
-    rss, wall, code = measured_once(config)
-    if code not in (0, 1):
-        raise RuntimeError(f"once exited {code}")
-    return rss, wall
+    run = measured_once(config)
+    if run.code not in (0, 1):
+        raise RuntimeError(f"once exited {run.code}")
+    return run
 
 
 def main() -> None:
@@ -70,15 +66,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         proc, sandbox, creds = _start_sandbox(Path(tmp), {})
         try:
-            base, _ = run_once(Path(tmp) / "empty", sandbox, creds, 0)
+            base = run_once(Path(tmp) / "empty", sandbox, creds, 0).peak_mb
             print(f"empty inbox (the limit): peak RSS {base:.0f} MB")
-            print("| cases | peak RSS MB | above empty MB | KB per case | wall s |")
-            print("|---:|---:|---:|---:|---:|")
+            print(
+                "| cases | peak RSS MB | above empty MB | KB per case | RSS at half time MB "
+                "| wall s |"
+            )
+            print("|---:|---:|---:|---:|---:|---:|")
             for n in args.cases:
-                rss, wall = run_once(Path(tmp) / f"n{n}", sandbox, creds, n)
+                run = run_once(Path(tmp) / f"n{n}", sandbox, creds, n)
+                rss = run.peak_mb
                 print(
                     f"| {n} | {rss:.0f} | {rss - base:.0f} | {(rss - base) * 1024 / n:.1f} "
-                    f"| {wall:.1f} |"
+                    f"| {run.rss_at(0.5):.0f} | {run.seconds:.1f} |",
+                    flush=True,
                 )
         finally:
             assert proc.stdin is not None
