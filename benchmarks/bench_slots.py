@@ -73,7 +73,9 @@ def _cluster_gate(session: AdvisorySession, poll: float) -> ClusterSlotGate:
 
 async def _bench(journal: JournalSettings, calls: int, hold: float, poll: float) -> None:
     sessions = [
-        AdvisorySession(ClusterDatabase(journal, purpose="bench"), name=f"bench-{i}")
+        AdvisorySession(
+            ClusterDatabase(journal, purpose="bench", dead_peer_seconds=30), name=f"bench-{i}"
+        )
         for i in range(2)
     ]
     gates = [_cluster_gate(session, poll) for session in sessions]

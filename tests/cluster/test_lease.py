@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from tests.cluster.conftest import instance_settings
+from utlegg_gateway.cluster import ClusterSlotGate, PollerLock, cluster_slot_gates
 from utlegg_gateway.cluster._lease import InstanceLease
 from utlegg_gateway.cluster._session import ClusterDatabase
 from utlegg_gateway.config import JournalSettings
@@ -29,7 +30,7 @@ LEASE = 0.6  # seconds: short, so a test waits for an ending lease in under a se
 
 def _lease(journal: JournalSettings, name: str) -> InstanceLease:
     return InstanceLease(
-        ClusterDatabase(journal, purpose=f"test-{name}"),
+        ClusterDatabase(journal, purpose=f"test-{name}", dead_peer_seconds=LEASE),
         instance=name,
         lease_seconds=LEASE,
         heartbeat_seconds=LEASE / 4,
@@ -202,3 +203,44 @@ def test_a_taken_over_file_moves_with_its_journal_row_and_a_half_done_move_is_ad
         assert taker.take_over("") == 1
         assert journal.file(third.id).path == str(taker.work / "krav-3.csv")
         assert dead.take_over("") == 0
+
+
+def test_every_cluster_session_asks_the_server_for_keepalives_within_a_lease(
+    cluster_journal: JournalSettings, tmp_path: Path
+) -> None:
+    """The lease, the ELAN slots and the tenant's poller each hold locks on a connection
+    of their own. Each sets the server's TCP keepalives from `cluster.lease_seconds`, so
+    the server drops a dead host's connection, and frees its locks, within about a lease
+    (30 s: idle 10 s, then 3 probes 3 s apart; 30 s unacknowledged), not after the
+    kernel's two hours. The slot and poller sessions once connected without them."""
+    settings = instance_settings(tmp_path, cluster_journal, instance="gw-k")
+    assert settings.cluster.lease_seconds == 30
+    gate = cluster_slot_gates(settings, 5)["status"]
+    assert isinstance(gate, ClusterSlotGate)
+    databases = {
+        "lease": InstanceLease.for_settings(settings).database,
+        "slots": gate.session.database,
+        "poller": PollerLock.for_settings(settings).session.database,
+    }
+
+    async def keepalives(database: ClusterDatabase) -> dict[str, str]:
+        conn = await database.connect()
+        try:
+            cursor = await conn.execute(
+                "SELECT name, setting FROM pg_settings WHERE name IN ('tcp_keepalives_idle',"
+                " 'tcp_keepalives_interval', 'tcp_keepalives_count', 'tcp_user_timeout')"
+            )
+            return {str(name): str(value) for name, value in await cursor.fetchall()}
+        finally:
+            await conn.close()
+
+    async def run() -> dict[str, dict[str, str]]:
+        return {purpose: await keepalives(db) for purpose, db in databases.items()}
+
+    expected = {
+        "tcp_keepalives_idle": "10",
+        "tcp_keepalives_interval": "3",
+        "tcp_keepalives_count": "3",
+        "tcp_user_timeout": "30000",
+    }
+    assert asyncio.run(run()) == dict.fromkeys(databases, expected)

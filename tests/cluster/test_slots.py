@@ -110,7 +110,9 @@ def _own_gate(
     journal: JournalSettings, settings: Any, sleep: Any = asyncio.sleep
 ) -> tuple[AdvisorySession, ClusterSlotGate]:
     """A status gate of `settings`' organisation on a session the test holds."""
-    session = AdvisorySession(ClusterDatabase(journal, purpose="test"), name="test")
+    session = AdvisorySession(
+        ClusterDatabase(journal, purpose="test", dead_peer_seconds=30), name="test"
+    )
     gate = ClusterSlotGate(
         session,
         organisation=settings.organisation,
@@ -124,7 +126,9 @@ def _own_gate(
 
 async def _free_slots(journal: JournalSettings, namespace: int) -> int:
     """How many of the 5 slots another session can take now (given straight back)."""
-    probe = AdvisorySession(ClusterDatabase(journal, purpose="probe"), name="probe")
+    probe = AdvisorySession(
+        ClusterDatabase(journal, purpose="probe", dead_peer_seconds=30), name="probe"
+    )
     try:
         taken = []
         while (held := await probe.try_first(namespace, range(5))) is not None:

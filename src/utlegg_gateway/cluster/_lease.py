@@ -19,9 +19,9 @@ clock, so the hosts' clocks never matter) and holds a session advisory lock on i
 - A clean stop ends the lease at once, so a peer takes over what was left in work/
   at its next heartbeat instead of a whole lease later.
 
-The lease connection sets the server's TCP keepalives for its own session, so the
-server drops the connection of a dead host (and frees its locks) within about a lease,
-not after the kernel's two hours.
+The lease connection, like every cluster session's (`ClusterDatabase.connect`), sets the
+server's TCP keepalives for its own session, so the server drops the connection of a dead
+host (and frees its locks) within about a lease, not after the kernel's two hours.
 """
 
 from __future__ import annotations
@@ -116,11 +116,20 @@ class InstanceLease:
         """The lease of `settings.cluster`'s instance (not started yet)."""
         instance = settings.cluster.instance_name()
         return cls(
-            ClusterDatabase(settings.journal, purpose=f"lease@{instance}"),
+            ClusterDatabase(
+                settings.journal,
+                purpose=f"lease@{instance}",
+                dead_peer_seconds=settings.cluster.lease_seconds,
+            ),
             instance=instance,
             lease_seconds=settings.cluster.lease_seconds,
             heartbeat_seconds=settings.cluster.heartbeat_seconds,
         )
+
+    @property
+    def database(self) -> ClusterDatabase:
+        """Where the lease connects to (and how: its keepalives)."""
+        return self._database
 
     # --- start and stop ---------------------------------------------------------------
 
@@ -262,16 +271,6 @@ class InstanceLease:
     async def _connect(self) -> _Conn:
         conn = await self._database.connect()
         self._conn = conn
-        idle = max(1, int(self.lease_seconds // 3))
-        # The server notices a dead host within about a lease and frees its locks.
-        await self._run(
-            conn,
-            "SELECT set_config('tcp_keepalives_idle', %s, false),"
-            " set_config('tcp_keepalives_interval', %s, false),"
-            " set_config('tcp_keepalives_count', '3', false),"
-            " set_config('tcp_user_timeout', %s, false)",
-            (str(idle), str(max(1, idle // 3)), str(int(self.lease_seconds * 1000))),
-        )
         async with conn.transaction():
             await self._run(conn, "SELECT pg_advisory_xact_lock(%s, 0)", (_CREATE_LOCK,))
             await self._run(conn, _TABLE, ())

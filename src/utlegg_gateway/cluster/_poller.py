@@ -42,7 +42,11 @@ class PollerLock:
         tenant = settings.tenant
         instance = settings.cluster.instance_name()
         session = AdvisorySession(
-            ClusterDatabase(settings.journal, purpose=f"followup@{instance}"),
+            ClusterDatabase(
+                settings.journal,
+                purpose=f"followup@{instance}",
+                dead_peer_seconds=settings.cluster.lease_seconds,
+            ),
             name=f"followup/{tenant}",
         )
         return cls(session, tenant=tenant, instance=instance)

@@ -51,9 +51,15 @@ def lock_namespace(text: str) -> int:
 class ClusterDatabase:
     """How the cluster parts reach the journal's PostgreSQL server: the connection
     string and password of `journal.url` / `journal.password`, and psycopg errors as
-    JournalError (both from `journal.postgres`, the one place for them)."""
+    JournalError (both from `journal.postgres`, the one place for them).
 
-    def __init__(self, journal: JournalSettings, *, purpose: str) -> None:
+    Every connection sets the server's TCP keepalives for its own session from
+    `dead_peer_seconds` (the lease): the server then drops the connection of a dead or
+    cut-off host, and so frees its locks (its name, its ELAN slots, its tenant's
+    poller), within about a lease rather than after the kernel's two hours.
+    """
+
+    def __init__(self, journal: JournalSettings, *, purpose: str, dead_peer_seconds: float) -> None:
         if journal.url is None:
             raise ConfigError(
                 "cluster.enabled needs a shared PostgreSQL journal (journal.url)",
@@ -72,6 +78,7 @@ class ClusterDatabase:
         # Read now, as the journal does at open: a missing secret is a ConfigError at start.
         self._password = None if journal.password is None else journal.password.read()
         self.masked_url = postgres.mask_url(journal.url)
+        self.dead_peer_seconds = dead_peer_seconds
 
     @contextmanager
     def errors(self, action: str) -> Iterator[None]:
@@ -84,8 +91,21 @@ class ClusterDatabase:
         import psycopg
 
         extra: dict[str, Any] = {} if self._password is None else {"password": self._password}
+        idle = max(1, int(self.dead_peer_seconds // 3))
         with self.errors("connect"):
-            return await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True, **extra)
+            conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True, **extra)
+            try:
+                await conn.execute(
+                    "SELECT set_config('tcp_keepalives_idle', %s, false),"
+                    " set_config('tcp_keepalives_interval', %s, false),"
+                    " set_config('tcp_keepalives_count', '3', false),"
+                    " set_config('tcp_user_timeout', %s, false)",
+                    (str(idle), str(max(1, idle // 3)), str(int(self.dead_peer_seconds * 1000))),
+                )
+            except BaseException:
+                await conn.close()
+                raise
+            return conn
 
 
 @dataclass(frozen=True)
@@ -164,6 +184,11 @@ class AdvisorySession:
             if conn is not None:
                 with self._database.errors("close"):
                     await conn.close()
+
+    @property
+    def database(self) -> ClusterDatabase:
+        """Where the session connects to (and how: its keepalives)."""
+        return self._database
 
     @property
     def connection_pid(self) -> int | None:

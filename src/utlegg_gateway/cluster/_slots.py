@@ -141,6 +141,11 @@ class ClusterSlotGate:
         self._sleep = sleep
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not crypto
 
+    @property
+    def session(self) -> AdvisorySession:
+        """The session that holds the slots (shared by the organisation's gates)."""
+        return self._session
+
     async def acquire(self) -> Slot:
         local = await self._local.acquire()
         try:
@@ -197,7 +202,11 @@ def cluster_slot_gates(settings: Settings, limit: int) -> SlotGates:
     organisation = settings.organisation or settings.acting_organisation or settings.tenant
     session = AdvisorySession(
         # The instance in application_name: pg_stat_activity shows who holds what.
-        ClusterDatabase(settings.journal, purpose=f"slots@{settings.cluster.instance_name()}"),
+        ClusterDatabase(
+            settings.journal,
+            purpose=f"slots@{settings.cluster.instance_name()}",
+            dead_peer_seconds=settings.cluster.lease_seconds,
+        ),
         name=f"elan-slots/{organisation}",
     )
     scope = settings.elan.concurrency_scope
