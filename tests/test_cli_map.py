@@ -118,3 +118,25 @@ def test_mapping_warnings_are_noted_in_one_line(tmp_path: Path) -> None:
     notes = [line for line in stderr.splitlines() if line.startswith("note: mapping csv-krav:")]
     assert len(notes) == 1
     assert "warning(s) under model 2.1; `utlegg-gateway mapping check" in notes[0]
+
+
+def test_grouping_adjacent_maps_the_same_and_refuses_a_key_that_comes_back(
+    tmp_path: Path,
+) -> None:
+    """The sample (its cases' rows adjacent) maps as with the default; rows of its first
+    case moved behind the second case are exit 2, naming the line and the option."""
+    text = (REPO / "mappings" / "csv-krav.yaml").read_text(encoding="utf-8")
+    mapping = tmp_path / "adjacent.yaml"
+    mapping.write_text(text.replace("  header: true\n", "  header: true\n  grouping: adjacent\n"))
+    sample = SAMPLES / "csv-krav" / "utlegg_20251001_020000.csv"
+    default = _run(str(sample), "--mapping", "csv-krav")
+    adjacent = _run(str(sample), "--mapping", str(mapping))
+    assert adjacent[0] == default[0] == 0, adjacent[2]
+    assert [_drop_uuid(line) for line in adjacent[1]] == [_drop_uuid(line) for line in default[1]]
+    header, first, *rest = sample.read_bytes().split(b"\r\n")
+    broken = tmp_path / "utlegg_broken.csv"
+    broken.write_bytes(b"\r\n".join([header, *rest[:-1], first, b""]))
+    code, _lines, stderr = _run(str(broken), "--mapping", str(mapping))
+    assert code == 2
+    assert "[source-unreadable] rows of case IB-2025-000127 at line 8" in stderr
+    assert "grouping: adjacent" in stderr

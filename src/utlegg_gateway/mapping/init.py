@@ -120,6 +120,7 @@ def _csv(text: str, encoding: str) -> tuple[list[str], str]:
         f"  encodings: [{_encodings(encoding)}]   # detected from the sample",
         f'  delimiter: "{shown}"               # detected from the sample',
         "  header: true",
+        "  # grouping: adjacent           # if a case's rows follow each other: sent as read",
         "",
         f"# The {len(header)} columns of the sample (with the first row's value):",
     ]

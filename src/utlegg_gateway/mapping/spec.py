@@ -97,6 +97,9 @@ class CsvSource(_Model):
     columns: list[str] | None = None  # the column names when the file has no header line
     strip: bool = True
     max_bytes: int | None = Field(default=None, gt=0)
+    # `adjacent`: the export promises a case's rows follow each other (sorted by the key),
+    # so each case is sent as soon as the key changes instead of after the whole file.
+    grouping: Literal["any", "adjacent"] = "any"
 
     @field_validator("encodings")
     @classmethod

@@ -7,6 +7,11 @@ kept per row. Rows of one case are not always adjacent, so grouping sees every r
 before the first case comes out; past `SPILL_ROWS` rows they go to sorted runs in a
 temporary folder and are merged back (an external sort), so memory stays flat at any
 file size: only the case keys stay in memory.
+
+With `grouping: adjacent` the export promises a case's rows follow each other, so each
+case comes out as soon as the key changes. The encoding is settled first by a decode-only
+pass over the bytes, so no case is ever built from an encoding a later line refutes; a key
+that comes back after another key's rows refuses the file there.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
+from utlegg_gateway._logging import mask
 from utlegg_gateway.errors import SourceError
 from utlegg_gateway.mapping.engine import FAILED, BuildState, Row, Scope
 from utlegg_gateway.mapping.spec import CsvSource, MappingSpec
@@ -222,13 +228,26 @@ def read_csv_cases(path: Path, spec: MappingSpec) -> Iterator[CsvCase]:
     """Every case of a CSV file, in order of first appearance of its key."""
     source = spec.source
     assert isinstance(source, CsvSource)
-    cases = decode_with(
-        path,
-        source.max_bytes,
-        source.encodings,
-        lambda encoding: _group(path, encoding, spec, source),
-    )
+
+    def read(encoding: str) -> Iterable[CsvCase]:
+        if source.grouping == "adjacent":
+            # Decoded whole before the first case: a streamed case cannot be taken back
+            # when a late line shows the encoding was wrong.
+            return _adjacent(path, _decodes(path, encoding), spec, source)
+        return _group(path, encoding, spec, source)
+
+    cases = decode_with(path, source.max_bytes, source.encodings, read)
     yield from cases
+
+
+def _decodes(path: Path, encoding: str) -> str:
+    """`encoding` once every byte of the file decodes with it; else UnicodeDecodeError."""
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            decoder.decode(chunk)
+    decoder.decode(b"", final=True)
+    return encoding
 
 
 def _mixed_utf8_lines(path: Path) -> list[int]:
@@ -252,28 +271,36 @@ def _mixed_utf8_lines(path: Path) -> list[int]:
     return bad if utf8_text and bad else []
 
 
+def _key_reader(path: Path, spec: MappingSpec) -> Callable[[int, tuple[str, ...]], str | None]:
+    """The case key of a row (start line, values); empty or None when it has none."""
+    key_expr = spec.key
+    if key_expr.kind == "col" and not key_expr.transforms:
+        return lambda _start, values: values[key_expr.ref]
+    state = BuildState()
+    scope = Scope(str(path))
+
+    def read(start: int, values: tuple[str, ...]) -> str | None:
+        scope.rows = (Row(start, values),)
+        raw = key_expr.read(scope)
+        key = None if raw is None else key_expr.apply(raw, scope, state, "")
+        return None if key is FAILED or key is None else str(key)
+
+    return read
+
+
 def _group(path: Path, encoding: str, spec: MappingSpec, source: CsvSource) -> Iterable[CsvCase]:
     """Read every row (so a decoding error surfaces here), then the cases in key order."""
     order: dict[str, int] = {}
     keys: list[str] = []
     keyless: set[int] = set()
-    key_expr = spec.key
-    fast = key_expr.kind == "col" and not key_expr.transforms
-    state = BuildState()
-    scope = Scope(str(path))
+    key_of = _key_reader(path, spec)
     strings: dict[str, str] = {}
     rows: list[_Spilled] = []
     spill: _Spill | None = None
     try:
         for start, values, problem in _read_rows(path, encoding, spec, source, strings):
             row_values = tuple(values)
-            if fast:
-                key = row_values[key_expr.ref]
-            else:
-                scope.rows = (Row(start, row_values),)
-                raw = key_expr.read(scope)
-                key = None if raw is None else key_expr.apply(raw, scope, state, "")
-                key = None if key is FAILED or key is None else str(key)
+            key = key_of(start, row_values)
             number = order.get(key) if key else None
             if number is None:
                 number = order[key or f"line {start}"] = len(keys)
@@ -296,6 +323,61 @@ def _group(path: Path, encoding: str, spec: MappingSpec, source: CsvSource) -> I
         rows.sort(key=itemgetter(0))  # stable: a case's rows stay in file order
         return _cases(rows, keys, keyless)
     return spill.cases(keys, keyless)
+
+
+def _adjacent(path: Path, encoding: str, spec: MappingSpec, source: CsvSource) -> Iterator[CsvCase]:
+    """The cases of a file whose rows of one case are adjacent, each as soon as it ends.
+
+    Yields what `_group` would, in the same order: a keyless row is its own case (`line N`)
+    and does not interrupt the case around it, so it comes out right after that case.
+    """
+    first_line: dict[str, int] = {}  # every key seen: one coming back breaks the promise
+    key_of = _key_reader(path, spec)
+    strings: dict[str, str] = {}
+    case: CsvCase | None = None
+    keyless: list[CsvCase] = []
+    try:
+        for start, values, problem in _read_rows(path, encoding, spec, source, strings):
+            row_values = tuple(values)
+            key = key_of(start, row_values)
+            if not key:
+                row_case = CsvCase(f"line {start}", [Row(start, row_values)], key_missing=True)
+                if problem:
+                    row_case.problems.append((start, problem))
+                if case is None:
+                    yield row_case
+                else:
+                    keyless.append(row_case)
+                continue
+            if case is None or key != case.key:
+                if key in first_line:
+                    raise SourceError(
+                        f"rows of case {mask(key)} at line {start} are not next to its "
+                        f"earlier rows (line {first_line[key]}); the mapping says "
+                        "grouping: adjacent",
+                        file=str(path),
+                        row=start,
+                        hint="sort the export by the case key, or remove `grouping: "
+                        "adjacent` from the mapping's source",
+                    )
+                if case is not None:
+                    yield case
+                    yield from keyless
+                    keyless.clear()
+                    strings.clear()  # the rows that shared them have left
+                first_line[key] = start
+                case = CsvCase(key, [])
+            case.rows.append(Row(start, row_values))
+            if problem:
+                case.problems.append((start, problem))
+    except (UnicodeDecodeError, OSError) as exc:
+        # The whole file decoded a moment ago: it changed under us, or the disk failed.
+        raise SourceError(
+            f"cannot read {path} as {encoding} any more: {exc}", file=str(path)
+        ) from exc
+    if case is not None:
+        yield case
+    yield from keyless
 
 
 def _cases(rows: Iterable[_Spilled], keys: list[str], keyless: set[int]) -> Iterator[CsvCase]:
