@@ -27,7 +27,8 @@ async def _end_connection(journal: JournalSettings, pid: int | None) -> None:
     async with await psycopg.AsyncConnection.connect(
         journal.url, password=password, autocommit=True
     ) as admin:
-        await admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        # With a timeout the call waits until the backend has gone (and freed its locks).
+        await admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
 
 
 async def _until(check: Any, *, timeout: float = 10.0) -> None:
@@ -79,6 +80,30 @@ def test_one_holder_and_a_takeover_when_its_connection_dies(
     assert ("follow-up poller: this instance polls", "gw-a") in said
     assert ("follow-up poller: another instance polls", "gw-b") in said
     assert ("follow-up poller: this instance polls", "gw-b") in said
+
+
+def test_a_lone_holder_that_lost_its_connection_stands_by_then_takes_the_lock_again(
+    cluster_journal: JournalSettings, tmp_path: Path
+) -> None:
+    """A holder that finds its connection lost does not ask again at once (it would win
+    the race against peers that have been asking); with no peer it resumes a step later."""
+    from utlegg_gateway.cluster._poller import STANDBY_TURNS_AFTER_LOSS
+
+    a = PollerLock.for_settings(instance_settings(tmp_path / "a", cluster_journal, instance="gw-a"))
+
+    async def run() -> list[bool]:
+        try:
+            assert await a.turn() is True
+            lost_pid = a.session.connection_pid
+            await _end_connection(cluster_journal, lost_pid)
+            turns = [await a.turn() for _ in range(STANDBY_TURNS_AFTER_LOSS + 2)]
+            assert a.session.connection_pid not in (None, lost_pid)  # a new connection
+            return turns
+        finally:
+            await a.aclose()
+
+    # The turn that notices the loss is the first stand-by turn; then it holds again.
+    assert asyncio.run(run()) == [False] * STANDBY_TURNS_AFTER_LOSS + [True, True]
 
 
 class _CountingStatus:

@@ -6,6 +6,11 @@ own, `pg_try_advisory_lock`) and keeps it while it runs: its rounds check only t
 connection is still alive (the lock lives as long as it). The others get False and ask
 again on their next round, so when the holder dies (its connection closes and the
 server frees the lock) one of them takes over within one follow-up step.
+
+A holder that is alive but finds its connection lost stands by for a few turns before
+it asks again. Asking at once would race the peers that have been asking all along,
+and it usually wins that race (it notices first), so a host with a failing link would
+keep the tenant; this way a peer takes over, and a lone instance resumes a step later.
 """
 
 from __future__ import annotations
@@ -23,6 +28,10 @@ __all__ = ["PollerLock"]
 
 log = get_logger(__name__)
 
+# Turns a holder that lost its connection waits before asking again: two, so every peer
+# polling at the same tick has asked at least once after the lock was freed.
+STANDBY_TURNS_AFTER_LOSS = 2
+
 
 class PollerLock:
     """Whether this instance is the tenant's follow-up poller now; see the module doc."""
@@ -35,6 +44,7 @@ class PollerLock:
         self._held: Held | None = None
         # What the last turn said, so the log says each change once, not every round.
         self._polling: bool | None = None
+        self._standby_turns = 0
 
     @classmethod
     def for_settings(cls, settings: Settings) -> PollerLock:
@@ -61,7 +71,10 @@ class PollerLock:
         try:
             if self._held is not None and not await self._session.holds(self._held):
                 self._held = None
-            if self._held is None:
+                self._standby_turns = STANDBY_TURNS_AFTER_LOSS
+            if self._standby_turns:
+                self._standby_turns -= 1
+            elif self._held is None:
                 self._held = await self._session.try_first(self.namespace, (0,))
         except JournalError as exc:
             # The database is unreachable: nobody can tell who polls, so this one does
