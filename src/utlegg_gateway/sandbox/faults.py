@@ -2,11 +2,12 @@
 
 A fault plan maps an endpoint name to either a scripted `sequence` of actions (one per
 call, then `ok`) or a `probability` with the `actions` to draw from (seeded RNG, so a
-chaos run can be replayed). Actions: `ok`, `500`, `503`, `429`, `delay:<seconds>` (ends
-early when the client leaves), `work:<seconds>` (keeps the call in flight even then, as a
-server still working on it would),
-`drop` (close the connection before answering) and `accept_then_drop` (do the work,
-store the result, then close the connection without answering).
+chaos run can be replayed). Actions: `ok`, `500`, `503`, `429`, `delay:<seconds>` (the
+answer is held until that long after the call arrived, counting the sandbox's own work
+before the wait; ends early when the client leaves), `work:<seconds>` (keeps the call in
+flight even then, as a server still working on it would), `drop` (close the connection
+before answering) and `accept_then_drop` (do the work, store the result, then close the
+connection without answering).
 """
 
 from __future__ import annotations
