@@ -560,3 +560,66 @@ def test_cases_start_while_the_file_is_read(
     else:
         assert max(created) < min(submitting)
     assert sorted(s["innsenderReferanse"] for s in sandbox.admin.cases()) == sorted(refs)
+
+
+@pytest.mark.parametrize("while_mapping", [False, True], ids=["held", "streamed"])
+def test_an_adjacent_csv_whose_key_comes_back_answers_every_case_read(
+    tmp_path: Path, sandbox: Any, credentials: Any, while_mapping: bool
+) -> None:
+    """`grouping: adjacent`, and a row of the first case after the last: the file fails
+    naming the line and the option; every case completed before is in the receipt, sent
+    and accepted when streamed, not sent when held; the original is kept in failed/."""
+    mappings = tmp_path / "mappings"
+    mappings.mkdir()
+    text = (MAPPINGS / "csv-krav.yaml").read_text(encoding="utf-8")
+    assert "  header: true\n" in text
+    (mappings / "csv-krav.yaml").write_text(
+        text.replace("  header: true\n", "  header: true\n  grouping: adjacent\n"),
+        encoding="utf-8",
+    )
+    config = write_gateway_config(
+        tmp_path,
+        sandbox=sandbox,
+        credentials=credentials,
+        inboxes={"csv-krav": ["csv-krav"]},
+        mapping_dirs=[mappings],
+        stable_seconds=0.05,
+        extra={"runner": {"submit_while_mapping": while_mapping}},
+    )
+    inbox = _inbox(tmp_path, "csv-krav")
+    drop_attachments("csv-krav", inbox)
+    source = tmp_path / "made" / "utlegg_20260202_020000.csv"
+    source.parent.mkdir()
+    refs = make_batch(5, source)
+    header, first, *rest = source.read_bytes().split(b"\r\n")
+    rows = [row for row in rest if row]
+    # The first case's first row again after every other case's rows.
+    original = b"\r\n".join([header, first, *rows, first, b""])
+    source.write_bytes(original)
+    drop_renamed(source, inbox)
+
+    assert _once(config).exit_code == 1
+
+    name = source.name
+    report = json.loads((tmp_path / "outbox" / f"{name}.feil.json").read_text())
+    assert report["code"] == "source-unreadable"
+    line = 2 + 1 + len(rows)  # header, first row, the other rows: the next one
+    assert f"at line {line}" in report["message"]
+    assert "grouping: adjacent" in json.dumps(report)
+    # The last case ended only on the line that broke the promise: never let out as
+    # complete, so not recorded; the cases before it are all answered.
+    read = refs[:-1]
+    cases = receipt(tmp_path / "outbox", name)["cases"]
+    assert sorted(c["innsenderReferanse"] for c in cases) == sorted(read)
+    submitted = [s for s in sandbox.admin.submissions() if s["operation"] == "submit"]
+    if while_mapping:
+        assert len(submitted) == len(read)  # each once, before the break was read
+        assert {c["status"] for c in cases} == {"accepted"}
+        assert held_cases(sandbox) == sorted(read)
+    else:
+        assert submitted == []
+        assert {c["status"] for c in cases} == {"failed"}
+        assert all("this case was not sent" in c["errors"][0]["message"] for c in cases)
+    kept = [p for p in (tmp_path / "failed").rglob("*") if p.is_file()]
+    assert [p.name for p in kept] == [name]
+    assert kept[0].read_bytes() == original
