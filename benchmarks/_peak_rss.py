@@ -26,21 +26,43 @@ import json, os, subprocess, sys, time
 report, every, cmd = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
 start = time.monotonic()
 child = subprocess.Popen(cmd)
-samples = []
+samples, tree_kb = [], 0
+
+def rss(pid):
+    with open(f"/proc/{pid}/status") as fh:
+        return next(int(l.split()[1]) for l in fh if l.startswith("VmRSS:"))
+
+def descendants(pid):
+    found = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as fh:
+                found += [int(c) for c in fh.read().split()]
+    except OSError:
+        return []
+    return found + [d for c in found for d in descendants(c)]
+
 while True:
     pid, status, usage = os.wait4(child.pid, os.WNOHANG)
     if pid:
         break
     try:
-        with open(f"/proc/{child.pid}/status") as fh:
-            kb = next(int(l.split()[1]) for l in fh if l.startswith("VmRSS:"))
+        kb = rss(child.pid)
         samples.append((round(time.monotonic() - start, 2), kb))
     except (OSError, StopIteration, ValueError):
         pass  # between exit and reaping
+    total = 0
+    for each in [child.pid, *descendants(child.pid)]:
+        try:
+            total += rss(each)
+        except (OSError, StopIteration, ValueError):
+            pass
+    tree_kb = max(tree_kb, total)
     time.sleep(every)
 with open(report, "w") as fh:
     json.dump({"maxrss_kb": usage.ru_maxrss, "code": os.waitstatus_to_exitcode(status),
-               "seconds": time.monotonic() - start, "samples": samples}, fh)
+               "seconds": time.monotonic() - start, "samples": samples,
+               "tree_kb": tree_kb}, fh)
 """
 
 
@@ -52,6 +74,9 @@ class Measured:
     code: int
     seconds: float
     samples: list[tuple[float, float]]  # (seconds since start, RSS MB)
+    # The largest sum of RSS over the command and its descendants (worker processes) seen
+    # at one sample; `peak_mb` is one process's peak (the command's or a waited child's).
+    tree_peak_mb: float = 0.0
 
     def rss_at(self, fraction: float) -> float:
         """The sampled RSS (MB) nearest to `fraction` of the run's wall time."""
@@ -87,6 +112,7 @@ def run_measured(
         code=data["code"],
         seconds=data["seconds"],
         samples=[(t, kb / 1024) for t, kb in data["samples"]],
+        tree_peak_mb=data["tree_kb"] / 1024,
     )
 
 

@@ -1,6 +1,6 @@
 """Mapping throughput: map+validate vs the raw parse rate of the same bytes, and peak memory.
 
-    .venv/bin/python benchmarks/bench_mapping.py [--cases 25000] [--workdir DIR]
+    .venv/bin/python benchmarks/bench_mapping.py [--cases 25000] [--workdir DIR] [--workers N]
     .venv/bin/python benchmarks/bench_mapping.py --kinds [--cases 5000]
 
 `--kinds` compares the source kinds of issue 14 with CSV instead: the header/detail
@@ -17,6 +17,7 @@ samples, then runs each measurement in its own subprocess so peak RSS is its own
 - build:   mapping only (`build_file`)
 - map:     mapping + model + local prøving (`map_file`), what the gateway runs
 - XML map again on a file 5 times smaller, to show memory does not grow with the file
+- with `--workers N`: map again with N worker processes (wall time, CPU of all processes)
 """
 
 from __future__ import annotations
@@ -187,9 +188,15 @@ def phase(name: str, path: Path) -> dict[str, float]:
                     del element.getparent()[0]
     else:
         kind, mode = name.split("-")
+        mode, _, count = mode.partition("@")  # `map@2`: map with 2 worker processes
+        workers = int(count or 1)
         spec = load_mapping(_MAPPINGS[kind])
         ctx = ProvingContext(today=date(2026, 1, 1))
-        results = map_file(path, spec, ctx) if mode == "map" else build_file(path, spec)
+        results = (
+            map_file(path, spec, ctx, workers=workers)
+            if mode == "map"
+            else build_file(path, spec, workers=workers)
+        )
         for result in results:
             if not result.ok:
                 raise SystemExit(f"benchmark case failed: {result.errors[:2]}")
@@ -199,12 +206,16 @@ def phase(name: str, path: Path) -> dict[str, float]:
                 (result.begjaering or {}).get("kravTilInnkreving", ()))  # fmt: skip
     seconds = time.perf_counter() - start
     cpu = time.process_time() - cpu_start
+    # Worker processes have been waited for by now: their CPU is the children's.
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {
         "cases": cases,
         "rows": rows,
         "claims": claims,
         "seconds": seconds,
         "cpu": cpu,
+        "children_cpu": children.ru_utime + children.ru_stime,
+        "worker_rss_mb": children.ru_maxrss / 1024,  # the largest worker's peak
         "rss_mb": peak_rss_mb(),
     }
 
@@ -231,6 +242,9 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=25_000)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--kinds", action="store_true", help="records/fixed/wide vs CSV")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="also map with N worker processes (0: none)"
+    )
     parser.add_argument("--phase", nargs=2, metavar=("NAME", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
@@ -260,6 +274,9 @@ def main() -> None:
             "xml-map": run("xml-map", xml_path),
             "xml-map-small": run("xml-map", small_xml),
         }
+        if args.workers > 1:
+            results[f"csv-map@{args.workers}"] = run(f"csv-map@{args.workers}", csv_path)
+            results[f"xml-map@{args.workers}"] = run(f"xml-map@{args.workers}", xml_path)
         # Rates use CPU seconds of the measuring process: on a shared machine wall time
         # mostly measures the neighbours.
         print("| run | cases | rows/claims | CPU s | wall s | cases/s | rows/s | peak RSS MB |")
@@ -270,6 +287,18 @@ def main() -> None:
             rps = f"{rows / r['cpu']:,.0f}" if rows else "-"
             print(f"| {name} | {r['cases']:,.0f} | {rows:,.0f} | {r['cpu']:.2f} | "
                   f"{r['seconds']:.2f} | {cps} | {rps} | {r['rss_mb']:.0f} |")  # fmt: skip
+        if args.workers > 1:
+            # Workers are about wall time: the same cases sooner, on more cores.
+            for kind in ("csv", "xml"):
+                one, many = results[f"{kind}-map"], results[f"{kind}-map@{args.workers}"]
+                cpu = many["cpu"] + many["children_cpu"]
+                print(f"{kind}: map+validate with {args.workers} workers: "
+                      f"{many['cases'] / many['seconds']:,.0f} cases/s wall "
+                      f"(one process: {one['cases'] / one['seconds']:,.0f}), "
+                      f"{one['seconds'] / many['seconds']:.2f}x; CPU of all processes "
+                      f"{cpu:.2f} s (one process: {one['cpu']:.2f} s), caller "
+                      f"{many['cpu']:.2f} s; peak RSS: caller {many['rss_mb']:.0f} MB, "
+                      f"largest worker {many['worker_rss_mb']:.0f} MB")  # fmt: skip
         for kind in ("csv", "xml"):
             raw, full = results[f"{kind}-raw"], results[f"{kind}-map"]
             share = raw["cpu"] / full["cpu"] * 100

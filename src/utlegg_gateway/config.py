@@ -68,6 +68,8 @@ __all__ = [
 ]
 
 Environment = Literal["test", "prod"]
+# More mapping processes than this only add start-up time and memory on any machine we run.
+MAX_MAPPING_WORKERS = 64
 
 ENV_PREFIX = "UTLEGG_GATEWAY__"
 DEFAULT_ENVIRONMENT: Environment = "test"
@@ -431,6 +433,11 @@ class RunnerSettings(_Section):
     # not after the whole file); false holds every case until the file is read to its
     # end, so a file broken half-way sends none of its cases.
     submit_while_mapping: bool = True
+    # Processes that map one file, its cases still coming out in file order. `auto`:
+    # every core for a file of 8 MB or more (a worker costs ~0.3 s to start) when the file
+    # is read to its end first (`map`, submit_while_mapping: false), else 1: a file sent
+    # as it is read is read only as fast as ELAN takes its cases.
+    mapping_workers: Annotated[int, Field(ge=1, le=MAX_MAPPING_WORKERS)] | Literal["auto"] = "auto"
     # Files claimed per scan, so a backlog of thousands does not starve the rest.
     max_files_per_scan: int = Field(default=50, ge=1)
     # SIGTERM: stop claiming, let calls in flight finish for this long, then stop.

@@ -10,7 +10,9 @@ from pathlib import Path
 import click
 
 from utlegg_gateway.cli._common import config_option, environment_option, handle_errors, load
+from utlegg_gateway.config import MAX_MAPPING_WORKERS
 from utlegg_gateway.errors import EXIT_CASE_ERRORS, EXIT_OK, InputFileError, SourceError
+from utlegg_gateway.mapping._parallel import Workers
 
 
 @click.command("map")
@@ -21,11 +23,22 @@ from utlegg_gateway.errors import EXIT_CASE_ERRORS, EXIT_OK, InputFileError, Sou
     default=None,
     help="Mapping name (mappings/NAME.yaml) or path; default: by the file-name patterns.",
 )
+@click.option(
+    "--workers",
+    default=None,
+    metavar="N|auto",
+    help="Processes that map the file, in file order; default: runner.mapping_workers "
+    "(auto: every core for a file of 8 MB or more).",
+)
 @environment_option
 @config_option
 @handle_errors
 def map_command(
-    file: Path, mapping_name: str | None, environment: str | None, config_path: Path | None
+    file: Path,
+    mapping_name: str | None,
+    workers: str | None,
+    environment: str | None,
+    config_path: Path | None,
 ) -> None:
     """Map FILE (CSV or XML export) and validate each case; JSON Lines on stdout.
 
@@ -33,12 +46,13 @@ def map_command(
     cannot be read.
     """
     from utlegg_gateway._shipped import mapping_search_dirs
-    from utlegg_gateway.mapping import map_file, resolve_mapping
+    from utlegg_gateway.mapping import map_file, resolve_mapping, workers_for
     from utlegg_gateway.provning import ProvingContext
 
     settings = load(config_path, environment=environment)
     if not file.is_file():
         raise InputFileError(f"cannot read {file}: no such file", file=str(file))
+    setting = settings.runner.mapping_workers if workers is None else _workers(workers)
     # The configured folders, then the shipped mappings.
     dirs = mapping_search_dirs(settings.runner.mapping_dirs)
     # The same check as `mapping check` (and the gateway): a mapping with errors never runs.
@@ -55,7 +69,8 @@ def map_command(
     )
     failed = False
     count = 0
-    for count, result in enumerate(map_file(file, spec, ctx), start=1):  # noqa: B007  (count is read after the loop)
+    results = map_file(file, spec, ctx, workers=workers_for(file, setting))
+    for count, result in enumerate(results, start=1):  # noqa: B007  (count is read after the loop)
         line: dict[str, object] = {"case": result.innsender_referanse or result.key}
         line["ok"] = result.ok
         if result.ok:
@@ -74,3 +89,13 @@ def map_command(
             "(`utlegg-gateway mapping check MAPPING --sample FILE`)",
         )
     sys.exit(EXIT_CASE_ERRORS if failed else EXIT_OK)
+
+
+def _workers(text: str) -> Workers:
+    if text == "auto":
+        return "auto"
+    if text.isdigit() and 1 <= int(text) <= MAX_MAPPING_WORKERS:
+        return int(text)
+    raise click.BadParameter(
+        f"{text!r}: a number from 1 to {MAX_MAPPING_WORKERS}, or auto", param_hint="--workers"
+    )

@@ -69,7 +69,7 @@ from utlegg_gateway.journal.sqlite import (
     FileState,
     NewCase,
 )
-from utlegg_gateway.mapping import map_file, resolve_mapping
+from utlegg_gateway.mapping import map_file, resolve_mapping, workers_for
 from utlegg_gateway.mapping.results import CaseResult
 from utlegg_gateway.mapping.spec import MappingSpec
 from utlegg_gateway.provning import ProvingContext
@@ -407,10 +407,16 @@ class Pipeline:
             authenticated_orgnr=self.settings.acting_organisation,
         )
         loop = asyncio.get_running_loop()
+        setting = self.settings.runner.mapping_workers
+        # `auto` starts worker processes only for a big file held until it is read to its
+        # end: there the mapping is all that stands before the first submit. A streamed
+        # file is read as fast as ELAN takes its cases (~40/s here, against ~500/s mapped
+        # per core), so workers would only wait, holding memory.
+        workers = 1 if setting == "auto" and stream is not None else workers_for(path, setting)
         # Mapping is synchronous and may parse megabytes between cases: it runs off the
         # loop, so cases of other files keep talking to ELAN meanwhile.
         results: Iterator[CaseResult] = await loop.run_in_executor(
-            self._mapper, lambda: iter(map_file(path, spec, ctx))
+            self._mapper, lambda: iter(map_file(path, spec, ctx, workers=workers))
         )
         batches = _Batches(results)
         try:

@@ -4,14 +4,17 @@ Public surface (the pipeline and the CLI code against exactly this):
 
     load_mapping(path) -> MappingSpec            validated; MappingSpecError(row, column, file)
     resolve_mapping(name_or_path, file, search_dirs) -> MappingSpec
-    map_file(path, spec, ctx) -> Iterator[CaseResult]
-    build_file(path, spec) -> Iterator[CaseResult]   the same without prøving
+    map_file(path, spec, ctx, workers=1) -> Iterator[CaseResult]
+    build_file(path, spec, workers=1) -> Iterator[CaseResult]   the same without prøving
+    workers_for(path, "auto" | N) -> int          every core for a big file
     CaseResult, CaseIssue, SourceLocation, AttachmentRef
 
 `map_file` streams: cases come out as they are built. It raises `SourceError` /
 `UnsafeSourceError` when the file as a whole cannot be read, which for XML may happen
 after some cases were already yielded (a syntax error near the end of a large file).
 A caller that must act on all of a file or none of it consumes the iterator fully first.
+With `workers` > 1 the cases are built by that many processes (`_parallel`): the same
+results in the same order, errors included.
 The language itself is documented in `docs/mapping.md`.
 """
 
@@ -26,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from utlegg_gateway.errors import MappingSpecError, SourceError
+from utlegg_gateway.mapping._parallel import Workers, parallel_results, workers_for
 from utlegg_gateway.mapping.engine import BuildState, Scope, attachment_refs
 from utlegg_gateway.mapping.results import (
     AttachmentRef,
@@ -45,10 +49,12 @@ __all__ = [
     "MappingProblem",
     "MappingSpec",
     "SourceLocation",
+    "Workers",
     "build_file",
     "load_mapping",
     "map_file",
     "resolve_mapping",
+    "workers_for",
 ]
 
 
@@ -90,16 +96,29 @@ def resolve_mapping(
     )
 
 
-def map_file(path: Path, spec: MappingSpec, ctx: ProvingContext) -> Iterator[CaseResult]:
+def map_file(
+    path: Path, spec: MappingSpec, ctx: ProvingContext, *, workers: int = 1
+) -> Iterator[CaseResult]:
     """Map every case of a source file and validate it on its own; bad cases never stop others."""
-    for scope, key, source, pre in _cases(path, spec):
-        yield _build(spec, scope, key, source, ctx=ctx, pre=pre)
+    if workers > 1:
+        return parallel_results(path, spec, ctx, workers)
+    return _results_from(path, spec, ctx, 0)
 
 
-def build_file(path: Path, spec: MappingSpec) -> Iterator[CaseResult]:
+def build_file(path: Path, spec: MappingSpec, *, workers: int = 1) -> Iterator[CaseResult]:
     """Like `map_file` without prøving: `ok` means the mapping itself found no problem."""
-    for scope, key, source, pre in _cases(path, spec):
-        yield _build(spec, scope, key, source, ctx=None, pre=pre)
+    if workers > 1:
+        return parallel_results(path, spec, None, workers)
+    return _results_from(path, spec, None, 0)
+
+
+def _results_from(
+    path: Path, spec: MappingSpec, ctx: ProvingContext | None, skip: int
+) -> Iterator[CaseResult]:
+    """The file's results from its case number `skip` on; the cases before are only read."""
+    for position, (scope, key, source, pre) in enumerate(_cases(path, spec)):
+        if position >= skip:
+            yield _build(spec, scope, key, source, ctx=ctx, pre=pre)
 
 
 def _cases(

@@ -262,6 +262,9 @@ class MappingSpec:
     warnings: tuple[MappingProblem, ...] = ()
     model_version: str | None = None
     marks: dict[str, tuple[int, int]] = field(default_factory=dict)  # `record`: its YAML place
+    # The YAML this spec was compiled from: a mapping worker process compiles the very same
+    # text, not whatever the file holds by the time it starts.
+    text: str = field(default="", repr=False)
 
     @property
     def kind(self) -> Literal["csv", "xml", "records", "fixed"]:
@@ -837,15 +840,16 @@ def _node_at(root: yaml.Node, loc: tuple[int | str, ...]) -> yaml.Node:
     return node
 
 
-def load_mapping(path: Path, *, version: str | None = None) -> MappingSpec:
+def load_mapping(path: Path, *, version: str | None = None, text: str | None = None) -> MappingSpec:
     """Load and validate a mapping file; any mistake is a MappingSpecError with line/column.
 
     With a model `version` the template is also checked against the target model of that
     version (`mapping check`): unknown target fields, required fields no branch fills,
     constants outside their code list, type mismatches. The error names the first
-    problem and holds all of them in `problems`; warnings stay on the spec.
+    problem and holds all of them in `problems`; warnings stay on the spec. With `text`
+    that YAML is compiled, `path` only naming it.
     """
-    spec, problems = compile_mapping(path, version=version)
+    spec, problems = compile_mapping(path, version=version, text=text)
     errors = [p for p in problems if p.severity == "error"]
     if spec is None or errors:
         first = errors[0] if errors else problems[0]
@@ -867,15 +871,16 @@ def load_mapping(path: Path, *, version: str | None = None) -> MappingSpec:
 
 
 def compile_mapping(
-    path: Path, *, version: str | None = None
+    path: Path, *, version: str | None = None, text: str | None = None
 ) -> tuple[MappingSpec | None, list[MappingProblem]]:
     """(the spec, every problem found, sorted by position): never raises for a mistake in
     the file, only reports it. The spec is None when the file does not compile; it is
     there (but must not be used as is) when only the model check found errors."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MappingSpecError(f"cannot read mapping {path}: {exc}", file=str(path)) from exc
+    if text is None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise MappingSpecError(f"cannot read mapping {path}: {exc}", file=str(path)) from exc
     loader = _Loader(text)
     try:
         try:
@@ -901,7 +906,9 @@ def compile_mapping(
         # A spec that compiled but breaks the model is returned (for `mapping check` to
         # run it over samples); load_mapping refuses it like any other error.
         if spec is not None:
-            spec = dataclasses.replace(spec, warnings=tuple(problems), model_version=version)
+            spec = dataclasses.replace(
+                spec, warnings=tuple(problems), model_version=version, text=text
+            )
         return spec, problems
     finally:
         loader.dispose()
