@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -229,16 +230,22 @@ def test_unreadable_file_goes_to_failed_with_a_report_and_can_be_replayed(
     assert not [p for p in (tmp_path / "failed").rglob("*") if p.is_file()]
 
 
-@pytest.mark.parametrize("while_mapping", [False, True], ids=["held", "streamed"])
+@pytest.mark.parametrize(
+    ("while_mapping", "workers"),
+    [(False, 1), (True, 1), (False, 2)],
+    ids=["held", "streamed", "held-on-2-workers"],
+)
 def test_xml_broken_after_its_good_cases_answers_every_case(
-    tmp_path: Path, sandbox: Any, credentials: Any, while_mapping: bool
+    tmp_path: Path, sandbox: Any, credentials: Any, while_mapping: bool, workers: int
 ) -> None:
     """Two good Sak, then a syntax error at the end: both cases answered, the file failed.
 
     Held (`submit_while_mapping: false`), nothing reaches ELAN; streamed, the cases read
     before the break were sent as they were read and the receipt says they were accepted.
+    Mapped by worker processes, the break is met the same way.
     """
-    config = _config(tmp_path, sandbox, credentials, runner={"submit_while_mapping": while_mapping})
+    runner = {"submit_while_mapping": while_mapping, "mapping_workers": workers}
+    config = _config(tmp_path, sandbox, credentials, runner=runner)
     inbox = _inbox(tmp_path, "xml-sak")
     drop_attachments("xml-sak", inbox)
     text = FORMATS["xml-sak"].read_bytes()
@@ -623,3 +630,45 @@ def test_an_adjacent_csv_whose_key_comes_back_answers_every_case_read(
     kept = [p for p in (tmp_path / "failed").rglob("*") if p.is_file()]
     assert [p.name for p in kept] == [name]
     assert kept[0].read_bytes() == original
+
+
+@pytest.mark.parametrize("while_mapping", [False, True], ids=["held", "streamed"])
+def test_auto_maps_a_big_held_file_on_every_core_and_a_streamed_one_in_process(
+    tmp_path: Path,
+    sandbox: Any,
+    credentials: Any,
+    while_mapping: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`mapping_workers: auto`: workers for a held file (every file is "big" here), none
+    for a streamed one; either way each case is sent once and the receipt is complete.
+
+    A spy around `map_file` (the real one runs) records how many workers were asked for:
+    nothing else outside the process shows it.
+    """
+    from utlegg_gateway.mapping import _parallel
+    from utlegg_gateway.mapping import map_file as real
+
+    monkeypatch.setattr(_parallel, "PARALLEL_MIN_BYTES", 0)
+    asked: list[int] = []
+
+    def spy(path: Path, spec: Any, ctx: Any, *, workers: int = 1) -> Any:
+        asked.append(workers)
+        return real(path, spec, ctx, workers=workers)
+
+    monkeypatch.setattr(pipeline, "map_file", spy)
+    config = _config(tmp_path, sandbox, credentials, runner={"submit_while_mapping": while_mapping})
+    inbox = _inbox(tmp_path, "csv-krav")
+    drop_attachments("csv-krav", inbox)
+    name = "utlegg_20260101_020000.csv"
+    refs = make_batch(9, inbox / name)
+
+    assert _once(config).exit_code == 0
+
+    assert asked == [1 if while_mapping else len(os.sched_getaffinity(0))]
+    submits = [s for s in sandbox.admin.submissions() if s["operation"] == "submit"]
+    assert len(submits) == len(refs)
+    assert held_cases(sandbox) == refs
+    cases = receipt(tmp_path / "outbox", name)["cases"]
+    assert [c["innsenderReferanse"] for c in cases] == refs  # file order
+    assert {c["status"] for c in cases} == {"accepted"}

@@ -140,3 +140,34 @@ def journal_rows(journal: Path, sql: str, args: tuple[Any, ...] = ()) -> list[tu
         return []  # schema not created yet
     finally:
         conn.close()
+
+
+MAPPING_WORKER = "utlegg_gateway.mapping._worker"
+
+
+def mapping_workers(pid: int) -> list[int]:
+    """The mapping worker processes (`python -m utlegg_gateway.mapping._worker`) `pid` started."""
+    children: list[int] = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            children += [int(c) for c in (task / "children").read_text().split()]
+    except FileNotFoundError:
+        return []  # it has ended
+    found = []
+    for child in children:
+        try:
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        except FileNotFoundError:
+            continue
+        if MAPPING_WORKER.encode() in cmdline:
+            found.append(child)
+    return found
+
+
+def running(pid: int) -> bool:
+    """True while `pid` runs; a zombie has ended (only its parent's wait is missing)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"

@@ -21,8 +21,10 @@ from tests.e2e._support import (
     held_cases,
     journal_rows,
     make_batch,
+    mapping_workers,
     receipt,
     run_gateway,
+    running,
     wait_for,
 )
 from utlegg_gateway.demo import write_gateway_config
@@ -336,6 +338,50 @@ def test_sigkill_at_four_points_of_a_50_case_batch(
     assert stray == []
     assert name in archived(tmp_path)
     assert not any((tmp_path / "work").rglob("*.csv"))
+    assert journal_rows(journal, "SELECT state FROM files") == [("done",)]
+
+
+def test_sigkill_while_workers_map_a_held_file_loses_nothing(
+    tmp_path: Path, sandbox: Any, credentials: Any
+) -> None:
+    """SIGKILL of the daemon while its worker processes map a file: the workers end with it,
+    and the next run sends every case exactly once, the receipt in file order."""
+    config = _config(
+        tmp_path,
+        sandbox,
+        credentials,
+        runner={"submit_while_mapping": False, "mapping_workers": 2},
+    )
+    journal = tmp_path / "state" / "journal.sqlite3"
+    inbox = tmp_path / "inbox" / "csv-krav"
+    drop_attachments("csv-krav", inbox)
+    name = "utlegg_20260101_020000.csv"
+    refs = make_batch(300, inbox / name)
+
+    daemon = Daemon(config, "workers")
+    try:
+        workers = wait_for(
+            lambda: daemon.assert_alive() and len(mapping_workers(daemon.proc.pid)) == 2
+            and mapping_workers(daemon.proc.pid),
+            timeout=60,
+            what="two mapping workers",
+        )  # fmt: skip
+    finally:
+        daemon.kill()
+    # Orphaned, a worker dies on its next write to the closed pipe.
+    wait_for(lambda: not any(running(pid) for pid in workers), timeout=30, what="workers end")
+    # Held: what reached ELAN before the kill (at most the cases of a just-finished read)
+    # was recorded first.
+    recorded = {r[0] for r in journal_rows(journal, "SELECT innsender_referanse FROM cases")}
+    assert set(held_cases(sandbox)) <= recorded
+
+    done = run_gateway(config, "once")
+
+    assert done.returncode == 0, done.stderr
+    assert held_cases(sandbox) == refs  # each exactly once
+    got = receipt(tmp_path / "outbox", name)
+    assert [c["innsenderReferanse"] for c in got["cases"]] == refs
+    assert {c["status"] for c in got["cases"]} == {"accepted"}
     assert journal_rows(journal, "SELECT state FROM files") == [("done",)]
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.e2e._support import mapping_workers, running
 from utlegg_gateway.cli import main
 from utlegg_gateway.errors import SourceError
 from utlegg_gateway.mapping import (
@@ -37,7 +38,6 @@ from .conftest import REPO, SAMPLES
 CTX = ProvingContext(today=date(2026, 1, 1))
 CSV_SAMPLE = SAMPLES / "csv-krav" / "utlegg_20251001_020000.csv"
 XML_SAMPLE = SAMPLES / "xml-sak" / "inkassonett_20251001.xml"
-WORKER = "utlegg_gateway.mapping._worker"
 
 
 def _csv_copies(path: Path, copies: int) -> Path:
@@ -78,30 +78,6 @@ def _xml_copies(path: Path, copies: int, *, cut: bool = False) -> Path:
 
 def _spec(kind: str) -> MappingSpec:
     return load_mapping(REPO / "mappings" / f"{kind}.yaml", version="2.1")
-
-
-def _workers_of(pid: int) -> list[int]:
-    """The mapping worker processes that `pid` started."""
-    children: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        children += [int(c) for c in (task / "children").read_text().split()]
-    found = []
-    for child in children:
-        try:
-            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
-        except FileNotFoundError:
-            continue
-        if WORKER.encode() in cmdline:
-            found.append(child)
-    return found
-
-
-def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"  # a zombie has ended; only its parent's wait is missing
 
 
 @pytest.mark.parametrize("kind", ["csv-krav", "xml-sak"])
@@ -153,27 +129,29 @@ def test_a_killed_worker_loses_no_case(tmp_path: Path) -> None:
     alone = list(map_file(path, spec, CTX))
     results = parallel_results(path, spec, CTX, 2, chunk=2)
     got = [next(results)]
-    victims = _workers_of(os.getpid())
+    victims = mapping_workers(os.getpid())
     assert len(victims) == 2
     os.kill(victims[1], signal.SIGKILL)
     got.extend(results)
     assert got == alone
-    assert not any(_running(pid) for pid in victims)
+    assert not any(running(pid) for pid in victims)
 
 
 def test_stopping_early_ends_the_workers(tmp_path: Path) -> None:
     path = _xml_copies(tmp_path / "in.xml", 40)
     results = parallel_results(path, _spec("xml-sak"), CTX, 2, chunk=2)
     first = next(results)
-    workers = _workers_of(os.getpid())
+    workers = mapping_workers(os.getpid())
     assert first.key == "IB-2025-100000" and len(workers) == 2
     results.close()
-    assert not any(_running(pid) for pid in workers)
-    assert _workers_of(os.getpid()) == []
+    assert not any(running(pid) for pid in workers)
+    assert mapping_workers(os.getpid()) == []
 
 
 def test_workers_end_when_their_caller_is_gone(tmp_path: Path) -> None:
-    path = _xml_copies(tmp_path / "in.xml", 200)
+    # 2 × 15,000 cases: each worker's share takes it well over the 5 s allowed below, so
+    # only a worker that notices its caller is gone passes.
+    path = _xml_copies(tmp_path / "in.xml", 15_000)
     script = textwrap.dedent(
         f"""
         import os, sys
@@ -199,10 +177,10 @@ def test_workers_end_when_their_caller_is_gone(tmp_path: Path) -> None:
     assert caller.returncode == 0, caller.stderr
     workers = [int(pid) for pid in caller.stdout.split()]
     assert len(workers) == 2
-    deadline = time.monotonic() + 30
-    while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
+    deadline = time.monotonic() + 5
+    while any(running(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not any(_running(pid) for pid in workers), "a worker outlived its caller"
+    assert not any(running(pid) for pid in workers), "a worker outlived its caller"
 
 
 def test_a_worker_compiles_the_mapping_it_was_given_not_the_file_as_it_is_now(
