@@ -1,7 +1,7 @@
 """Peak memory of `map` over generated ~1 GB CSV and XML exports, beside the raw parse.
 
     .venv/bin/python benchmarks/bench_big_files.py [--size-mb 1024] [--workdir DIR]
-        [--kinds csv xml] [--once]
+        [--kinds csv xml] [--once] [--workers N]
 
 Generates (never commits) a CSV export with the rows of neighbouring cases interleaved (so
 a case's rows are not adjacent and grouping must see the whole file) and an XML export,
@@ -12,6 +12,9 @@ own subprocess so the peak RSS is its own (`ru_maxrss`):
   keeps nothing);
 - map: mapping + model + local prøving over every case (`map_file`, what `map` and the
   gateway run);
+- with `--workers N`: map again with N worker processes (what `map` does by default for a
+  big file): the caller's peak, the largest worker's, and the most RSS all of them held
+  at one time (their sum, sampled from `/proc` every second);
 - with `--once`: `utlegg-gateway once` over the same file in an inbox, against the
   sandbox (its own process, no injected latency), every case submitted; its RSS is also
   sampled from `/proc` every 5 s, printed at a quarter, half and three quarters of its
@@ -98,12 +101,19 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--kinds", nargs="+", choices=["csv", "xml"], default=["csv", "xml"])
     parser.add_argument("--once", action="store_true", help="also run `once` over each file")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="also `map` with N worker processes (0: none)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = args.workdir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         head = "| file | cases | MB | raw parse peak RSS MB | map peak RSS MB | map wall s |"
         rule = "|---|---:|---:|---:|---:|---:|"
+        if args.workers > 1:
+            head += f" map@{args.workers} peak RSS MB: caller / largest worker / all at once "
+            head += f"| map@{args.workers} wall s |"
+            rule += "---:|---:|"
         if args.once:
             head += " once peak RSS MB | once RSS at 1/4, 1/2, 3/4 MB | once wall s | exit "
             head += "| cases |"
@@ -122,6 +132,12 @@ def main() -> None:
                 f"| {kind.upper()} | {int(mapped['cases'])} | {size:.0f} | {raw['rss_mb']:.0f} "
                 f"| {mapped['rss_mb']:.0f} | {mapped['seconds']:.0f} |"
             )
+            if args.workers > 1:
+                many = run(f"{kind}-map@{args.workers}", path)
+                row += (
+                    f" {many['rss_mb']:.0f} / {many['worker_rss_mb']:.0f} / "
+                    f"{many['tree_mb']:.0f} | {many['seconds']:.0f} |"
+                )
             if args.once:
                 row += f" {run_once(path, kind, work / f'once-{kind}')} |"
             print(row, flush=True)

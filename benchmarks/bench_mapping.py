@@ -234,6 +234,7 @@ def run(name: str, path: Path) -> dict[str, float]:
         result: dict[str, float] = json.loads(out.read())
     # The phase's own getrusage inherits this process's peak across exec; this does not.
     result["rss_mb"] = measured.peak_mb
+    result["tree_mb"] = measured.tree_peak_mb  # with workers: all processes at once
     return result
 
 

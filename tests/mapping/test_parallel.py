@@ -148,10 +148,38 @@ def test_stopping_early_ends_the_workers(tmp_path: Path) -> None:
     assert mapping_workers(os.getpid()) == []
 
 
-def test_workers_end_when_their_caller_is_gone(tmp_path: Path) -> None:
-    # 2 × 15,000 cases: each worker's share takes it well over the 5 s allowed below, so
-    # only a worker that notices its caller is gone passes.
-    path = _xml_copies(tmp_path / "in.xml", 15_000)
+def test_a_row_file_is_grouped_once_and_its_sorted_runs_go_when_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past SPILL_ROWS the rows are sorted in TMPDIR: by the caller alone (the workers get
+    the rows), and a run stopped early removes those runs."""
+    import tempfile
+
+    from utlegg_gateway.mapping.sources._csv import SPILL_ROWS
+
+    copies = SPILL_ROWS // 7 + 50  # the sample's two cases are 7 rows
+    path = _csv_copies(tmp_path / "in.csv", copies)
+    spill = tmp_path / "tmp"
+    spill.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spill))
+    monkeypatch.setenv("TMPDIR", str(spill))  # and the workers', were they to sort
+    results = parallel_results(path, _spec("csv-krav"), CTX, 2, chunk=2)
+    first = next(results)
+    assert first.key == "IB-2025-100000"
+    assert [p.name.startswith("utlegg-csv-") for p in spill.iterdir()] == [True]
+    results.close()
+    assert list(spill.iterdir()) == []
+
+
+@pytest.mark.parametrize("kind", ["xml-sak", "csv-krav"])
+def test_workers_end_when_their_caller_is_gone(tmp_path: Path, kind: str) -> None:
+    """XML: 2 × 15,000 cases, each worker's share well over the 5 s allowed below, so only
+    a worker that notices its caller is gone passes. CSV: the workers get their rows from
+    the caller, and the pipe it leaves must end them too, not hold them waiting."""
+    if kind == "xml-sak":
+        path = _xml_copies(tmp_path / "in.xml", 15_000)
+    else:
+        path = _csv_copies(tmp_path / "in.csv", 2_000)
     script = textwrap.dedent(
         f"""
         import os, sys
@@ -160,7 +188,7 @@ def test_workers_end_when_their_caller_is_gone(tmp_path: Path) -> None:
         from utlegg_gateway.mapping import load_mapping
         from utlegg_gateway.mapping._parallel import parallel_results
         from utlegg_gateway.provning import ProvingContext
-        spec = load_mapping(Path({str(REPO / "mappings" / "xml-sak.yaml")!r}))
+        spec = load_mapping(Path({str(REPO / "mappings" / f"{kind}.yaml")!r}))
         results = parallel_results(Path({str(path)!r}), spec,
                                    ProvingContext(today=date(2026, 1, 1)), 2, chunk=2)
         next(results)

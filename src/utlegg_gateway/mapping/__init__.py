@@ -24,7 +24,7 @@ import contextlib
 import dataclasses
 import fnmatch
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +123,7 @@ def _results_from(
 
 def _cases(
     path: Path, spec: MappingSpec
-) -> Iterator[tuple[Scope, str, SourceLocation, list[CaseIssue]]]:
+) -> Generator[tuple[Scope, str, SourceLocation, list[CaseIssue]], None, None]:
     """(scope, key, location, issues found before building) per case of the file."""
     file = str(path)
     if spec.kind == "csv":
