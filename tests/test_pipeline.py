@@ -54,6 +54,12 @@ def _inbox(tmp_path: Path, fmt: str) -> Path:
     return tmp_path / "inbox" / fmt
 
 
+@pytest.fixture(params=[False, True], ids=["held", "streamed"])
+def while_mapping(request: pytest.FixtureRequest) -> bool:
+    """`runner.submit_while_mapping`: a test taking this runs once held, once streamed."""
+    return bool(request.param)
+
+
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
 def test_sample_is_submitted_receipted_and_archived(
     tmp_path: Path, sandbox: Any, credentials: Any, fmt: str
@@ -530,7 +536,6 @@ def test_an_innsender_other_than_the_token_s_organisation_is_never_sent(
 TRANSITIONS = "SELECT id FROM transitions WHERE entity = 'case' AND to_state = ?"
 
 
-@pytest.mark.parametrize("while_mapping", [False, True], ids=["held", "streamed"])
 def test_cases_start_while_the_file_is_read(
     tmp_path: Path,
     sandbox: Any,
@@ -569,7 +574,6 @@ def test_cases_start_while_the_file_is_read(
     assert sorted(s["innsenderReferanse"] for s in sandbox.admin.cases()) == sorted(refs)
 
 
-@pytest.mark.parametrize("while_mapping", [False, True], ids=["held", "streamed"])
 def test_an_adjacent_csv_whose_key_comes_back_answers_every_case_read(
     tmp_path: Path, sandbox: Any, credentials: Any, while_mapping: bool
 ) -> None:
@@ -632,7 +636,6 @@ def test_an_adjacent_csv_whose_key_comes_back_answers_every_case_read(
     assert kept[0].read_bytes() == original
 
 
-@pytest.mark.parametrize("while_mapping", [False, True], ids=["held", "streamed"])
 def test_auto_maps_a_big_held_file_on_every_core_and_a_streamed_one_in_process(
     tmp_path: Path,
     sandbox: Any,
