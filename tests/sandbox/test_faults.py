@@ -202,3 +202,52 @@ def test_stats_sum_each_operation_s_handler_time_with_its_delay(
     # The delayed call alone held it for its 0.2 s; nothing else was answered.
     assert stats["handler_seconds"]["status"] >= 0.2
     assert set(stats["handler_seconds"]) == {"status"}
+
+
+@pytest.mark.parametrize(("action", "stored"), [("delay:60", False), ("latency:60", True)])
+def test_a_client_leaving_a_slow_submit_finds_the_work_done_only_under_latency(
+    make_sandbox: Any, sandbox_credentials: Any, action: str, stored: bool
+) -> None:
+    """`delay:` holds the call before the work; `latency:` does the work, then holds the
+    answer, so a client that times out has its case in ELAN (a resubmission: DUPLIKAT)."""
+    with make_sandbox(SandboxOptions(model_version="1.1", scanning_seconds=0.0)) as sb:
+        tok = token(sb, sandbox_credentials)
+        payload = reference()
+        with_uploads(sb, tok, payload)
+        sb.admin.set_faults({"submit": {"sequence": [action]}})
+        with pytest.raises(httpx.ReadTimeout):
+            HTTP.post(
+                sb.elan_base_url + "/utleggsbegjaering",
+                json=payload,
+                headers=headers(tok),
+                timeout=0.5,
+            )
+        _poll(lambda: sb.admin.stats()["in_flight"] == {}, "the abandoned call to end")
+        assert len(sb.admin.cases()) == (1 if stored else 0)
+        again = submit(sb, tok, payload)
+        if stored:
+            assert rules(again) == ["DUPLIKAT_INNSENDING"]
+        else:
+            assert again.status_code == 201
+        assert len(sb.admin.cases()) == 1
+
+
+def test_latency_counts_the_sandbox_s_work_inside_the_time(
+    sandbox: Any, sandbox_credentials: Any
+) -> None:
+    """`latency:0.2` answers once 0.2 s have passed since the call began, not 0.2 s after
+    the work: the handler's whole time is at least the 0.2 s, the work inside it."""
+    tok = token(sandbox, sandbox_credentials)
+    sandbox.admin.set_faults({"status": {"sequence": ["latency:0.2"]}})
+    answer = _status(sandbox, tok)
+    assert answer.status_code == 200
+    stats = sandbox.admin.stats()
+    assert stats["faults_applied"] == {"status:latency": 1}
+    assert stats["handler_seconds"]["status"] >= 0.2
+
+
+def test_token_latency_still_grants(sandbox: Any, sandbox_credentials: Any) -> None:
+    """`latency:` on the token endpoint grants a token after the wait."""
+    sandbox.admin.set_faults({"token": {"sequence": ["latency:0.1"]}})
+    assert token(sandbox, sandbox_credentials)
+    assert sandbox.admin.stats()["faults_applied"] == {"token:latency": 1}

@@ -83,6 +83,7 @@ def test_message_fills_placeholders() -> None:
 def test_fault_plans_are_checked() -> None:
     """Unknown endpoints, actions and probabilities outside 0..1 are refused."""
     assert parse_action("delay:2.5") == ("delay", 2.5)
+    assert parse_action("latency:0.05") == ("latency", 0.05)
     bad: dict[str, Any]
     for bad in (
         {"nowhere": {"sequence": ["500"]}},

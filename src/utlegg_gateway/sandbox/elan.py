@@ -243,6 +243,15 @@ def _guarded(
         if action == "work":
             # The server goes on working (and holding the slot) though the client left.
             await sb.delays.wait(seconds)
+        if action == "latency":
+            # A server whose answer takes `seconds` in all: its work overlaps the wait
+            # rather than coming after it, as `delay:` does.
+            await request.body()  # cached, so the handler's form() can read it again
+            response = await handler(sb, call)
+            seconds = max(0.0, seconds - (time.perf_counter() - began))
+            if await wait_delay(request, sb.delays, seconds):
+                return DroppedConnection()  # the work is stored; nobody to answer
+            return response
         response = await handler(sb, call)
         if action == "accept_then_drop":
             return DroppedConnection()

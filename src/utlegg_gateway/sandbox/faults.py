@@ -4,7 +4,10 @@ A fault plan maps an endpoint name to either a scripted `sequence` of actions (o
 call, then `ok`) or a `probability` with the `actions` to draw from (seeded RNG, so a
 chaos run can be replayed). Actions: `ok`, `500`, `503`, `429`, `delay:<seconds>` (the
 answer is held until that long after the call arrived, counting the sandbox's own work
-before the wait; ends early when the client leaves), `work:<seconds>` (keeps the call in
+before the wait; ends early when the client leaves, before any work is done),
+`latency:<seconds>` (a server that answers that long after the call arrived, its work
+included: the work is done and stored first, then the answer waits out the rest; a
+client that leaves meanwhile finds the work done), `work:<seconds>` (keeps the call in
 flight even then, as a server still working on it would), `drop` (close the connection
 before answering) and `accept_then_drop` (do the work, store the result, then close the
 connection without answering).
@@ -45,7 +48,7 @@ ENDPOINTS = frozenset(
     }
 )
 _SIMPLE = frozenset({"ok", "500", "503", "429", "drop", "accept_then_drop"})
-_DELAY = re.compile(r"^(delay|work):(\d+(?:\.\d+)?)$")
+_DELAY = re.compile(r"^(delay|latency|work):(\d+(?:\.\d+)?)$")
 
 
 def parse_action(action: str) -> tuple[str, float]:
@@ -57,7 +60,7 @@ def parse_action(action: str) -> tuple[str, float]:
         return m.group(1), float(m.group(2))
     raise ValueError(
         f"unknown fault action {action!r} "
-        "(ok, 500, 503, 429, delay:<s>, work:<s>, drop, accept_then_drop)"
+        "(ok, 500, 503, 429, delay:<s>, latency:<s>, work:<s>, drop, accept_then_drop)"
     )
 
 

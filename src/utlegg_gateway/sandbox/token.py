@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from typing import Any
 
 from starlette.requests import Request
@@ -63,6 +64,7 @@ def token_routes(sb: Sandbox) -> list[Route]:
 
     async def token(request: Request) -> Response:
         sb.stats.calls["token"] += 1
+        began = time.perf_counter()
         action, seconds = parse_action(sb.faults.next_action("token"))
         if action != "ok":
             sb.stats.faults_applied[f"token:{action}"] += 1
@@ -78,6 +80,13 @@ def token_routes(sb: Sandbox) -> list[Route]:
             return DroppedConnection()
         if action == "delay" and await wait_delay(request, sb.delays, seconds):
             return DroppedConnection()
+        if action == "latency":
+            await request.body()  # cached, so the grant's form() can read it again
+            response = await _grant(request)
+            seconds = max(0.0, seconds - (time.perf_counter() - began))
+            if await wait_delay(request, sb.delays, seconds):
+                return DroppedConnection()
+            return response
         response = await _grant(request)
         if action == "accept_then_drop":
             return DroppedConnection()
