@@ -11,8 +11,10 @@
 2. Throughput, issue 15 goal 1, against two sandboxes (each its own process): one whose
    upload reply carries the attachment's state, one whose does not (the attachment-status
    call required). Against each, with every upload, attachment-status and submit call
-   delayed by `--latency` s: one file of N cases through `utlegg-gateway once` (a
-   subprocess; cases/s from the journal, first case recorded → last case ended), then
+   slowed to `--latency` s (the sandbox's `latency:` action, its work inside the time;
+   `--fault delay` for the older `delay:`, work after it): one file of N cases through
+   `utlegg-gateway once` (a subprocess; cases/s from the journal, first case recorded →
+   last case ended), then
    the stripped-down ideal client (`ideal_client.py`, a subprocess) over the same mapped
    cases (first call → last answer). The sandbox is reset before each client, so each
    is counted alone and neither meets the other's cases. Ceiling: 5 calls in flight /
@@ -213,13 +215,13 @@ class _InFlight:
 
 
 def _measured(
-    sandbox: _Obj, latency: float, cases: int, run: Callable[[], float | None]
+    sandbox: _Obj, latency: float, cases: int, run: Callable[[], float | None], fault: str
 ) -> dict[str, Any]:
     """Run `run` (its own span in s, or None) against a fresh sandbox with delayed calls;
     the sandbox's count of calls, its own span (first upload → last submit) and in-flight."""
     admin = _admin(sandbox.url)
     admin.reset()  # forget the other client's cases (no DUPLIKAT) and count afresh
-    delay = {"probability": 1.0, "actions": [f"delay:{latency}"]}
+    delay = {"probability": 1.0, "actions": [f"{fault}:{latency}"]}
     admin.set_faults(dict.fromkeys(DELAYED, delay))
     with _InFlight(sandbox.url) as sampler:
         span = run()
@@ -251,10 +253,12 @@ def _measured(
 
 
 def bench_throughput(
-    root: Path, sandbox: _Obj, creds: _Obj, cases: int, latency: float
+    root: Path, sandbox: _Obj, creds: _Obj, cases: int, latency: float, *, fault: str = "latency"
 ) -> dict[str, Any]:
     """One file of `cases` cases through `once`, then the ideal client over the same cases,
-    each with `latency` s on every upload, attachment-status and submit call."""
+    each with `latency` s on every upload, attachment-status and submit call (the sandbox's
+    `fault` action: `latency` answers that long after arrival with the work inside it,
+    `delay` waits that long from arrival and then does the work)."""
     config = write_gateway_config(
         root,
         sandbox=sandbox,
@@ -299,7 +303,7 @@ def bench_throughput(
         )
         return span
 
-    gw = _measured(sandbox, latency, cases, gateway)
+    gw = _measured(sandbox, latency, cases, gateway, fault)
     conn = sqlite3.connect(root / "state" / "journal.sqlite3")
     first, last, accepted = conn.execute(
         "SELECT MIN(created_at), MAX(finished_at), SUM(state = 'accepted') FROM cases"
@@ -310,7 +314,7 @@ def bench_throughput(
     gw["span_seconds"] = (
         datetime.fromisoformat(last) - datetime.fromisoformat(first)
     ).total_seconds()
-    best = _measured(sandbox, latency, cases, ideal) | client_side
+    best = _measured(sandbox, latency, cases, ideal, fault) | client_side
     # The ceiling from the minimal call pattern: the delayed calls the sandbox counted
     # for the ideal client, 5 in flight / (calls per case × latency).
     ceiling = 5 / (best["delayed_per_case"] * latency)
@@ -338,6 +342,13 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=20, help="0: skip the latency part")
     parser.add_argument("--cases", type=int, default=1000)
     parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument(
+        "--fault",
+        choices=("latency", "delay"),
+        default="latency",
+        help="the sandbox action that slows the calls: latency (the server's work inside "
+        "the time, as a real server's) or delay (the work after it, stop 33's runs)",
+    )
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
     results: dict[str, dict[str, Any]] = {}
@@ -348,7 +359,12 @@ def main() -> None:
             if lat is None and args.files:
                 lat = bench_latency(root / label / "latency", sandbox, creds, args.files)
             results[label] = bench_throughput(
-                root / label / "throughput", sandbox, creds, args.cases, args.latency
+                root / label / "throughput",
+                sandbox,
+                creds,
+                args.cases,
+                args.latency,
+                fault=args.fault,
             )
         finally:
             assert proc.stdin is not None
@@ -361,7 +377,7 @@ def main() -> None:
             f"p95 {ms['p95']:.0f} ms, max {ms['max']:.0f} ms\n"
         )
     print(
-        f"{args.cases}-case file, {args.latency * 1000:.0f} ms on every upload, "
+        f"{args.cases}-case file, {args.fault}:{args.latency} on every upload, "
         "attachment-status and submit call; ceiling = 5 / (the ideal client's delayed "
         "calls per case, as the sandbox counted them, × latency)\n"
     )
