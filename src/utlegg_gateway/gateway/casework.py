@@ -182,14 +182,15 @@ class CaseWorker:
             if case.state in (C.NEW, C.WAITING_ATTACHMENTS, C.UPLOADING, C.RETRY_WAIT) and (
                 case.state is not C.RETRY_WAIT or case.meldingsid is None
             ):
-                payload = await self._attachments(record, inbox, path, case)
-                case = self.journal.case(case.id)
-                if payload is None:
+                ready = await self._attachments(record, inbox, path, case)
+                if ready is None:
+                    case = self.journal.case(case.id)
                     if case.state is C.RETRY_WAIT:
                         # A temporary upload failure: wait and go on in this run, as a
                         # submit failure does; nothing else would take the case up again.
                         continue
                     return
+                case, payload = ready
             else:
                 payload = case.payload
             case = await self._submit(record, case, payload)
@@ -198,17 +199,18 @@ class CaseWorker:
 
     async def _attachments(
         self, record: FileRecord, inbox: InboxSettings, path: Path, case: CaseRecord
-    ) -> dict[str, Any] | None:
-        """Find, upload and check every attachment of the case; the payload with uuids.
+    ) -> tuple[CaseRecord, dict[str, Any]] | None:
+        """Find, upload and check every attachment of the case; the case as it now stands
+        and its payload with the uuids.
 
         None when the case ended (missing or refused attachment) or must wait (retry_wait,
         or still `waiting_attachments` when this run's wait cap is over).
         """
         wanted = attachments.attachments_of(case.source)
-        found = await self._await_files(record, inbox, [path.parent, inbox.path], case, wanted)
-        if found is None:
+        seen = await self._await_files(record, inbox, [path.parent, inbox.path], case, wanted)
+        if seen is None:
             return None
-        case = self.journal.case(case.id)
+        found, case = seen
         if case.state in (C.NEW, C.WAITING_ATTACHMENTS, C.RETRY_WAIT):
             case = await self._write(self.journal.set_case_state, case.id, C.UPLOADING)
         uuids: dict[str, str] = {}
@@ -222,7 +224,7 @@ class CaseWorker:
                 uuids[pointer] = upload.uuid
         payload = fill_attachment_uuids(case.payload, uuids)
         if not uploads:
-            return payload
+            return case, payload
         original = (
             find_original(self.journal, case.innsender_referanse, case.begjaeringsdato)
             if is_correction(self.settings, record)
@@ -248,7 +250,7 @@ class CaseWorker:
             )
             await self.aend(case, C.FAILED, errors=[entry])
             return None
-        return payload
+        return case, payload
 
     def _look(
         self,
@@ -285,8 +287,9 @@ class CaseWorker:
         folders: list[Path],
         case: CaseRecord,
         wanted: Sequence[AttachmentRef],
-    ) -> dict[str, Path] | None:
-        """Wait (bounded) until every named attachment is there and stable; their paths.
+    ) -> tuple[dict[str, Path], CaseRecord] | None:
+        """Wait (bounded) until every named attachment is there and stable; their paths,
+        and the case as it now stands (`waiting_attachments` if it had to wait).
 
         None when the case ended (refused, or never arrived by the inbox's deadline) or
         this run's wait cap is over (the case stays `waiting_attachments`).
@@ -303,7 +306,7 @@ class CaseWorker:
                 await self.aend(case, C.FAILED, errors=[ErrorEntry.from_error(exc, case.place)])
                 return None
             if not missing:
-                return found
+                return found, case
             if case.state is C.NEW:
                 case = self.journal.set_case_state(
                     case.id, C.WAITING_ATTACHMENTS, detail={"missing": missing}

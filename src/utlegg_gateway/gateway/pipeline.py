@@ -585,7 +585,7 @@ class Pipeline:
     def _case_outcome(self, case_id: int) -> str:
         """The case's outcome for progress; "open" when even the journal cannot say."""
         try:
-            return case_outcome(self.journal.case(case_id).state)
+            return case_outcome(self.journal.case_state(case_id))
         except GatewayError:
             return "open"  # the journal failed: that error is what propagates
 

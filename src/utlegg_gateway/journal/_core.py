@@ -407,6 +407,13 @@ class SqlJournal(ABC):
             raise JournalError(f"no case with id {case_id} in the journal", value=str(case_id))
         return _case(rows[0])
 
+    def case_state(self, case_id: int) -> CaseState:
+        """The state of the case with this id, without reading its payload."""
+        rows = self._query("SELECT state FROM cases WHERE id = ?", (case_id,))
+        if not rows:
+            raise JournalError(f"no case with id {case_id} in the journal", value=str(case_id))
+        return CaseState(rows[0]["state"])
+
     def set_case_state(
         self,
         case_id: int,

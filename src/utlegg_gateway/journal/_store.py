@@ -104,6 +104,10 @@ class JournalStore(Protocol):
         """The case with this id; JournalError if there is none."""
         ...
 
+    def case_state(self, case_id: int) -> CaseState:
+        """The state of the case with this id, without reading its payload."""
+        ...
+
     def set_case_state(
         self,
         case_id: int,
