@@ -13,6 +13,7 @@ then means "already in".
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 import uuid
@@ -221,7 +222,10 @@ class ElanClient:
                 retry_after = exc.retry_after
             else:
                 status = response.status_code
-                log.info(
+                # A call that went through is DEBUG: at INFO a case gets one line for its
+                # outcome (with the submit's korrelasjonsid), not one per call beside it.
+                log.log(
+                    logging.DEBUG if 200 <= status < 300 else logging.INFO,
                     "elan call",
                     extra=fields(
                         operation=operation,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -232,7 +233,9 @@ async def route_case(
             ],
         }
     decision = decide(answer)
-    log.info(
+    # A route from the journal's day cache is DEBUG; a lookup that asked ELAN is INFO.
+    log.log(
+        logging.INFO if missing else logging.DEBUG,
         "betjeningskartet",
         extra=fields(route=decision.route, regelverk=decision.regelverk, looked_up=len(missing)),
     )
