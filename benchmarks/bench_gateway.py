@@ -56,7 +56,7 @@ from pathlib import Path
 from utlegg_gateway.sandbox import SandboxOptions, running_sandbox, write_credentials
 creds = write_credentials(Path(sys.argv[1]))
 options = SandboxOptions(scanning_seconds=0.0, **json.loads(sys.argv[2]))
-with running_sandbox(options, credentials=[creds]) as sb:
+with running_sandbox(options, credentials=[creds], fast=True) as sb:
     print(json.dumps({"url": sb.url, "issuer": sb.issuer, "token_endpoint": sb.token_endpoint,
                       "elan_base_url": sb.elan_base_url, "client_id": creds.client_id,
                       "orgnr": creds.orgnr, "pkcs12_file": str(creds.pkcs12_file),
@@ -79,6 +79,11 @@ SANDBOXES: dict[str, dict[str, Any]] = {
 
 
 def _start_sandbox(root: Path, options: dict[str, Any]) -> tuple[subprocess.Popen[str], _Obj, _Obj]:
+    try:
+        import httptools  # noqa: F401 - only checked for: the sandbox subprocess imports them
+        import uvloop  # noqa: F401
+    except ImportError:
+        sys.exit("the benchmark's sandbox needs the bench extra: pip install -e '.[dev,bench]'")
     proc = subprocess.Popen(
         [sys.executable, "-c", _SANDBOX, str(root / "creds"), json.dumps(options)],
         stdin=subprocess.PIPE,

@@ -251,3 +251,20 @@ def test_token_latency_still_grants(sandbox: Any, sandbox_credentials: Any) -> N
     sandbox.admin.set_faults({"token": {"sequence": ["latency:0.1"]}})
     assert token(sandbox, sandbox_credentials)
     assert sandbox.admin.stats()["faults_applied"] == {"token:latency": 1}
+
+
+def test_the_fast_sandbox_of_the_benchmarks_answers_and_drops_as_the_default_one(
+    make_sandbox: Any, sandbox_credentials: Any
+) -> None:
+    """`fast=True` (httptools + uvloop) serves the same answers, `latency:` included, and a
+    `drop` still closes the connection before any answer: its transport trick holds."""
+    with make_sandbox(SandboxOptions(scanning_seconds=0.0), fast=True) as sb:
+        tok = token(sb, sandbox_credentials)
+        sb.admin.set_faults({"status": {"sequence": ["latency:0.05", "drop"]}})
+        assert _status(sb, tok).status_code == 200
+        with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
+            _status(sb, tok)
+        assert _status(sb, tok).status_code == 200
+        stats = sb.admin.stats()
+        assert stats["faults_applied"] == {"status:latency": 1, "status:drop": 1}
+        assert stats["answers"]["status:dropped"] == 1

@@ -101,11 +101,18 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def _server(sb: Sandbox, extra_routes: Sequence[BaseRoute]) -> uvicorn.Server:
+def _server(
+    sb: Sandbox, extra_routes: Sequence[BaseRoute], *, fast: bool = False
+) -> uvicorn.Server:
     config = uvicorn.Config(
         # The recorder is a pass-through unless a test records (recorder.recording).
         RecorderMiddleware(create_app(sb, extra_routes), lambda: {"strict": sb.options.strict}),
-        http="h11",  # determinism, and the transport access the drop fault relies on
+        # h11 and asyncio by default: pure Python, the same wherever the tests run, and
+        # the transport access the drop fault relies on. `fast` (benchmarks) takes the C
+        # parser and loop, so a call at `latency:0.05` is ~50 ms and not 50 plus ~1.5 ms
+        # of the emulator's own HTTP on a shared core (benchmarks/README.md).
+        http="httptools" if fast else "h11",
+        loop="uvloop" if fast else "asyncio",
         lifespan="off",
         log_level="warning",
         access_log=False,
@@ -141,13 +148,17 @@ def running_sandbox(
     credentials: Iterable[Credentials] = (),
     clock: SandboxClock | None = None,
     extra_routes: Sequence[BaseRoute] = (),
+    fast: bool = False,
 ) -> Iterator[RunningSandbox]:
-    """Serve a sandbox in a background thread; ready on entry, stopped cleanly on exit."""
+    """Serve a sandbox in a background thread; ready on entry, stopped cleanly on exit.
+
+    `fast` serves with httptools and uvloop (the `bench` extra) instead of h11 and asyncio.
+    """
     sb = Sandbox(options, clock=clock)
     sock = bind(host, port)
     url = _url(sock)
     sb.base_url = _fixed_base_url(host, url)
-    server = _server(sb, extra_routes)
+    server = _server(sb, extra_routes, fast=fast)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name=f"sandbox-{url}", daemon=True
     )
