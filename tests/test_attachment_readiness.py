@@ -9,6 +9,7 @@ whole pipeline against the sandbox, lenient and strict.
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,28 @@ from utlegg_gateway.config import load_settings
 from utlegg_gateway.demo import write_gateway_config
 from utlegg_gateway.elan import UploadedAttachment, build_client
 from utlegg_gateway.errors import ElanPermanentError, ElanTemporaryError
-from utlegg_gateway.gateway.runner import run_once
+from utlegg_gateway.gateway.pipeline import NullProgress
+from utlegg_gateway.gateway.runner import LOOP_SWITCH_SECONDS, run_once
 from utlegg_gateway.sandbox import SandboxOptions
 
 # What the server offers per mode: (state in the upload reply, status path there)
 _SERVER = {"reply": (True, True), "status": (False, True), "validate": (False, False)}
+
+
+def _csv_krav_dropped(root: Path, sb: Any, credentials: Any) -> Path:
+    """A gateway config under `root` with the csv-krav sample and its PDFs in its inbox."""
+    config = write_gateway_config(
+        root,
+        sandbox=sb,
+        credentials=credentials,
+        inboxes={"csv-krav": ["csv-krav"]},
+        mapping_dirs=[MAPPINGS],
+        stable_seconds=0.05,
+    )
+    inbox = root / "inbox" / "csv-krav"
+    drop_attachments("csv-krav", inbox)
+    drop_renamed(FORMATS["csv-krav"], inbox)
+    return config
 
 
 @pytest.mark.parametrize("strict", [False, True], ids=["lenient", "strict"])
@@ -41,17 +59,7 @@ def test_pipeline_in_each_readiness_mode(
         attachment_status_endpoint=status_path,
     )
     with make_sandbox(options) as sb:
-        config = write_gateway_config(
-            tmp_path,
-            sandbox=sb,
-            credentials=credentials,
-            inboxes={"csv-krav": ["csv-krav"]},
-            mapping_dirs=[MAPPINGS],
-            stable_seconds=0.05,
-        )
-        inbox = tmp_path / "inbox" / "csv-krav"
-        drop_attachments("csv-krav", inbox)
-        drop_renamed(FORMATS["csv-krav"], inbox)
+        config = _csv_krav_dropped(tmp_path, sb, credentials)
 
         report = run_once(load_settings(config, environ={}))
 
@@ -162,3 +170,29 @@ def test_no_status_path_configured_goes_straight_to_valider(
         calls = sb.admin.stats()["calls"]
     assert set(states.values()) == {"ready"}
     assert "attachment_status" not in calls and calls["validate"] == 1
+
+
+class _SwitchIntervals(NullProgress):
+    """A progress sink that notes the GIL switch interval each time a case ends."""
+
+    def __init__(self) -> None:
+        self.seen: list[float] = []
+
+    def case_finished(self, name: str, outcome: str) -> None:
+        self.seen.append(sys.getswitchinterval())
+
+
+def test_the_run_hands_the_gil_to_its_event_loop_within_1_ms_and_then_restores_it(
+    tmp_path: Path, make_sandbox: Any, credentials: Any
+) -> None:
+    """While `run_once` runs, the mapping and journal threads yield to the loop within
+    LOOP_SWITCH_SECONDS (CPython's 5 ms held back ELAN calls); the caller's value returns."""
+    with make_sandbox(SandboxOptions(scanning_seconds=0.0)) as sb:
+        config = _csv_krav_dropped(tmp_path, sb, credentials)
+        sink = _SwitchIntervals()
+        before = sys.getswitchinterval()
+        report = run_once(load_settings(config, environ={}), progress=sink)
+    assert report.exit_code == 0
+    assert sink.seen
+    assert set(sink.seen) == {LOOP_SWITCH_SECONDS}
+    assert sys.getswitchinterval() == before
