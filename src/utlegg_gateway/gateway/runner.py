@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 import sys
@@ -353,19 +354,34 @@ def _raise_if_failed(task: asyncio.Task[None] | None) -> None:
 
 # How long a thread holding the GIL (the mapping thread building a batch, a journal write)
 # keeps the event loop waiting for it: CPython's default is 5 ms, and every wait holds back
-# the next ELAN call. At 1 ms, 1,000 cases at 50 ms per call went from 44.0 to 45.8
-# cases/s (benchmarks/README.md, goal 1).
-LOOP_SWITCH_SECONDS = 0.001
+# the next ELAN call (5 -> 1 ms: 44.0 -> 45.8 cases/s at 50 ms per call). Each turn of the
+# loop waits again, so at 1 ms an answer crossing several turns while mapping built a
+# batch waited 10-40 ms; at 0.1 ms the mean time a call held its slot beyond the server's
+# went from 4.3 to 2.5 ms in a traced run, though cases/s stayed within the spread of
+# four runs each (benchmarks/README.md, goal 1, run 6).
+LOOP_SWITCH_SECONDS = 0.0001
 
 
 @contextlib.contextmanager
 def _loop_first() -> Iterator[None]:
-    """While the pipeline runs, other threads hand the GIL to the event loop sooner."""
+    """While the pipeline runs, other threads hand the GIL to the event loop sooner, and
+    the objects alive at its start are kept out of the garbage collector's scans.
+
+    A full collection stops every thread: over the start-up heap (the libraries, the
+    mapping specs) they took 22-54 ms each, every ~5 s of a run, and 1-13 ms with that heap
+    frozen (`gc.freeze`). The caller's interval comes back afterwards, and its heap goes
+    back to the collector unless the caller had frozen objects itself (they cannot be told
+    apart).
+    """
     before = sys.getswitchinterval()
+    frozen_before = gc.get_freeze_count()
     sys.setswitchinterval(min(before, LOOP_SWITCH_SECONDS))
+    gc.freeze()
     try:
         yield
     finally:
+        if not frozen_before:
+            gc.unfreeze()
         sys.setswitchinterval(before)
 
 
