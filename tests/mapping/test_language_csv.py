@@ -173,6 +173,34 @@ template:
     )
 
 
+def test_every_text_of_the_payload_is_nfc_and_the_key_and_file_name_stay_as_written(
+    build: Build,
+) -> None:
+    """Texts are NFC wherever they are made (a column, a concat, a constant object, an
+    attachment's filnavn); the case key and the file name looked up on disk are not."""
+    decomposed = "A\u030as"  # `Ås` typed as A + combining ring
+    mapping = (
+        HEAD
+        + """
+template:
+  navn: {col: NAVN}
+  ref: {concat: [{col: SAK}, "-", {col: NAVN}]}
+  fast: {const: {tekst: "A\u030a"}}
+  dok: {col: FIL, attachment: tvangsgrunnlag}
+"""
+    )
+    (case,) = build(mapping, f"SAK;NAVN;FIL\n{decomposed};{decomposed};{decomposed}.pdf\n")
+    assert case.key == decomposed
+    assert case.begjaering == {
+        "navn": "\u00c5s",
+        "ref": "\u00c5s-\u00c5s",
+        "fast": {"tekst": "\u00c5"},
+        "dok": {"type": "tvangsgrunnlag", "filnavn": "\u00c5s.pdf"},
+    }
+    (ref,) = case.attachments
+    assert ref.filnavn == f"{decomposed}.pdf"
+
+
 def test_attachment_name_with_a_path_is_refused(build: Build) -> None:
     """A file name with a folder part (path trick) is an error on its row, not a file read."""
     mapping = HEAD + "template:\n  dok: {col: FIL, attachment: tvangsgrunnlag}\n"

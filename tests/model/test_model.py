@@ -9,7 +9,7 @@ import pytest
 
 from tests.provning._payload import base, ctx, load
 from utlegg_gateway.errors import CaseError
-from utlegg_gateway.model import check_structure, parse_begjaering
+from utlegg_gateway.model import check_structure, normalise, parse_begjaering
 from utlegg_gateway.provning import validate
 
 OFFICIAL_1_1 = ["model-1.1-begjaering-v1.json", "model-1.1-begjaering-v1-kompleks.json"]
@@ -292,3 +292,21 @@ def test_structure_check_of_a_non_object_names_the_whole_document() -> None:
     assert [(i.code, i.location) for i in check_structure([1, 2], "2.0")] == [
         ("MODELL_UGYLDIG_VERDI", "")
     ]
+
+
+def test_normalise_copies_only_what_it_renames_and_leaves_the_input_alone() -> None:
+    """A renamed spelling deep in a list is copied out with its parents; the input is
+    unchanged, and a payload with nothing to rename comes back as the same object."""
+    doc = base()
+    assert normalise(doc) is doc
+    varsel = {"forsendelsesmåtetype": "eBoks"}  # an alternative spelling of ours
+    doc["begjaeringensTvangsgrunnlag"][0]["varsel"] = [varsel]
+    before = copy.deepcopy(doc)
+    out = normalise(doc)
+    assert doc == before
+    assert out["begjaeringensTvangsgrunnlag"][0]["varsel"] == [{"forsendelsemaateType": "eBoks"}]
+    assert (
+        out is not doc
+        and out["begjaeringensTvangsgrunnlag"] is not doc["begjaeringensTvangsgrunnlag"]
+    )
+    assert out["vedlegg"] is doc["vedlegg"]  # nothing renamed under it: shared, not copied

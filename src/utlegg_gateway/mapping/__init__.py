@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fnmatch
-import unicodedata
 from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -201,7 +200,7 @@ def _xml_cases(
         scope = Scope(file, node=record.element, record=record.element, record_path=record.path)
         source = SourceLocation(file, element=record.path, line=record.line)
         state = BuildState()
-        key_value = spec.key.build(scope, state, "")
+        key_value = spec.key.value(scope, state, "")
         pre = list(state.issues)
         key = str(key_value) if key_value not in (None, "") else ""
         if not key:
@@ -228,17 +227,6 @@ def _missing_key(spec: MappingSpec, source: SourceLocation) -> CaseIssue:
     )
 
 
-def _nfc(node: Any) -> Any:
-    """Every text in Unicode NFC: `å` typed as a + ring is the same name as `å`."""
-    if isinstance(node, str):
-        return unicodedata.normalize("NFC", node)
-    if isinstance(node, dict):
-        return {k: _nfc(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_nfc(v) for v in node]
-    return node
-
-
 def _build(
     spec: MappingSpec,
     scope: Scope,
@@ -254,7 +242,8 @@ def _build(
     built = spec.template.build(scope, state, "")
     if state.issues:
         return CaseResult(key, False, None, tuple(state.issues), (), source, _date_of(built))
-    payload: dict[str, Any] = _nfc(built or {})
+    # Every text is in NFC already: each leaf normalises its own (`Expr.build`).
+    payload: dict[str, Any] = built or {}
     refs = attachment_refs(state)
     if ctx is None:
         return CaseResult(key, True, payload, (), refs, source)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import math
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -285,7 +286,7 @@ class Expr(Node):
 
     def combine(self, scope: Scope, state: BuildState, pointer: str) -> Any:
         """concat: the parts' texts joined (None if all are empty); coalesce: the first given."""
-        values = [part.build(scope, state, pointer) for part in self.parts]
+        values = [part.value(scope, state, pointer) for part in self.parts]
         if self.kind == "coalesce":
             return next((v for v in values if v is not None), None)
         given = [v for v, p in zip(values, self.parts, strict=True) if p.kind != "const" and v]
@@ -337,6 +338,12 @@ class Expr(Node):
         return value
 
     def build(self, scope: Scope, state: BuildState, pointer: str) -> Any:
+        # NFC at the leaf, where the text is made: a walk over the finished payload cost
+        # a copy of every object and list of every case.
+        return nfc(self.value(scope, state, pointer))
+
+    def value(self, scope: Scope, state: BuildState, pointer: str) -> Any:
+        """The value read, transformed and checked, before NFC (a concat's part, a case key)."""
         if self.when is not None and not self.when.test(scope, state, pointer):
             return self.default  # `when` + `default` reads as if/else
         if self.kind in {"concat", "coalesce"}:
@@ -443,6 +450,25 @@ class Expr(Node):
             return None
         state.attachments.setdefault((name, kind), []).append(pointer)
         return {"type": kind, "filnavn": name}
+
+
+_NOT_TEXT = frozenset({int, float, bool, type(None)})
+
+
+def nfc(value: Any) -> Any:
+    """`value` with every text in Unicode NFC: `å` typed as a + ring is the same name as `å`."""
+    kind = type(value)
+    if kind is str:
+        return unicodedata.normalize("NFC", value)
+    if kind in _NOT_TEXT:
+        return value
+    if isinstance(value, str):
+        return unicodedata.normalize("NFC", value)
+    if isinstance(value, dict):
+        return {k: nfc(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [nfc(v) for v in value]
+    return value
 
 
 def _text_of(value: Any) -> str:

@@ -3,7 +3,7 @@
     parse_begjaering(payload, version) -> Begjaering     raises CaseError when invalid
     check_structure(payload, version) -> list[ModelIssue] never raises
     check_normalised(data, version) -> list[ModelIssue]  the same, for normalise's output
-    normalise(payload) -> dict                           §2.10 alternative spellings
+    normalise(payload) -> dict                           §2.10 spellings, copied where renamed
 
 Pydantic's ValidationError is translated here and nowhere else, into `ModelIssue`s
 with our own documented codes (docs/rules.md) and JSON pointers into the payload.
@@ -104,7 +104,12 @@ _STR_ONLY = frozenset({str})
 
 
 def normalise(payload: Any) -> Any:
-    """A copy with §2.10 alternative spellings renamed to ours (unless ours is present too)."""
+    """`payload` with §2.10 alternative spellings renamed to ours (unless ours is present too).
+
+    An object or array is copied only where something under it is renamed; the rest is
+    returned as it is (callers only read it). A mapping's output has nothing to rename,
+    and copying all of it cost a dict or list per node of every case.
+    """
     if (
         type(payload) is dict
         and _RENAME.keys().isdisjoint(payload)
@@ -112,10 +117,17 @@ def normalise(payload: Any) -> Any:
     ):
         # The usual object: text keys, none to rename (both tests run in C). A loop, not
         # a comprehension: that would cost a second stack frame per level of nesting.
-        copied: dict[str, Any] = {}
+        changed: dict[str, Any] | None = None
         for key, value in payload.items():
-            copied[key] = value if type(value) in _SCALARS else normalise(value)
-        return copied
+            if type(value) not in _SCALARS:
+                new = normalise(value)
+                if new is not value:
+                    if changed is None:
+                        changed = {}
+                    changed[key] = new
+        if changed is None:
+            return payload
+        return {key: changed.get(key, value) for key, value in payload.items()}
     if type(payload) is dict or isinstance(payload, Mapping):
         out: dict[str, Any] = {}
         for key, value in payload.items():
@@ -124,6 +136,16 @@ def normalise(payload: Any) -> Any:
                 canon = key  # both given: keep it, the model reports the unknown one
             out[canon] = value if type(value) in _SCALARS else normalise(value)
         return out
+    if type(payload) is list:
+        copied: list[Any] | None = None
+        for i, value in enumerate(payload):
+            if type(value) not in _SCALARS:
+                new = normalise(value)
+                if new is not value:
+                    if copied is None:
+                        copied = list(payload)
+                    copied[i] = new
+        return payload if copied is None else copied
     if isinstance(payload, list):
         return [v if type(v) in _SCALARS else normalise(v) for v in payload]
     return payload

@@ -111,7 +111,7 @@ def _sorted(findings: list[Finding]) -> list[Finding]:
 
 def validate(payload: Mapping[str, Any], ctx: ProvingContext) -> list[Finding]:
     """Check one begjæring; an empty list means it passes everything decidable locally."""
-    # One normalised copy serves the model check and the rules (it was made twice).
+    # One normalised document serves the model check and the rules (it was made twice).
     doc = normalise(payload)
     findings = [Finding(i.code, i.message, i.location) for i in check_normalised(doc, ctx.version)]
     if not isinstance(doc, Mapping):  # callers pass whatever JSON they read

@@ -119,16 +119,33 @@ def _finding(
     return Finding(rule, info.explain(*args, **values), location, server)
 
 
-def _objects(node: Any, path: Path, out: list[tuple[Path, Mapping[str, Any]]]) -> None:
+# (nearest key, path, text) of one string of the payload.
+Text = tuple[str, Path, str]
+
+
+def _walk(
+    node: Any,
+    key: str,
+    path: Path,
+    objects: list[tuple[Path, Mapping[str, Any]]],
+    texts: list[Text],
+) -> None:
+    """Every object and every string under `node` (an object or array), in one walk."""
     if is_object(node):
-        out.append((path, node))
-        for key, child in node.items():
-            if type(child) not in SCALARS:
-                _objects(child, (*path, key), out)
+        objects.append((path, node))
+        for name, child in node.items():
+            kind = type(child)
+            if kind is str:
+                texts.append((str(name), (*path, name), child))
+            elif kind not in SCALARS:
+                _walk(child, str(name), (*path, name), objects, texts)
     elif isinstance(node, list):
         for i, child in enumerate(node):
-            if type(child) not in SCALARS:
-                _objects(child, (*path, i), out)
+            kind = type(child)
+            if kind is str:
+                texts.append((key, (*path, i), child))
+            elif kind not in SCALARS:
+                _walk(child, key, (*path, i), objects, texts)
 
 
 class Emitter:
@@ -138,20 +155,32 @@ class Emitter:
         self.ctx = ctx
         self.findings: list[Finding] = []
         self._where: set[str] = set()
-        self._objects: tuple[Any, list[tuple[Path, Mapping[str, Any]]]] | None = None
+        self._walked: tuple[Any, list[tuple[Path, Mapping[str, Any]]], list[Text]] | None = None
 
     def objects(self, doc: Any) -> list[tuple[Path, Mapping[str, Any]]]:
         """Every JSON object in `doc` (through objects and arrays), depth first, with its path.
 
-        Collected once per validate(): the checks that look everywhere (identifiers,
-        amounts) shared one walk instead of two. The path stays a tuple until a finding
-        needs its pointer (a pointer string for every node was half of validate()'s cost).
+        Collected once per validate(), in the same walk as `texts`: the checks that look
+        everywhere (identifiers, amounts, characters) share one walk instead of three.
+        The path stays a tuple until a finding needs its pointer (a pointer string for
+        every node was half of validate()'s cost).
         """
-        if self._objects is None or self._objects[0] is not doc:
-            found: list[tuple[Path, Mapping[str, Any]]] = []
-            _objects(doc, (), found)
-            self._objects = (doc, found)
-        return self._objects[1]
+        return self._walk(doc)[1]
+
+    def texts(self, doc: Any) -> list[Text]:
+        """Every string in `doc` with its path and nearest key (an array's items: its key)."""
+        return self._walk(doc)[2]
+
+    def _walk(self, doc: Any) -> tuple[Any, list[tuple[Path, Mapping[str, Any]]], list[Text]]:
+        if self._walked is None or self._walked[0] is not doc:
+            objects: list[tuple[Path, Mapping[str, Any]]] = []
+            texts: list[Text] = []
+            if isinstance(doc, str):
+                texts.append(("", (), doc))
+            else:
+                _walk(doc, "", (), objects, texts)
+            self._walked = (doc, objects, texts)
+        return self._walked
 
     def active(self, rule: str) -> bool:
         """True when `rule` runs under the context's model version."""

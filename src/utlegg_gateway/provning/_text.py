@@ -18,7 +18,7 @@ from datetime import date
 from typing import Any
 
 from utlegg_gateway.model.pointer import pointer
-from utlegg_gateway.provning._emit import SCALARS, Emitter, Path, as_date
+from utlegg_gateway.provning._emit import Emitter, as_date
 
 __all__ = ["check_text"]
 
@@ -43,30 +43,6 @@ _TEXT_MAX = 4000
 _EARLIEST = date(1900, 1, 1)
 
 
-def _strings(
-    node: Any, key: str, path: tuple[str | int, ...], out: list[tuple[str, Path, str]]
-) -> None:
-    """Append (nearest key, path, text) for every string under `node`."""
-    # The path stays a tuple: a pointer is made only for a finding (it was a fifth of
-    # check_text's cost, made for every text of every case).
-    if type(node) is dict or (type(node) not in SCALARS and isinstance(node, Mapping)):
-        for k, value in node.items():
-            kind = type(value)
-            if kind is str:
-                out.append((str(k), (*path, str(k)), value))
-            elif kind not in SCALARS:
-                _strings(value, str(k), (*path, str(k)), out)
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            kind = type(value)
-            if kind is str:
-                out.append((key, (*path, i), value))
-            elif kind not in SCALARS:
-                _strings(value, key, (*path, i), out)
-    elif isinstance(node, str):
-        out.append((key, path, node))
-
-
 def _bad_character(value: str, identifier: bool) -> str | None:
     """The first character this value may not hold, as U+XXXX NAME; None when clean."""
     # isprintable() is false for every character refused below (Cc, Cf — the bidi marks
@@ -89,9 +65,7 @@ def _bad_character(value: str, identifier: bool) -> str | None:
 
 def check_text(doc: Mapping[str, Any], em: Emitter) -> None:
     """UGYLDIG_TEGN, UPLAUSIBEL_DATO and UPLAUSIBEL_LENGDE over every text of the payload."""
-    texts: list[tuple[str, Path, str]] = []
-    _strings(doc, "", (), texts)
-    for key, path, value in texts:
+    for key, path, value in em.texts(doc):
         bad = _bad_character(value, key in _IDENTIFIER_KEYS)
         if bad is not None:
             em.add("UGYLDIG_TEGN", pointer(*path), felt=key, tegn=bad)
