@@ -414,12 +414,20 @@ class Expr(Node):
     ) -> None:
         # A column read for a whole case or group is repeated on each of its rows; rows
         # that disagree would otherwise be resolved silently by taking the first.
-        def at(row: Row) -> str:
-            return row.values[self.ref].strip() if self.ref < len(row.values) else ""
+        ref = self.ref
 
-        first = at(rows[0])
+        def at(row: Row) -> str:
+            return row.values[ref].strip() if ref < len(row.values) else ""
+
+        # The rows nearly always hold the very same text: one comparison per row, and
+        # the stripped values only where two differ (this ran for every column of a case).
+        head = rows[0].values
+        raw = head[ref] if ref < len(head) else ""
         for row in rows[1:]:
-            other = at(row)
+            values = row.values
+            if (values[ref] if ref < len(values) else "") == raw:
+                continue
+            first, other = at(rows[0]), at(row)
             if other != first:
                 state.issue(
                     "inconsistent-rows",

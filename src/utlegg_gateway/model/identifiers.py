@@ -10,6 +10,7 @@ so refuses Tenor's synthetic identities (month + 80); the date rules are written
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from enum import Enum
 
@@ -120,6 +121,10 @@ def is_synthetic_orgnr(number: str) -> bool:
     return number[:1] not in ("8", "9")
 
 
+# The files of one agency repeat a few organisation numbers (its own, its clients') in
+# every case: stdnum's check ran 8 times per case. Public register numbers, so keeping
+# some in memory is harmless; personal numbers are not cached.
+@functools.lru_cache(maxsize=4096)
 def check_orgnr(number: str, environment: Environment) -> str | None:
     """Why `number` is not a usable organisasjonsnummer here, or None when it is."""
     if len(number) != 9 or not _DIGITS.match(number):
