@@ -63,7 +63,13 @@ async def _terminate(journal: JournalSettings, lease: InstanceLease) -> None:
     async with await psycopg.AsyncConnection.connect(
         journal.url, password=journal.password.read(), autocommit=True
     ) as admin:
-        await admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        # With a timeout the call returns only once the backend has gone and its advisory
+        # locks with it; without one it returns at the signal, and a takeover at once
+        # could still find the name lock held (seen once in CI).
+        ended = await (
+            await admin.execute("SELECT pg_terminate_backend(%s, 10000)", (pid,))
+        ).fetchone()
+        assert ended == (True,)
 
 
 def test_a_live_name_is_refused_and_a_restart_raises_the_generation(

@@ -319,7 +319,8 @@ def test_a_lost_connection_is_made_again_and_its_slots_count_as_freed(
             async with await psycopg.AsyncConnection.connect(
                 str(cluster_journal.url), password=_password(cluster_journal), autocommit=True
             ) as admin:
-                await admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+                # Wait for the backend to go, so its slots are freed before they are counted.
+                await admin.execute("SELECT pg_terminate_backend(%s, 10000)", (pid,))
             new = await asyncio.wait_for(gate.acquire(), timeout=10)
             assert session.connection_pid not in (None, pid)
             # Only the new connection's slot is held now.
