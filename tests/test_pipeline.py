@@ -282,6 +282,49 @@ def test_xml_broken_after_its_good_cases_answers_every_case(
     assert [p.name for p in (tmp_path / "failed").rglob("*") if p.is_file()] == [name]
 
 
+def test_a_key_used_twice_in_one_file_refuses_the_second_and_answers_every_case(
+    tmp_path: Path, sandbox: Any, credentials: Any, while_mapping: bool
+) -> None:
+    """The XML sample with its second Sak repeated (same saksnr, later date): the first two
+    go to ELAN once each; the repeat is refused locally under a name of its own, so the
+    journal and the receipt hold three cases. Before, the journal's (file, key) match made
+    the repeat the first case again, and `once` died on a second upload of one case."""
+    config = _config(tmp_path, sandbox, credentials, runner={"submit_while_mapping": while_mapping})
+    inbox = _inbox(tmp_path, "xml-sak")
+    drop_attachments("xml-sak", inbox)
+    text = FORMATS["xml-sak"].read_text("latin-1")
+    start = text.index('<in:Sak saksnr="IB-2025-000311"')
+    end = text.index("</in:Sak>", start) + len("</in:Sak>")
+    repeat = text[start:end].replace('begjaert="2025-10-01"', 'begjaert="2025-10-02"')
+    source = tmp_path / "inkassonett_20251003.xml"
+    source.write_text(text[:end] + "\n  " + repeat + text[end:], "latin-1")
+    drop_renamed(source, inbox)
+
+    assert _once(config).exit_code == 1
+
+    submits = [s for s in sandbox.admin.submissions() if s["operation"] == "submit"]
+    assert len(submits) == 2
+    assert held_cases(sandbox) == sorted(SAMPLE_CASES)
+    name = source.name
+    got = {c["innsenderReferanse"]: c for c in receipt(tmp_path / "outbox", name)["cases"]}
+    again = "IB-2025-000311 (again, /Utleggsbatch/Sak[3] (line 88))"
+    assert sorted(got) == sorted([*SAMPLE_CASES, again])
+    assert {got[k]["status"] for k in SAMPLE_CASES} == {"accepted"}
+    assert got[again]["status"] == "rejected"
+    [error] = got[again]["errors"]
+    assert error["rule"] == "duplicate-case-key"
+    assert error["source"] == {"element": "/Utleggsbatch/Sak[3]"}
+    assert "earlier case of this file (line 47)" in error["message"]
+    path = load_settings(config, environ={}).journal.path
+    rows = journal_rows(path, "SELECT key, state FROM cases ORDER BY id")
+    assert rows == [
+        ("IB-2025-000127", "accepted"),
+        ("IB-2025-000311", "accepted"),
+        (again, "rejected_local"),
+    ]
+    assert name in archived(tmp_path)
+
+
 def test_journal_records_intent_before_the_submit(
     tmp_path: Path, sandbox: Any, credentials: Any
 ) -> None:

@@ -100,20 +100,63 @@ def map_file(
 ) -> Iterator[CaseResult]:
     """Map every case of a source file and validate it on its own; bad cases never stop others."""
     if workers > 1:
-        return parallel_results(path, spec, ctx, workers)
-    return _results_from(path, spec, ctx, 0)
+        return _unique_keys(parallel_results(path, spec, ctx, workers))
+    return _unique_keys(_results_from(path, spec, ctx, 0))
 
 
 def build_file(path: Path, spec: MappingSpec, *, workers: int = 1) -> Iterator[CaseResult]:
     """Like `map_file` without prøving: `ok` means the mapping itself found no problem."""
     if workers > 1:
-        return parallel_results(path, spec, None, workers)
-    return _results_from(path, spec, None, 0)
+        return _unique_keys(parallel_results(path, spec, None, workers))
+    return _unique_keys(_results_from(path, spec, None, 0))
+
+
+def _unique_keys(results: Generator[CaseResult, None, None]) -> Generator[CaseResult, None, None]:
+    """Each key once per file: a later case with a key already used fails, under a name of
+    its own, as `duplicate-case-key`.
+
+    The key names a case in the journal and the outbox: two XML records (or fixed-width
+    case records) with one key would otherwise be one case there, the second lost. The
+    first is kept, as it may already be on its way to ELAN while this one is read. Only
+    the first line of each key is held (about 130 bytes a case), not its location.
+    """
+    first: dict[str, int] = {}
+    try:
+        for result in results:
+            source = result.source
+            line = source.rows[0] if source.rows else source.line or 0
+            earlier = first.get(result.key)
+            if earlier is None:
+                first[result.key] = line
+                yield result
+                continue
+            name = f"{result.key} (again, {source.describe()})"
+            while name in first:
+                name += "'"
+            first[name] = line
+            issue = CaseIssue(
+                "duplicate-case-key",
+                f"the case key {result.key!r} is used by an earlier case of this file "
+                f"(line {earlier}): this case was not sent",
+                None,
+                None,
+                source,
+            )
+            yield dataclasses.replace(
+                result,
+                key=name,
+                ok=False,
+                begjaering=None,
+                errors=(issue, *result.errors),
+                refused_begjaeringsdato=result.begjaeringsdato,
+            )
+    finally:
+        results.close()  # in this thread: a worker pool or parser ends with its reader
 
 
 def _results_from(
     path: Path, spec: MappingSpec, ctx: ProvingContext | None, skip: int
-) -> Iterator[CaseResult]:
+) -> Generator[CaseResult, None, None]:
     """The file's results from its case number `skip` on; the cases before are only read."""
     for position, (scope, key, source, pre) in enumerate(_cases(path, spec)):
         if position >= skip:

@@ -313,12 +313,18 @@ def _group(path: Path, encoding: str, spec: MappingSpec, source: CsvSource) -> I
         for start, values, problem in _read_rows(path, encoding, spec, source, strings):
             row_values = tuple(values)
             key = key_of(start, row_values)
-            number = order.get(key) if key else None
-            if number is None:
-                number = order[key or f"line {start}"] = len(keys)
-                keys.append(key or f"line {start}")
-                if not key:
-                    keyless.add(number)
+            if not key:
+                # Its own case, kept out of `order`: a real key spelt `line N` must not
+                # take this row in, nor this row the rows of that key.
+                number = len(keys)
+                keys.append(f"line {start}")
+                keyless.add(number)
+            else:
+                known = order.get(key)
+                if known is None:
+                    known = order[key] = len(keys)
+                    keys.append(key)
+                number = known
             rows.append((number, start, row_values, problem))
             if len(rows) >= SPILL_ROWS:
                 spill = spill or _Spill(path)
@@ -331,6 +337,9 @@ def _group(path: Path, encoding: str, spec: MappingSpec, source: CsvSource) -> I
         if spill is not None:
             spill.discard()  # a decoding retry or an error: the runs are of no use
         raise
+    for number in keyless:
+        while keys[number] in order:  # a real key spelt `line N`: the keyless row yields
+            keys[number] += " (no key)"
     if spill is None:
         rows.sort(key=itemgetter(0))  # stable: a case's rows stay in file order
         return _cases(rows, keys, keyless)
