@@ -430,7 +430,12 @@ class Pipeline:
                     break
                 found += len(batch)
                 self.progress.cases_found(record.name, found)
-                for case in self._record_cases(record, batch):
+                # Recorded off the loop too: a batch's commit (and its per-case look-up of
+                # an accepted original) would hold every call in flight meanwhile.
+                recorded = await loop.run_in_executor(
+                    self._mapper, self._record_cases, record, batch
+                )
+                for case in recorded:
                     if case.state in CASE_END_STATES:
                         self.progress.case_finished(record.name, case_outcome(case.state))
                     elif (
