@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from utlegg_gateway.config import JournalSettings
-from utlegg_gateway.errors import ErrorEntry, JournalError
+from utlegg_gateway.errors import ErrorEntry, JournalError, TransitionError
 from utlegg_gateway.journal import open_journal
 from utlegg_gateway.journal._core import SqlJournal
 from utlegg_gateway.journal.sqlite import (
@@ -168,7 +168,7 @@ def test_writers_meeting_at_the_lock_share_one_commit_and_a_failed_one_is_undone
             time.sleep(0.001)
     for t in threads:
         t.join(30)
-    assert list(errors) == [3] and isinstance(errors[3], JournalError)
+    assert list(errors) == [3] and isinstance(errors[3], TransitionError)
     assert statements.count("COMMIT") == 1
     sqlite_journal._conn.set_trace_callback(None)
     with sqlite3.connect(sqlite_journal.path) as other:
@@ -242,10 +242,17 @@ def test_file_transitions_are_recorded_with_times(journal: SqlJournal, clock: Cl
 def test_illegal_transition_is_refused_and_changes_nothing(journal: SqlJournal) -> None:
     """A transition outside the state machine raises and leaves state and history as they were."""
     f = journal.register_file(inbox="krav", name="a.csv", sha256="00" * 32, size=1)
-    with pytest.raises(JournalError):
+    with pytest.raises(TransitionError, match="claimed -> done is not allowed") as err:
         journal.set_file_state(f.id, FileState.DONE)
+    # Not a JournalError: the journal is sound, so only this file fails, not the run.
+    assert not isinstance(err.value, JournalError)
+    assert err.value.code == "illegal-transition" and err.value.field == "state"
     assert journal.file(f.id).state is FileState.CLAIMED
     assert len(journal.transitions("file", f.id)) == 1
+    cid = _case(journal, f.id)
+    with pytest.raises(TransitionError, match="new -> accepted is not allowed"):
+        journal.set_case_state(cid, CaseState.ACCEPTED)
+    assert journal.case(cid).state is CaseState.NEW
 
 
 def test_add_case_is_idempotent_per_file_and_key(journal: SqlJournal) -> None:

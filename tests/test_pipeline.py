@@ -28,6 +28,7 @@ from utlegg_gateway.config import load_settings
 from utlegg_gateway.demo import write_gateway_config
 from utlegg_gateway.gateway import pipeline
 from utlegg_gateway.gateway.runner import run_once
+from utlegg_gateway.journal._core import SqlJournal
 from utlegg_gateway.journal.sqlite import CaseState, Journal
 from utlegg_gateway.operations import replay_file
 from utlegg_gateway.provning import RULES
@@ -322,6 +323,49 @@ def test_a_key_used_twice_in_one_file_refuses_the_second_and_answers_every_case(
         ("IB-2025-000311", "accepted"),
         (again, "rejected_local"),
     ]
+    assert name in archived(tmp_path)
+
+
+def test_a_forbidden_state_change_fails_its_case_and_not_the_run(
+    tmp_path: Path, sandbox: Any, credentials: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug that asks the journal for a transition its state machine forbids fails that
+    one case (receipt: `illegal-transition`); the file's other case is sent and the run
+    ends normally. Before, the refusal was a JournalError and `once` died (exit 2) with
+    the file unanswered, as the key clash of one file did.
+
+    No real trigger is known any more, so the bug is injected: the journal is asked to
+    move the first case from `uploading` back to `new` instead of to `submitting`. The
+    refusal itself is the real journal's."""
+    first, other = sorted(SAMPLE_CASES)
+    real = SqlJournal.set_case_state
+
+    def buggy(self: SqlJournal, case_id: int, state: CaseState, **kw: Any) -> Any:
+        if state is CaseState.SUBMITTING and self.case(case_id).key == first:
+            return real(self, case_id, CaseState.NEW)
+        return real(self, case_id, state, **kw)
+
+    monkeypatch.setattr(SqlJournal, "set_case_state", buggy)
+    config = _config(tmp_path, sandbox, credentials)
+    inbox = _inbox(tmp_path, "xml-sak")
+    drop_attachments("xml-sak", inbox)
+    drop_renamed(FORMATS["xml-sak"], inbox)
+
+    assert _once(config).exit_code == 1
+
+    submits = [s for s in sandbox.admin.submissions() if s["operation"] == "submit"]
+    assert len(submits) == 1
+    name = FORMATS["xml-sak"].name
+    got = {c["innsenderReferanse"]: c for c in receipt(tmp_path / "outbox", name)["cases"]}
+    assert sorted(got) == sorted(SAMPLE_CASES)
+    assert got[other]["status"] == "accepted"
+    assert got[first]["status"] == "failed"
+    [error] = got[first]["errors"]
+    assert error["rule"] == "illegal-transition" and error["origin"] == "gateway"
+    assert "uploading -> new is not allowed" in error["message"]
+    path = load_settings(config, environ={}).journal.path
+    rows = journal_rows(path, "SELECT key, state FROM cases ORDER BY key")
+    assert rows == [(first, "failed"), (other, "accepted")]
     assert name in archived(tmp_path)
 
 

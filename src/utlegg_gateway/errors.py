@@ -24,6 +24,7 @@ attributes, not only text, so receipts and the journal can store them as data.
     ├── JournalError               the SQLite journal failed                    (exit 2)
     ├── InboxError / OutboxError   file-system trouble in the folders          (exit 1)
     ├── InternalError              an unforeseen error in one file or case: that one fails
+    │   └── TransitionError        a state change the state machine forbids (a bug)
     └── LockHeldError              another run holds the lock                  (exit 3)
 
 Errors from httpx, sqlite3, lxml and pydantic are translated into this tree in exactly
@@ -72,6 +73,7 @@ __all__ = [
     "Place",
     "SandboxNotInstalledError",
     "SourceError",
+    "TransitionError",
     "UnsafeSourceError",
     "UsageError",
 ]
@@ -322,6 +324,14 @@ class InternalError(GatewayError):
     or case: that one is answered as failed with a short reason; the others go on."""
 
     code = "internal-error"
+
+
+class TransitionError(InternalError):
+    """A file or case was asked to move to a state its state machine forbids: a bug in
+    the step that asked. The journal refused before writing anything, so it is sound and
+    only that file or case fails; a JournalError would stop the whole run."""
+
+    code = "illegal-transition"
 
 
 class LockHeldError(GatewayError):

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol, Self
 
-from utlegg_gateway.errors import ErrorEntry, JournalError
+from utlegg_gateway.errors import ErrorEntry, JournalError, TransitionError
 from utlegg_gateway.journal.states import (
     CASE_END_STATES,
     CASE_TRANSITIONS,
@@ -281,7 +281,7 @@ class SqlJournal(ABC):
                 raise JournalError(f"no file with id {file_id} in the journal", value=str(file_id))
             current = FileState(row["state"])
             if state not in FILE_TRANSITIONS[current]:
-                raise JournalError(
+                raise TransitionError(
                     f"file {file_id}: {current.value} -> {state.value} is not allowed",
                     field="state",
                     value=state.value,
@@ -445,7 +445,7 @@ class SqlJournal(ABC):
                 raise JournalError(f"no case with id {case_id} in the journal", value=str(case_id))
             current = CaseState(row["state"])
             if state not in CASE_TRANSITIONS[current]:
-                raise JournalError(
+                raise TransitionError(
                     f"case {case_id}: {current.value} -> {state.value} is not allowed",
                     field="state",
                     value=state.value,
