@@ -54,7 +54,8 @@ _SANDBOX = """
 import sys, json
 from pathlib import Path
 from utlegg_gateway.sandbox import SandboxOptions, running_sandbox, write_credentials
-creds = write_credentials(Path(sys.argv[1]))
+kw = {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(sys.argv[3]).items()}
+creds = write_credentials(Path(sys.argv[1]), **kw)
 options = SandboxOptions(scanning_seconds=0.0, **json.loads(sys.argv[2]))
 with running_sandbox(options, credentials=[creds], fast=True) as sb:
     print(json.dumps({"url": sb.url, "issuer": sb.issuer, "token_endpoint": sb.token_endpoint,
@@ -78,14 +79,26 @@ SANDBOXES: dict[str, dict[str, Any]] = {
 }
 
 
-def _start_sandbox(root: Path, options: dict[str, Any]) -> tuple[subprocess.Popen[str], _Obj, _Obj]:
+def _start_sandbox(
+    root: Path, options: dict[str, Any], credentials: dict[str, Any] | None = None
+) -> tuple[subprocess.Popen[str], _Obj, _Obj]:
+    """The sandbox (fast: httptools, uvloop) in a process of its own, so that it does not
+    share the client's GIL; `options` for SandboxOptions, `credentials` for
+    write_credentials. Ends when the returned process's stdin is closed."""
     try:
         import httptools  # noqa: F401 - only checked for: the sandbox subprocess imports them
         import uvloop  # noqa: F401
     except ImportError:
         sys.exit("the benchmark's sandbox needs the bench extra: pip install -e '.[dev,bench]'")
     proc = subprocess.Popen(
-        [sys.executable, "-c", _SANDBOX, str(root / "creds"), json.dumps(options)],
+        [
+            sys.executable,
+            "-c",
+            _SANDBOX,
+            str(root / "creds"),
+            json.dumps(options),
+            json.dumps(credentials or {}),
+        ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
