@@ -8,8 +8,9 @@ server, tests/_postgres.py) and a fresh folder tree; T tenants, each a customer
 organisation of the vendor filing through its Altinn system user, each with one CSV file
 of `--cases` cases (its own organisation as innsender) and the PDFs they name; I
 `utlegg-gateway run` daemons with `cluster.enabled` and their own instance names, sharing
-the folders and the journal. The sandbox runs in its own process and delays every upload,
-attachment-status and submit call by `--latency` seconds.
+the folders and the journal. The sandbox runs in its own process (httptools and uvloop:
+the `bench` extra) and answers every upload, attachment-status and submit call
+`--latency` seconds after it arrived, its own work inside that time (`latency:`).
 
 Cases/s is taken from the journal: first case recorded → last case ended (so start-up
 is not counted). The ceiling is the organisations' slots: ELAN allows 5 calls in flight
@@ -38,34 +39,17 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 import psycopg  # noqa: E402
+from bench_gateway import _Obj, _start_sandbox  # noqa: E402
 from tests import _postgres  # noqa: E402
 from tests.cluster._two_instances import write_vendor_config  # noqa: E402
 from tests.e2e._support import drop_attachments, make_batch  # noqa: E402
 
 from utlegg_gateway.demo import DEMO_ORGNR  # noqa: E402
 
-_SANDBOX = """
-import sys, json
-from pathlib import Path
-from utlegg_gateway.sandbox import SandboxOptions, running_sandbox, write_credentials
-orgs = tuple(json.loads(sys.argv[2]))
-creds = write_credentials(Path(sys.argv[1]), systemuser_orgs=orgs)
-with running_sandbox(SandboxOptions(scanning_seconds=0.0), credentials=[creds]) as sb:
-    print(json.dumps({"url": sb.url, "issuer": sb.issuer, "token_endpoint": sb.token_endpoint,
-                      "elan_base_url": sb.elan_base_url, "client_id": creds.client_id,
-                      "orgnr": creds.orgnr, "pkcs12_file": str(creds.pkcs12_file),
-                      "password_file": str(creds.password_file)}), flush=True)
-    sys.stdin.read()
-"""
-
 _DELAYED = ("upload", "attachment_status", "submit")
-
-
-class _Obj:
-    def __init__(self, **kw: Any) -> None:
-        self.__dict__.update(kw)
 
 
 def customer_orgs(n: int) -> list[str]:
@@ -73,17 +57,6 @@ def customer_orgs(n: int) -> list[str]:
     from utlegg_gateway.demo import _customer_orgnr
 
     return [_customer_orgnr(k) for k in range(1, n + 1)]
-
-
-def _start_sandbox(root: Path, orgs: list[str]) -> tuple[subprocess.Popen[str], _Obj]:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _SANDBOX, str(root / "creds"), json.dumps(orgs)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    return proc, _Obj(**json.loads(proc.stdout.readline()))
 
 
 def _vendor_config(
@@ -143,7 +116,7 @@ def run_configuration(
     from utlegg_gateway.sandbox import SandboxAdmin
 
     orgs = customer_orgs(tenants)
-    proc, sandbox = _start_sandbox(root, orgs)
+    proc, sandbox, _ = _start_sandbox(root, {}, {"systemuser_orgs": orgs})
     database = server.create_database()
     secret = root / "journal-password"
     secret.write_text(_postgres.PASSWORD + "\n")
@@ -152,7 +125,8 @@ def run_configuration(
     try:
         config = _vendor_config(root, sandbox, orgs, journal, args.latency)
         admin = SandboxAdmin(sandbox.url)
-        delay = {"probability": 1.0, "actions": [f"delay:{args.latency}"]}
+        # `latency:`: answered `latency` after arrival, the sandbox's work inside it.
+        delay = {"probability": 1.0, "actions": [f"latency:{args.latency}"]}
         admin.set_faults(dict.fromkeys(_DELAYED, delay))
         _drop(root, orgs, args.cases)
         started = time.perf_counter()

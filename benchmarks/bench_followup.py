@@ -4,14 +4,15 @@
         [--latency 0.05] [--submissions 500]
 
 Submits N cases (the official model 1.1 example under new references) to a sandbox on
-loopback, with `--letters` of them getting a rettebrev in Dialogporten, then measures
+loopback (its own process, httptools and uvloop: the `bench` extra), with `--letters` of them getting a rettebrev in Dialogporten, then measures
 (wall time, one run):
 
 The client and the sandbox count one pool of 5 calls in flight for all ELAN APIs of the
 organisation (`concurrency_scope: organisation`, the stricter reading), so status polling
 and submission share the 5 slots:
 
-1. one status round over all N with `--latency` s on every Status på sak call;
+1. one status round over all N, every Status på sak call answered `--latency` s after it
+   arrived (`latency:`, the sandbox's work inside that time);
 2. the same round again while `--submissions` cases are uploaded and submitted at the same
    time (the same latency on every upload and submit);
 3. one Dialogporten round fetching every letter (dialog, transmissions, PDF, files written
