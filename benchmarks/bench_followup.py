@@ -4,8 +4,8 @@
         [--latency 0.05] [--submissions 500]
 
 Submits N cases (the official model 1.1 example under new references) to a sandbox on
-loopback (its own process, httptools and uvloop: the `bench` extra), with `--letters` of them getting a rettebrev in Dialogporten, then measures
-(wall time, one run):
+loopback (its own process, httptools and uvloop: the `bench` extra), with `--letters` of
+them getting a rettebrev in Dialogporten, then measures (wall time, one run):
 
 The client and the sandbox count one pool of 5 calls in flight for all ELAN APIs of the
 organisation (`concurrency_scope: organisation`, the stricter reading), so status polling

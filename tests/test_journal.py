@@ -253,6 +253,11 @@ def test_illegal_transition_is_refused_and_changes_nothing(journal: SqlJournal) 
     with pytest.raises(TransitionError, match="new -> accepted is not allowed"):
         journal.set_case_state(cid, CaseState.ACCEPTED)
     assert journal.case(cid).state is CaseState.NEW
+    journal.set_case_state(cid, CaseState.UPLOADING)
+    with pytest.raises(TransitionError, match="retry_wait needs next_attempt_at"):
+        journal.set_case_state(cid, CaseState.RETRY_WAIT)
+    assert journal.case(cid).state is CaseState.UPLOADING
+    assert len(journal.transitions("case", cid)) == 2
 
 
 def test_add_case_is_idempotent_per_file_and_key(journal: SqlJournal) -> None:
@@ -317,7 +322,7 @@ def test_the_intent_and_submitting_state_are_one_commit(
         f = j.register_file(inbox="krav", name="a.csv", sha256="00" * 32, size=1)
         cid = _case(j, f.id)
         j.set_case_state(cid, CaseState.UPLOADING)
-        with pytest.raises(JournalError):
+        with pytest.raises(TransitionError, match="needs its meldingsid"):
             j.set_case_state(cid, CaseState.SUBMITTING, intent="submit")  # no meldingsid
         assert j.case(cid).state is CaseState.UPLOADING
         assert j.intents(cid) == []

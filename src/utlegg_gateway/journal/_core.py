@@ -451,7 +451,7 @@ class SqlJournal(ABC):
                     value=state.value,
                 )
             if state is C.RETRY_WAIT and next_attempt_at is None:
-                raise JournalError("retry_wait needs next_attempt_at", field="next_attempt_at")
+                raise TransitionError("retry_wait needs next_attempt_at", field="next_attempt_at")
             sets: list[str] = ["state = ?", "updated_at = ?", "next_attempt_at = ?"]
             args: list[Any] = [
                 state.value,
@@ -490,7 +490,7 @@ class SqlJournal(ABC):
             tx.run(f"UPDATE cases SET {', '.join(sets)} WHERE id = ?", (*args, case_id))  # noqa: S608 -- column names are literals above, values are bound
             if intent is not None:
                 if meldingsid is None:
-                    raise JournalError("an intent needs its meldingsid", field="meldingsid")
+                    raise TransitionError("an intent needs its meldingsid", field="meldingsid")
                 tx.run(
                     "INSERT INTO intents (case_id, operation, meldingsid, at) VALUES (?, ?, ?, ?)",
                     (case_id, intent, meldingsid, now),
