@@ -19,8 +19,8 @@ from utlegg_gateway.cluster._lease import InstanceLease
 from utlegg_gateway.cluster._session import ClusterDatabase
 from utlegg_gateway.config import JournalSettings
 from utlegg_gateway.errors import InstanceNameInUseError, LeaseLostError
-from utlegg_gateway.folders.work import Inbox
-from utlegg_gateway.journal import open_journal
+from utlegg_gateway.folders.work import Inbox, Takeover
+from utlegg_gateway.journal import JournalStore, open_journal
 from utlegg_gateway.journal.sqlite import FileState
 
 pytestmark = pytest.mark.postgres
@@ -38,15 +38,17 @@ def _lease(journal: JournalSettings, name: str) -> InstanceLease:
 
 
 class _Taker:
-    """A takeover callback that records whom it took over and says it moved `moves`."""
+    """A takeover callback that records whom it took over and says it moved `moves` and
+    had to leave `left`."""
 
-    def __init__(self, *, moves: int) -> None:
+    def __init__(self, *, moves: int, left: int = 0) -> None:
         self.moves = moves
+        self.left = left
         self.peers: list[str] = []
 
-    def __call__(self, peer: str) -> int:
+    def __call__(self, peer: str) -> tuple[int, int]:
         self.peers.append(peer)
-        return self.moves
+        return self.moves, self.left
 
 
 def _rows(journal: JournalSettings) -> dict[str, int]:
@@ -160,9 +162,10 @@ def _clock() -> datetime:
     return datetime(2026, 12, 6, 2, 0, tzinfo=UTC)
 
 
-def test_a_taken_over_file_moves_with_its_journal_row_and_a_half_done_move_is_adopted(
-    cluster_journal: JournalSettings, tmp_path: Path
-) -> None:
+def _dead_and_taker(
+    cluster_journal: JournalSettings, tmp_path: Path, journal: JournalStore
+) -> tuple[Inbox, Inbox]:
+    """One inbox as the dead instance gw-a and the taker gw-b see it (work/in/<name>/)."""
     settings = instance_settings(
         tmp_path,
         cluster_journal,
@@ -170,14 +173,19 @@ def test_a_taken_over_file_moves_with_its_journal_row_and_a_half_done_move_is_ad
         inboxes=[{"name": "in", "path": str(tmp_path / "drop")}],
     )
     root = tmp_path / "work" / "in"
+    dead, taker = (
+        Inbox(settings.inboxes[0], work=root / name, journal=journal, clock=_clock, root=root)
+        for name in ("gw-a", "gw-b")
+    )
+    return dead, taker
+
+
+def test_a_taken_over_file_moves_with_its_journal_row_and_a_half_done_move_is_adopted(
+    cluster_journal: JournalSettings, tmp_path: Path
+) -> None:
+    root = tmp_path / "work" / "in"
     with open_journal(cluster_journal, clock=_clock) as journal:
-
-        def inbox(instance: str) -> Inbox:
-            return Inbox(
-                settings.inboxes[0], work=root / instance, journal=journal, clock=_clock, root=root
-            )
-
-        dead, taker = inbox("gw-a"), inbox("gw-b")
+        dead, taker = _dead_and_taker(cluster_journal, tmp_path, journal)
         dead.work.mkdir(parents=True)
         moved_file = dead.work / "krav-1.csv"
         moved_file.write_bytes(b"one\n")
@@ -190,7 +198,7 @@ def test_a_taken_over_file_moves_with_its_journal_row_and_a_half_done_move_is_ad
         # A taker killed between its rename and the journal update left this one:
         taker.work.mkdir(parents=True)
         half_done.rename(taker.work / "krav-2.csv")
-        assert taker.take_over("gw-a") == 1
+        assert taker.take_over("gw-a") == Takeover(moved=1, left=0)
         assert not moved_file.exists()
         assert journal.file(first.id).path == str(taker.work / "krav-1.csv")
         assert journal.file(first.id).state is FileState.MAPPING
@@ -206,9 +214,80 @@ def test_a_taken_over_file_moves_with_its_journal_row_and_a_half_done_move_is_ad
         legacy = root / "krav-3.csv"
         legacy.write_bytes(b"three\n")
         third = dead.register(legacy)
-        assert taker.take_over("") == 1
+        assert taker.take_over("") == Takeover(moved=1, left=0)
         assert journal.file(third.id).path == str(taker.work / "krav-3.csv")
-        assert dead.take_over("") == 0
+        assert dead.take_over("") == Takeover(moved=0, left=0)
+
+
+def test_a_file_whose_name_the_taker_holds_waits_and_is_taken_over_once_that_one_is_done(
+    cluster_journal: JournalSettings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An export that always has the same name, claimed by two instances: the dead one's
+    is never moved over the taker's (nor lost); it is moved at a round after the taker's
+    own is archived, with its journal row, and the error is logged once, not per round."""
+    with open_journal(cluster_journal, clock=_clock) as journal:
+        dead, taker = _dead_and_taker(cluster_journal, tmp_path, journal)
+        for inbox, night in ((dead, b"monday\n"), (taker, b"tuesday\n")):
+            inbox.work.mkdir(parents=True)
+            (inbox.work / "utlegg.csv").write_bytes(night)
+        theirs = dead.register(dead.work / "utlegg.csv")
+        ours = taker.register(taker.work / "utlegg.csv")
+
+        with caplog.at_level(logging.ERROR, logger="utlegg_gateway.folders.work"):
+            assert taker.take_over("gw-a") == Takeover(moved=0, left=1)
+            assert taker.take_over("gw-a") == Takeover(moved=0, left=1)
+        assert [r.getMessage() for r in caplog.records].count(
+            "cannot take over a file yet: one of that name is in this work folder; it is"
+            " moved once that one is done"
+        ) == 1
+        assert (dead.work / "utlegg.csv").read_bytes() == b"monday\n"
+        assert (taker.work / "utlegg.csv").read_bytes() == b"tuesday\n"
+        assert journal.file(theirs.id).path == str(dead.work / "utlegg.csv")
+
+        # Ours answered and archived: the next round moves theirs in, its row following.
+        archive = tmp_path / "archive"
+        archive.mkdir()
+        (taker.work / "utlegg.csv").rename(archive / "utlegg.csv")
+        journal.set_file_path(ours.id, archive / "utlegg.csv")
+        assert taker.take_over("gw-a") == Takeover(moved=1, left=0)
+        assert (taker.work / "utlegg.csv").read_bytes() == b"monday\n"
+        assert journal.file(theirs.id).path == str(taker.work / "utlegg.csv")
+        assert [r.id for r in taker.recover()] == [theirs.id]
+
+
+def test_a_peer_with_files_left_stays_on_the_books_until_a_round_moves_them(
+    cluster_journal: JournalSettings,
+) -> None:
+    """A takeover that had to leave files keeps the dead peer's row (lease ended, so the
+    next round tries again) but raises its generation, so the old process, were it to
+    come back, stops; once nothing is left, the row goes."""
+
+    async def run() -> None:
+        a, b = _lease(cluster_journal, "gw-a"), _lease(cluster_journal, "gw-b")
+        await a.start()
+        await b.start()
+        try:
+            generation = _rows(cluster_journal)["gw-a"]
+            await _terminate(cluster_journal, a)
+            await asyncio.sleep(LEASE + 0.2)
+            await b.renew()
+            stuck = _Taker(moves=0, left=1)
+            assert await b.take_over_ended(stuck) == 0
+            assert await b.take_over_ended(stuck) == 0
+            assert stuck.peers == ["gw-a", "gw-a"]  # tried again at the next round
+            assert _rows(cluster_journal)["gw-a"] == generation + 2
+            with pytest.raises(LeaseLostError):
+                await a.renew()  # back from the dead: its lease is not its own any more
+            done = _Taker(moves=1)
+            assert await b.take_over_ended(done) == 1
+            assert set(_rows(cluster_journal)) == {"gw-b"}
+            assert await b.take_over_ended(done) == 0
+            assert done.peers == ["gw-a"]
+        finally:
+            await a.release()
+            await b.release()
+
+    asyncio.run(run())
 
 
 def test_every_cluster_session_asks_the_server_for_keepalives_within_a_lease(

@@ -15,7 +15,9 @@ clock, so the hosts' clocks never matter) and holds a session advisory lock on i
   the dead instance's claimed files into its own work folder (`Inbox.take_over`), then
   deletes the row; the journal tells it, as at a restart, where each file and case
   stands. Both conditions are needed: an ended lease alone may be a slow heartbeat
-  from a live process, and a free lock alone a short network drop.
+  from a live process, and a free lock alone a short network drop. A file it cannot
+  move yet (one of that name is in its own work folder) stays, and so does the row,
+  its generation raised: the next round tries again.
 - A clean stop ends the lease at once, so a peer takes over what was left in work/
   at its next heartbeat instead of a whole lease later.
 
@@ -52,7 +54,8 @@ __all__ = ["InstanceLease", "TakeOver"]
 log = get_logger(__name__)
 
 # Moves a dead instance's files into this one's work folders: returns how many.
-TakeOver = Callable[[str], int]
+# Moves a dead peer's claimed files here: (files moved, files that had to stay there).
+TakeOver = Callable[[str], tuple[int, int]]
 
 _TABLE = """
 CREATE TABLE IF NOT EXISTS gateway_instances (
@@ -256,12 +259,24 @@ class InstanceLease:
             )
             if row is None:
                 return 0
-            moved = take_over(peer)
-            await self._run(conn, "DELETE FROM gateway_instances WHERE name = %s", (peer,))
-            log.warning(
-                "took over a dead instance's work",
-                extra=fields(peer=peer, instance=self.instance, files=moved),
-            )
+            moved, left = take_over(peer)
+            if left:
+                # Files it had to leave (a name already in our work folder) are tried again
+                # at the next round, so the peer stays on the books, lease ended. Its
+                # generation is raised all the same: should the old process come back, its
+                # renewal finds the lease no longer its own and it stops, as when deleted.
+                await self._run(
+                    conn,
+                    "UPDATE gateway_instances SET generation = generation + 1 WHERE name = %s",
+                    (peer,),
+                )
+            else:
+                await self._run(conn, "DELETE FROM gateway_instances WHERE name = %s", (peer,))
+            if moved or not left:
+                log.warning(
+                    "took over a dead instance's work",
+                    extra=fields(peer=peer, instance=self.instance, files=moved, left=left),
+                )
             return moved
         finally:
             await self._run(conn, "SELECT pg_advisory_unlock(%s, 0)", (_name_key(peer),))

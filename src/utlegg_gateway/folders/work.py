@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from utlegg_gateway._logging import fields, get_logger
 from utlegg_gateway.config import InboxSettings
@@ -22,9 +23,21 @@ from utlegg_gateway.folders.inbox import InboxScanner
 from utlegg_gateway.journal import JournalStore
 from utlegg_gateway.journal.sqlite import FILE_END_STATES, FileRecord, FileState
 
-__all__ = ["Inbox"]
+__all__ = ["Inbox", "Takeover"]
 
 log = get_logger(__name__)
+
+
+class Takeover(NamedTuple):
+    """What a takeover of a dead instance's folder did: files moved here, files left there
+    (one of that name is in this work folder; moved at a later round, once ours is done)."""
+
+    moved: int = 0
+    left: int = 0
+
+    def plus(self, other: tuple[int, int]) -> Takeover:
+        """Both counts added (`+` on a tuple would join them)."""
+        return Takeover(self.moved + other[0], self.left + other[1])
 
 
 class Inbox:
@@ -47,6 +60,9 @@ class Inbox:
         self._clock = clock
         self.journal = journal
         self.scanner = InboxScanner(settings, work=work, clock=clock)
+        # (peer, name) of files a takeover had to leave: the error is logged once, not at
+        # every heartbeat's retry.
+        self._left: set[tuple[str, str]] = set()
 
     @property
     def name(self) -> str:
@@ -147,28 +163,35 @@ class Inbox:
             out.append(known)
         return out
 
-    def take_over(self, peer: str) -> int:
+    def take_over(self, peer: str) -> Takeover:
         """Move a dead cluster instance's claimed files into this one's work folder (its
-        name lock held by the caller): how many moved. The rename comes first, the
-        journal's path second; a crash between them is mended by `_adopt`."""
+        name lock held by the caller): how many moved, and how many had to stay. The
+        rename comes first, the journal's path second; a crash between them is mended
+        by `_adopt`."""
         if self.root is None or peer == self.work.name:
-            return 0
+            return Takeover()
         # peer "" is the inbox's own work folder: what a gateway left there before
         # `cluster.enabled` was switched on. Several instances starting at once race
         # for those files by rename, as for a drop.
         source = Inbox(
             self.settings, work=self.root / peer, journal=self.journal, clock=self._clock
         )
-        moved = 0
+        moved = left = 0
         for path in source.work_files():
             target = self.work / path.name
             if target.exists():
-                # Two instances claimed files of one name: leave it for its owner's restart
-                # rather than overwrite ours.
-                log.error(
-                    "cannot take over a file: one of that name is in this work folder",
-                    extra=fields(file=path.name, inbox=self.name, peer=peer),
-                )
+                # Two instances claimed files of one name (an export that always has the
+                # same name): never overwrite ours. Left where it is, it is moved at a
+                # later round, once ours has been answered and archived (the caller keeps
+                # the peer on the books until nothing is left), or by the peer's restart.
+                left += 1
+                if (peer, path.name) not in self._left:
+                    self._left.add((peer, path.name))
+                    log.error(
+                        "cannot take over a file yet: one of that name is in this work"
+                        " folder; it is moved once that one is done",
+                        extra=fields(file=path.name, inbox=self.name, peer=peer),
+                    )
                 continue
             known = self.journal.file_by_path(path)
             try:
@@ -177,15 +200,24 @@ class Inbox:
             except FileNotFoundError:
                 continue  # another instance took it first
             except OSError as exc:
-                log.error(
-                    "cannot take over a file",
-                    extra=fields(file=path.name, inbox=self.name, peer=peer, error=str(exc)),
-                )
+                left += 1  # still there: tried again at the next round
+                if (peer, path.name) not in self._left:
+                    self._left.add((peer, path.name))
+                    log.error(
+                        "cannot take over a file",
+                        extra=fields(file=path.name, inbox=self.name, peer=peer, error=str(exc)),
+                    )
                 continue
             if known is not None:
                 self.journal.set_file_path(known.id, target)
             moved += 1
-        return moved
+            if (peer, path.name) in self._left:
+                self._left.discard((peer, path.name))
+                log.warning(
+                    "took over a file left at an earlier round",
+                    extra=fields(file=path.name, inbox=self.name, peer=peer),
+                )
+        return Takeover(moved, left)
 
     def _adopt(self, path: Path) -> FileRecord | None:
         """The journal record of a file taken over from another instance's folder whose

@@ -50,7 +50,7 @@ from utlegg_gateway.folders.archive import purge_archive
 from utlegg_gateway.folders.attachments import Sightings
 from utlegg_gateway.folders.inbox import InboxWatcher
 from utlegg_gateway.folders.outbox import sweep_temp_files
-from utlegg_gateway.folders.work import Inbox
+from utlegg_gateway.folders.work import Inbox, Takeover
 from utlegg_gateway.followup import FollowupReport, followup_once, start_followup
 from utlegg_gateway.gateway.pipeline import FileOutcome, NullProgress, Pipeline, ProgressSink
 from utlegg_gateway.gateway.runlock import RunLock
@@ -190,9 +190,12 @@ class Gateway:
         parent = Path(record.path).parent
         return any(parent == inbox.work for inbox in self.inboxes.values())
 
-    def take_over(self, peer: str) -> int:
-        """Move a dead cluster instance's claimed files here: how many (see Inbox.take_over)."""
-        return sum(inbox.take_over(peer) for inbox in self.inboxes.values())
+    def take_over(self, peer: str) -> Takeover:
+        """Move a dead cluster instance's claimed files here (see Inbox.take_over)."""
+        done = Takeover()
+        for inbox in self.inboxes.values():
+            done = done.plus(inbox.take_over(peer))
+        return done
 
     def taken_up(self) -> list[FileRecord]:
         """Every file in this instance's work folders as a journal record: after a
@@ -739,8 +742,11 @@ class Daemon:
             generation=self.lease.generation,
         )
 
-    def _take_over(self, peer: str) -> int:
-        return sum(gateway.take_over(peer) for gateway in self.gateways)
+    def _take_over(self, peer: str) -> Takeover:
+        done = Takeover()
+        for gateway in self.gateways:
+            done = done.plus(gateway.take_over(peer))
+        return done
 
     def _woken(self, moved: int) -> None:
         self._taken = True
