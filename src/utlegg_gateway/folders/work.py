@@ -179,7 +179,8 @@ class Inbox:
         moved = left = 0
         for path in source.work_files():
             target = self.work / path.name
-            if target.exists():
+            # is_symlink too: a refused link of that name (kept, never followed) may dangle.
+            if target.exists() or target.is_symlink():
                 # Two instances claimed files of one name (an export that always has the
                 # same name): never overwrite ours. Left where it is, it is moved at a
                 # later round, once ours has been answered and archived (the caller keeps
