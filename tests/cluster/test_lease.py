@@ -255,6 +255,22 @@ def test_a_file_whose_name_the_taker_holds_waits_and_is_taken_over_once_that_one
         assert [r.id for r in taker.recover()] == [theirs.id]
 
 
+def test_a_takeover_never_renames_over_a_dangling_link_of_that_name(
+    cluster_journal: JournalSettings, tmp_path: Path
+) -> None:
+    """A refused symlink is kept in work/ unfollowed and may dangle: `exists()` is false
+    for it, and a rename would have replaced it (and its journal row's file)."""
+    with open_journal(cluster_journal, clock=_clock) as journal:
+        dead, taker = _dead_and_taker(cluster_journal, tmp_path, journal)
+        dead.work.mkdir(parents=True)
+        taker.work.mkdir(parents=True)
+        (dead.work / "krav.csv").write_bytes(b"theirs\n")
+        (taker.work / "krav.csv").symlink_to(tmp_path / "gone")
+        assert taker.take_over("gw-a") == Takeover(moved=0, left=1)
+        assert (taker.work / "krav.csv").is_symlink()
+        assert (dead.work / "krav.csv").read_bytes() == b"theirs\n"
+
+
 def test_a_peer_with_files_left_stays_on_the_books_until_a_round_moves_them(
     cluster_journal: JournalSettings,
 ) -> None:
