@@ -329,8 +329,8 @@ class InternalError(GatewayError):
 class TransitionError(InternalError):
     """A file or case was asked to move to a state its state machine forbids, or without
     what that move needs (a retry time, an intent's meldingsid): a bug in the step that
-    asked. The journal refused before writing anything, so it is sound and
-    only that file or case fails; a JournalError would stop the whole run."""
+    asked. The journal refused before writing anything, so it is sound and only that
+    file or case fails; a JournalError would stop the whole run."""
 
     code = "illegal-transition"
 

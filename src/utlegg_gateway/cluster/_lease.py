@@ -53,7 +53,6 @@ __all__ = ["InstanceLease", "TakeOver"]
 
 log = get_logger(__name__)
 
-# Moves a dead instance's files into this one's work folders: returns how many.
 # Moves a dead peer's claimed files here: (files moved, files that had to stay there).
 TakeOver = Callable[[str], tuple[int, int]]
 
