@@ -28,7 +28,6 @@ from utlegg_gateway.config import load_settings
 from utlegg_gateway.demo import write_gateway_config
 from utlegg_gateway.gateway import pipeline
 from utlegg_gateway.gateway.runner import run_once
-from utlegg_gateway.journal._core import SqlJournal
 from utlegg_gateway.journal.sqlite import CaseState, Journal
 from utlegg_gateway.operations import replay_file
 from utlegg_gateway.provning import RULES
@@ -338,14 +337,14 @@ def test_a_forbidden_state_change_fails_its_case_and_not_the_run(
     move the first case from `uploading` back to `new` instead of to `submitting`. The
     refusal itself is the real journal's."""
     first, other = sorted(SAMPLE_CASES)
-    real = SqlJournal.set_case_state
+    real = Journal.set_case_state
 
-    def buggy(self: SqlJournal, case_id: int, state: CaseState, **kw: Any) -> Any:
+    def buggy(self: Journal, case_id: int, state: CaseState, **kw: Any) -> Any:
         if state is CaseState.SUBMITTING and self.case(case_id).key == first:
             return real(self, case_id, CaseState.NEW)
         return real(self, case_id, state, **kw)
 
-    monkeypatch.setattr(SqlJournal, "set_case_state", buggy)
+    monkeypatch.setattr(Journal, "set_case_state", buggy)
     config = _config(tmp_path, sandbox, credentials)
     inbox = _inbox(tmp_path, "xml-sak")
     drop_attachments("xml-sak", inbox)
