@@ -15,7 +15,11 @@ and submission share the 5 slots:
    arrived (`latency:`, the sandbox's work inside that time);
 2. the same round again while `--submissions` cases are uploaded and submitted at the same
    time (the same latency on every upload and submit);
-3. one Dialogporten round fetching every letter (dialog, transmissions, PDF, files written
+3. the ideal status client over the same N cases, at the same latency: one token, one
+   semaphore of 5, one GET per case with the poller's headers, the answer's JSON read, and
+   nothing else (no journal, no outbox, no logging, no schedule), so the round's share of
+   the ceiling is set against what a client that only waits for answers gets here;
+4. one Dialogporten round fetching every letter (dialog, transmissions, PDF, files written
    and recorded), then a round with nothing new.
 
 For each it prints cases/s, the calls per case the sandbox counted, the ceiling
@@ -33,6 +37,7 @@ import json
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,6 +52,7 @@ from tests.followup.conftest import ORGNR, settings_data
 
 from utlegg_gateway.config import Settings
 from utlegg_gateway.elan import Accepted, build_client
+from utlegg_gateway.elan.maskinporten import TokenProvider
 from utlegg_gateway.followup import build_followup
 from utlegg_gateway.journal.sqlite import CaseState, Journal, NewCase
 
@@ -164,6 +170,58 @@ async def _round(  # noqa: PLR0917 -- a benchmark's one call site, read top to b
     )
 
 
+async def _ideal_status(settings: Settings, sb: Any, saksrefs: list[str], latency: float) -> None:
+    """Every case's Status på sak once, 5 in flight, nothing done with the answer but read it."""
+    elan = settings.elan
+    url = elan.api_base_urls(settings.environment)["status"].rstrip("/") + elan.paths.status
+    names = elan.headers
+    delay = {"probability": 1.0, "actions": [f"latency:{latency}"]}
+    sb.admin.set_faults({"status": delay})
+    before = sb.admin.stats()
+    async with httpx.AsyncClient(timeout=30) as token_http, httpx.AsyncClient(timeout=30) as http:
+        token = await TokenProvider.from_settings(settings, http=token_http).get()
+        fixed = {
+            "Authorization": f"Bearer {token.value}",
+            names.klientid: elan.klientid,
+            "Accept": "application/json",
+        }
+        slots = asyncio.Semaphore(5)
+        held = [0.0]
+
+        async def one(ref: str) -> None:
+            headers = fixed | {
+                names.korrelasjonsid: str(uuid.uuid4()),
+                names.meldingsid: str(uuid.uuid4()),
+            }
+            async with slots:
+                began = time.perf_counter()
+                response = await http.get(
+                    url.replace("{eksternSaksreferanse}", ref), headers=headers
+                )
+                response.json()
+                held[0] += time.perf_counter() - began
+            response.raise_for_status()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(r) for r in saksrefs))
+        took = time.perf_counter() - started
+    after = sb.admin.stats()
+    sb.admin.clear_faults()
+    calls = _delta(after["calls"], before["calls"], "status")
+    ceiling_s = calls * latency / 5
+    handler = _delta(after["handler_seconds"], before["handler_seconds"], "status")
+    print("ideal status client, same cases:")
+    print(
+        f"  {len(saksrefs)} cases in {took:.1f} s ({len(saksrefs) / took:.0f} cases/s), "
+        f"{calls / len(saksrefs):.2f} status calls/case"
+    )
+    print(f"  ceiling {ceiling_s:.1f} s; measured {ceiling_s / took:.0%} of it")
+    print(
+        f"  a slot held {held[0] / calls * 1000:.1f} ms per call on average; the sandbox's "
+        f"handler took {handler / calls * 1000:.1f} ms"
+    )
+
+
 async def main(args: argparse.Namespace, root: Path) -> None:
     n, letters = args.cases, min(args.letters, args.cases)
     # The sandbox in a process of its own (httptools, uvloop), as in bench_gateway: sharing
@@ -204,6 +262,7 @@ async def main(args: argparse.Namespace, root: Path) -> None:
                     sb.admin.advance_clock(step - offset)
                     offset = float(step)
                     await _round(label, followup, elan, sb, n, args.latency, extra, i)
+                await _ideal_status(settings, sb, [saksref for _, saksref in sent], args.latency)
                 started = time.perf_counter()
                 written = await followup.letters.poll_once()
                 took = time.perf_counter() - started
