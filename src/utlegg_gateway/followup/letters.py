@@ -352,7 +352,7 @@ class LettersPoller:
         if self._cases is None:
             self._cases = {
                 c.ekstern_saksreferanse: c
-                for c in self._journal.cases_in_states(CaseState.ACCEPTED)
+                for c in self._journal.cases_in_states(CaseState.ACCEPTED, payloads=False)
                 if c.ekstern_saksreferanse
             }
         return self._cases.get(reference)

@@ -250,7 +250,9 @@ class StatusPoller:
         schedule = self._settings.followup.status_schedule
         out = []
         seen: set[str] = set()
-        for case in self._journal.cases_in_states(CaseState.ACCEPTED):
+        # Without payloads: a status file is made from the answer and the case row, and
+        # decoding 10,000 begjæringer took 2.5-3 s of the loop before the first call.
+        for case in self._journal.cases_in_states(CaseState.ACCEPTED, payloads=False):
             if not case.ekstern_saksreferanse:
                 continue  # accepted as duplicate without a known reference: nothing to ask
             if case.ekstern_saksreferanse in seen:
