@@ -300,7 +300,9 @@ class StatusPoller:
             log.error("status poll failed", extra=fields(case=case.key, **exc.details()))
             self.last_failures[case.innsender_referanse] = str(exc)
             return None
-        return self.record(case, status)
+        # Off the event loop, as the pipeline's journal writes are: the files' and the
+        # cursor's fsyncs held the loop, so the other slots' next calls waited on them.
+        return await asyncio.to_thread(self.record, case, status)
 
     def record(self, case: CaseRecord, status: Mapping[str, Any]) -> StatusChange | None:
         """Write the outbox files for a changed status, then record it (idempotent)."""
