@@ -343,7 +343,7 @@ class LettersPoller:
                     continue
                 written.append(await self._write_letter(item, tx, letter_id=tx_id))
         if updated:
-            self._journal.set_cursor(key, updated)
+            await asyncio.to_thread(self._journal.set_cursor, key, updated)
         return written
 
     def _case_for(self, reference: str | None) -> CaseRecord | None:
@@ -430,6 +430,24 @@ class LettersPoller:
                 localized(content.get("summary")), localized(content.get("title"))
             ),
         }
+        # Off the event loop, as the status poller's writes are: each file's fsyncs and the
+        # cursor's commit would hold every other call of the daemon meanwhile.
+        return await asyncio.to_thread(
+            self._store, dialog, case, doc, blobs, stem=stem, kind=kind, letter_id=letter_id
+        )
+
+    def _store(
+        self,
+        dialog: Mapping[str, Any],
+        case: CaseRecord | None,
+        doc: dict[str, Any],
+        blobs: list[tuple[dict[str, Any], bytes | None]],
+        *,
+        stem: str,
+        kind: str,
+        letter_id: str,
+    ) -> LetterFiles:
+        """Write one letter's files (attachments, CSV/XML, the JSON last), then record it."""
         self.folder.mkdir(parents=True, exist_ok=True)
         paths = []
         for described, blob in blobs:
