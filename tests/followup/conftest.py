@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -189,3 +190,27 @@ async def submit_case(
 def elan_client(env: Env) -> ElanClient:
     """The real ELAN client for the test's settings."""
     return build_client(env.settings)
+
+
+class StallFirstWrite:
+    """An `after_write` hook: the first write waits until `count` writes have happened.
+
+    Called on the event loop, that wait would hold the loop, so no other write could
+    come: the hook's assertion fails with only the first one listed. Called from a worker
+    thread, the other writes go on and release it.
+    """
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.written: list[str] = []
+        self._all = threading.Event()
+        self._lock = threading.Lock()
+
+    def __call__(self, path: Path) -> None:
+        with self._lock:
+            self.written.append(path.name)
+            first = len(self.written) == 1
+            if len(self.written) == self.count:
+                self._all.set()
+        if first:
+            assert self._all.wait(timeout=20), f"the others waited for this write: {self.written}"

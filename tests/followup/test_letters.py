@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.followup.conftest import Env, elan_client, submit_case
+from tests.followup.conftest import Env, StallFirstWrite, elan_client, submit_case
 from utlegg_gateway.errors import GatewayError
 from utlegg_gateway.followup import build_followup
 
@@ -200,24 +200,8 @@ def test_a_failing_dialog_ends_the_cycle_after_the_others_and_is_retried(env: En
 
 def test_a_slow_letter_write_does_not_hold_the_other_dialogs(env: Env) -> None:
     """One letter's outbox write stalls (a slow disk): the other dialog is read and written."""
-    import threading
-
     # Two dialogs: the tests' page holds two, and a page's dialogs are read together.
-    written: list[str] = []
-    both = threading.Event()
-    lock = threading.Lock()
-
-    def stall_first(path: Path) -> None:
-        with lock:
-            written.append(path.name)
-            first = len(written) == 1
-            if len(written) == 2:
-                both.set()
-        # Run on the event loop, this wait would hold the loop and so the other dialog's
-        # calls: it would time out with only this letter written.
-        if first:
-            assert both.wait(timeout=20), f"the other waited for this write: {written}"
-
+    stall = StallFirstWrite(2)
     refs = ["IB-LSLOW-17", "IB-LSLOW-27"]
     asyncio.run(_submit(env, refs))
     env.advance(3601)
@@ -226,14 +210,14 @@ def test_a_slow_letter_write_does_not_hold_the_other_dialogs(env: Env) -> None:
         async with (
             elan_client(env) as elan,
             build_followup(
-                env.settings, env.journal, elan, clock=env.clock, after_write=stall_first
+                env.settings, env.journal, elan, clock=env.clock, after_write=stall
             ) as followup,
         ):
             assert followup.letters is not None
             return sorted(str(f.innsender_referanse) for f in await followup.letters.poll_once())
 
     assert asyncio.run(poll()) == refs
-    assert len(written) == 2
+    assert len(stall.written) == 2
     letters = _letters(env.outbox / "meldinger")
     assert sorted(str(d["innsenderReferanse"]) for d in letters.values()) == refs
     # Recorded: the next cycle writes nothing again.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from tests.followup.conftest import Env, elan_client, submit_case
+from tests.followup.conftest import Env, StallFirstWrite, elan_client, submit_case
 from utlegg_gateway.followup import StatusPoller
 
 LIFE = ["sakOpprettet", "sakUnderBehandling", "sakForelagt", "sakBesluttet", "sakAvsluttet"]
@@ -96,35 +96,19 @@ def test_status_files_in_csv_and_xml_when_the_inbox_asks_and_reentry_is_numbered
 
 def test_a_slow_status_write_does_not_hold_the_other_cases_calls(env: Env) -> None:
     """One case's outbox write stalls (a slow disk): the other cases are asked and written."""
-    import threading
-    from pathlib import Path
-
-    written: list[str] = []
-    all_three = threading.Event()
-    lock = threading.Lock()
-
-    def stall_first(path: Path) -> None:
-        with lock:
-            written.append(path.name)
-            first = len(written) == 1
-            if len(written) == 3:
-                all_three.set()
-        # Run on the event loop, this wait would hold the loop and so the other two
-        # cases' calls: it would time out with only this file written.
-        if first:
-            assert all_three.wait(timeout=20), f"the others waited for this write: {written}"
+    stall = StallFirstWrite(3)
 
     async def scenario() -> list[str]:
         async with elan_client(env) as elan:
             for n in (1, 2, 3):
                 await submit_case(elan, env.journal, f"IB-SLOW-{n}")
             poller = StatusPoller(
-                env.settings, env.journal, elan, clock=env.clock, after_write=stall_first
+                env.settings, env.journal, elan, clock=env.clock, after_write=stall
             )
             return sorted(c.innsender_referanse for c in await poller.poll_once())
 
     assert asyncio.run(scenario()) == ["IB-SLOW-1", "IB-SLOW-2", "IB-SLOW-3"]
-    assert len(written) == 3
+    assert len(stall.written) == 3
     assert sorted(p.name for p in (env.outbox / "status").iterdir()) == [
         f"IB-SLOW-{n}.sakOpprettet.json" for n in (1, 2, 3)
     ]
