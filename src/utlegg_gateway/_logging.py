@@ -155,8 +155,9 @@ class _TextFormatter(logging.Formatter):
 
 
 class _ConsoleHandler(logging.Handler):
-    """Writes through a rich Console: while its Live display runs, each log line is
-    printed above the progress lines instead of through them."""
+    """Writes through a rich Console, or a live display's `print` (one writer at a time
+    with its refresh): while the display runs, each log line is printed above the
+    progress lines instead of through them."""
 
     def __init__(self, console: Any) -> None:
         super().__init__()

@@ -306,7 +306,7 @@ def run_demo(directory: Path | None = None, *, tenants: int = 0) -> int:
         if sys.stderr.isatty():
             progress = TerminalProgress()
             # Warnings go through the live display's console: printed above its lines.
-            configure_logging(json_lines=False, level="WARNING", console=progress.console)
+            configure_logging(json_lines=False, level="WARNING", console=progress)
             with progress:
                 report = run_once(settings, progress=progress)
         else:

@@ -54,7 +54,7 @@ def once(config_path: Path | None, log_level: str, with_followup: bool) -> None:
     json_out = None if sys.stdout.isatty() else JsonLinesProgress(sys.stdout)
     if sys.stderr.isatty():
         terminal = TerminalProgress()
-        setup_logging(log_level, console=terminal.console)
+        setup_logging(log_level, console=terminal)
         sinks = [terminal] if json_out is None else [terminal, json_out]
         with terminal:
             report = run_once(settings, progress=ProgressTee(*sinks), followup=with_followup)

@@ -95,29 +95,58 @@ class TerminalProgress:
 
         self.console = console or Console(stderr=True)
         self._files: dict[str, _FileLine] = {}
-        # The Live refresh thread renders while the event loop updates.
+        # The refresh thread renders while the event loop updates.
         self._lock = threading.Lock()
+        # One writer at a time on the terminal: the refresh and each log line. rich's own
+        # refresh thread and a log line printed from another thread could interleave: the
+        # log line then measured the live lines before they were first drawn, and was
+        # written after them on the same line (seen once in tests/test_terminal.py).
+        self._out = threading.RLock()
+        self._stop = threading.Event()
+        self._refresher: threading.Thread | None = None
         self._live: Live | None = None
+
+    def print(self, *objects: Any, **kw: Any) -> None:
+        """Print above the live lines (what the logging handler calls)."""
+        with self._out:
+            self.console.print(*objects, **kw)
 
     def __enter__(self) -> TerminalProgress:
         from rich.live import Live
 
-        # Live's own redirect would catch print(); our logs already go to self.console.
+        # Live's own redirect would catch print(); our logs already go through print().
         self._live = Live(
             self,
             console=self.console,
-            refresh_per_second=4,
+            auto_refresh=False,
             transient=False,
             redirect_stdout=False,
             redirect_stderr=False,
         )
-        self._live.start()
+        with self._out:
+            self._live.start(refresh=True)
+        self._stop.clear()
+        self._refresher = threading.Thread(
+            target=self._refresh_loop, name="terminal-refresh", daemon=True
+        )
+        self._refresher.start()
         return self
 
+    def _refresh_loop(self) -> None:
+        while not self._stop.wait(0.25):  # 4 times a second, as rich's own thread did
+            with self._out:
+                if self._live is not None:
+                    self._live.refresh()
+
     def __exit__(self, *_: object) -> None:
-        if self._live is not None:
-            self._live.stop()
-            self._live = None
+        self._stop.set()
+        if self._refresher is not None:
+            self._refresher.join()
+            self._refresher = None
+        with self._out:
+            if self._live is not None:
+                self._live.stop()
+                self._live = None
 
     def _line(self, name: str) -> _FileLine:
         if name not in self._files:
