@@ -164,6 +164,45 @@ def test_threads_share_the_journal_and_duplicates_stay_exact(
         assert [f.state for f in j.files_in_states(FileState.CLAIMED)] == [FileState.CLAIMED] * 16
 
 
+def _drop_connections(server: _postgres.PostgresServer, settings: JournalSettings) -> int:
+    """End every server process of the journal's database, as a restart does; how many."""
+    import psycopg
+
+    assert settings.url is not None
+    database = settings.url.rsplit("/", 1)[1]
+    with psycopg.connect(server.admin_conninfo(), autocommit=True) as admin:
+        row = admin.execute(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 10000))"
+            " FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (database,),
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+@pytest.mark.postgres
+def test_connections_the_server_dropped_are_replaced_not_fatal(
+    postgres_server: _postgres.PostgresServer, postgres_journal_settings: JournalSettings
+) -> None:
+    """A restarted server (or a firewall) ends every pooled connection unseen: the next
+    read and the next write each find a live connection, and nothing is lost or doubled.
+    (A journal error here would stop the daemon.)"""
+    with open_journal(postgres_journal_settings, clock=_clock) as j:
+        first = j.register_file(inbox="csv", name="a.csv", sha256="a" * 64, size=1)
+        # Readers at once leave more than one connection in the pool, all to be ended.
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            assert {f.name for f in pool.map(lambda _: j.file(first.id), range(16))} == {"a.csv"}
+
+        assert _drop_connections(postgres_server, postgres_journal_settings) >= 1
+        assert j.file(first.id).name == "a.csv"
+
+        assert _drop_connections(postgres_server, postgres_journal_settings) >= 1
+        j.register_file(inbox="csv", name="b.csv", sha256="b" * 64, size=1)
+
+        files = j.files_in_states(FileState.CLAIMED)
+        assert sorted(f.name for f in files) == ["a.csv", "b.csv"]
+
+
 @pytest.mark.postgres
 def test_once_runs_end_to_end_on_a_postgresql_journal(
     tmp_path: Path,
