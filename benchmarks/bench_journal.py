@@ -6,7 +6,8 @@ Starts a throwaway PostgreSQL server on loopback (tests/_postgres.py, as the tes
 opens the journal on it as the gateway does, and times, in rounds that alternate:
 
 - a read: `journal.case_state(id)` (one SELECT on a pooled connection), and a write:
-  `journal.set_case_state(id, …)` (BEGIN, UPDATE, COMMIT, under the write lock);
+  `journal.set_case_state(id, …)` (BEGIN, SELECT, UPDATE, INSERT, COMMIT, under the
+  write lock, and the case record back), on a case holding the official example;
 - each with the pool checking every connection it hands out (`check=`
   `ConnectionPool.check_connection`: one empty query first, what the journal did until
   this benchmark) and without (what it does now);
@@ -19,6 +20,7 @@ asserted. The same on SQLite (a file in a temporary folder) for comparison.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -31,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import psycopg
 from psycopg_pool import ConnectionPool
 from tests import _postgres
+from tests._data import REFERENCE
 
 from utlegg_gateway.journal import JournalStore
 from utlegg_gateway.journal.postgres import PostgresJournal
@@ -51,13 +54,14 @@ def _timed(n: int, op: Callable[[int], object]) -> tuple[float, float]:
 
 
 def _one_case(journal: JournalStore) -> int:
+    """One case holding the official example as its payload (6.7 KB of JSON)."""
     record = journal.register_file(inbox="csv", name="bench.csv", sha256="b" * 64, size=1)
     case = journal.add_case(
         record.id,
         key="S1",
         innsender_referanse="S1",
         begjaeringsdato="2026-12-01",
-        payload={},
+        payload=json.loads(REFERENCE.read_text(encoding="utf-8")),
         source={},
     )
     return case.id

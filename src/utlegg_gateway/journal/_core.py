@@ -487,7 +487,11 @@ class SqlJournal(ABC):
             if state in CASE_END_STATES:
                 sets.append("finished_at = ?")
                 args.append(now)
-            tx.run(f"UPDATE cases SET {', '.join(sets)} WHERE id = ?", (*args, case_id))  # noqa: S608 -- column names are literals above, values are bound
+            # RETURNING: the record comes back with the write, not from a read after it.
+            updated = tx.one(
+                f"UPDATE cases SET {', '.join(sets)} WHERE id = ? RETURNING *",  # noqa: S608 -- column names are literals above, values are bound
+                (*args, case_id),
+            )
             if intent is not None:
                 if meldingsid is None:
                     raise TransitionError("an intent needs its meldingsid", field="meldingsid")
@@ -504,7 +508,8 @@ class SqlJournal(ABC):
                 at=now,
                 detail=info,
             )
-        return self.case(case_id)
+        assert updated is not None  # the row was read above, in this transaction
+        return _case(updated)
 
     def record_intent(self, case_id: int, operation: str, meldingsid: str) -> None:
         """Commit, BEFORE making it, that an external call (`operation`) is about to be made.
