@@ -20,8 +20,9 @@
    is counted alone and neither meets the other's cases. Ceiling: 5 calls in flight /
    (the ideal client's delayed calls per case as the sandbox counted them × latency),
    i.e. the minimal call pattern. Also shown per client: its span as the sandbox saw
-   it (first upload → last submit received), calls per case, and the calls in flight
-   sampled from the admin stats every 50 ms.
+   it (first upload → last submit received), calls per case, the calls in flight
+   sampled from the admin stats every 50 ms, and the client process's CPU time (user +
+   system, its start-up and mapping included) per case.
 
 The sandbox runs in its own process, so it does not share the gateway's interpreter.
 """
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
 import sqlite3
 import statistics
@@ -294,10 +296,16 @@ def bench_throughput(
     ideal_dir = root / "ideal"
     shutil.copytree(inbox, ideal_dir)
 
+    cpu: dict[str, float] = {}
+
     def command(*args: str) -> str:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         done = subprocess.run(
             [sys.executable, *args], capture_output=True, text=True, cwd=root, check=False
         )
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        # The client process's own CPU (user + system), start-up and mapping included.
+        cpu["seconds"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         if done.returncode != 0:
             raise RuntimeError(done.stderr[-4000:])
         return done.stdout
@@ -322,6 +330,7 @@ def bench_throughput(
         return span
 
     gw = _measured(sandbox, latency, cases, gateway, fault)
+    gw["cpu_ms_per_case"] = cpu["seconds"] * 1000 / cases
     conn = sqlite3.connect(root / "state" / "journal.sqlite3")
     first, last, accepted = conn.execute(
         "SELECT MIN(created_at), MAX(finished_at), SUM(state = 'accepted') FROM cases"
@@ -333,6 +342,7 @@ def bench_throughput(
         datetime.fromisoformat(last) - datetime.fromisoformat(first)
     ).total_seconds()
     best = _measured(sandbox, latency, cases, ideal, fault) | client_side
+    best["cpu_ms_per_case"] = cpu["seconds"] * 1000 / cases
     # The ceiling from the minimal call pattern: the delayed calls the sandbox counted
     # for the ideal client, 5 in flight / (calls per case × latency).
     ceiling = 5 / (best["delayed_per_case"] * latency)
@@ -402,9 +412,9 @@ def main() -> None:
     print(
         "| sandbox | client | cases/s | cases/s (sandbox span) | delayed calls/case "
         "| all ELAN calls/case | ceiling cases/s | share of ceiling | gateway / ideal "
-        "| mean in flight | samples at 5 | ms in flight per call |"
+        "| mean in flight | samples at 5 | ms in flight per call | client CPU ms/case |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label, thr in results.items():
         for who in ("gateway", "ideal"):
             r = thr[who]
@@ -415,7 +425,7 @@ def main() -> None:
                 f"| {r['calls_per_case']:.2f} | {thr['ceiling_cases_per_second']:.1f} "
                 f"| {r['share_of_ceiling'] * 100:.0f} % | {ratio} "
                 f"| {r['mean_in_flight']:.2f} | {r['share_at_5'] * 100:.0f} % "
-                f"| {r['ms_per_call']:.1f} |"
+                f"| {r['ms_per_call']:.1f} | {r['cpu_ms_per_case']:.1f} |"
             )
     for label, thr in results.items():
         r = thr["ideal"]
