@@ -46,8 +46,24 @@ def _config(tmp_path: Path, sandbox: Any, credentials: Any, **extra: Any) -> Pat
     )
 
 
-def _once(config: Path) -> Any:
-    return run_once(load_settings(config, environ={}))
+def _once(config: Path, progress: pipeline.ProgressSink | None = None) -> Any:
+    return run_once(load_settings(config, environ={}), progress=progress)
+
+
+class _Outcomes:
+    """A progress sink that keeps each case's outcome as the pipeline reports it."""
+
+    def __init__(self) -> None:
+        self.cases: list[str] = []
+
+    def waiting(self, name: str, reason: str, seconds: float) -> None: ...
+    def file_started(self, name: str) -> None: ...
+    def cases_found(self, name: str, total: int) -> None: ...
+    def file_duplicate(self, name: str, original: str) -> None: ...
+    def file_finished(self, name: str, outcome: pipeline.FileOutcome) -> None: ...
+
+    def case_finished(self, name: str, outcome: str) -> None:
+        self.cases.append(outcome)
 
 
 def _inbox(tmp_path: Path, fmt: str) -> Path:
@@ -542,13 +558,16 @@ def test_an_elan_rejection_422_is_recorded_and_receipted_in_process(
     inbox = _inbox(tmp_path, "xml-sak")
     drop_attachments("xml-sak", inbox)
     drop_renamed(FORMATS["xml-sak"], inbox)
+    progress = _Outcomes()
 
-    report = _once(config)
+    report = _once(config, progress)
 
     assert report.exit_code == 1
     name = FORMATS["xml-sak"].name
     cases = receipt(tmp_path / "outbox", name)["cases"]
     assert cases and {c["status"] for c in cases} == {"rejected"}
+    # The live counts (`once` on a terminal) say so too, case by case.
+    assert progress.cases == ["rejected"] * len(cases)
     for case in cases:
         rules = {(e["rule"], e["origin"]) for e in case["errors"]}
         assert ("ER_IKKE_HOVEDENHET", "server") in rules

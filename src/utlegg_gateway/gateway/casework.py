@@ -172,8 +172,8 @@ class CaseWorker:
 
     async def run(
         self, record: FileRecord, inbox: InboxSettings, path: Path, case: CaseRecord
-    ) -> None:
-        """Take one case as far as it can go in this run."""
+    ) -> CaseState:
+        """Take one case as far as it can go in this run; the state it was left in."""
         while case.state not in CASE_END_STATES:
             if case.state is C.RETRY_WAIT and case.next_attempt_at is not None:
                 delay = (case.next_attempt_at - self._clock()).total_seconds()
@@ -189,11 +189,12 @@ class CaseWorker:
                         # A temporary upload failure: wait and go on in this run, as a
                         # submit failure does; nothing else would take the case up again.
                         continue
-                    return
+                    return case.state
                 case, payload = ready
             else:
                 payload = case.payload
             case = await self._submit(record, case, payload)
+        return case.state
 
     # --- attachments -------------------------------------------------------------------
 

@@ -568,9 +568,11 @@ class Pipeline:
         self, record: FileRecord, inbox: InboxSettings, path: Path, case_id: int
     ) -> None:
         """One case in a slot the caller acquired; released here, whatever happens."""
+        # The state the case was left in, for progress; read again only after a failure.
+        left: CaseState | None = None
         try:
             # The full record (with its payload) is read only now that the case runs.
-            await self.cases.run(record, inbox, path, self.journal.case(case_id))
+            left = await self.cases.run(record, inbox, path, self.journal.case(case_id))
         except JournalError:
             raise
         except Exception as exc:
@@ -585,7 +587,8 @@ class Pipeline:
                 self.cases.end(current, C.FAILED, errors=[entry])
         finally:
             self._slots.release()
-            self.progress.case_finished(record.name, self._case_outcome(case_id))
+            outcome = case_outcome(left) if left is not None else self._case_outcome(case_id)
+            self.progress.case_finished(record.name, outcome)
 
     def _case_outcome(self, case_id: int) -> str:
         """The case's outcome for progress; "open" when even the journal cannot say."""
