@@ -51,16 +51,24 @@ def _once(config: Path, progress: pipeline.ProgressSink | None = None) -> Any:
 
 
 class _Outcomes:
-    """A progress sink that keeps each case's outcome as the pipeline reports it."""
+    """A progress sink that keeps what the pipeline reports: each case's outcome, and the
+    file-level calls in their order."""
 
     def __init__(self) -> None:
         self.cases: list[str] = []
+        self.calls: list[tuple[str, str]] = []
 
     def waiting(self, name: str, reason: str, seconds: float) -> None: ...
-    def file_started(self, name: str) -> None: ...
     def cases_found(self, name: str, total: int) -> None: ...
-    def file_duplicate(self, name: str, original: str) -> None: ...
-    def file_finished(self, name: str, outcome: pipeline.FileOutcome) -> None: ...
+
+    def file_started(self, name: str) -> None:
+        self.calls.append(("started", name))
+
+    def file_duplicate(self, name: str, original: str) -> None:
+        self.calls.append(("duplicate", name))
+
+    def file_finished(self, name: str, outcome: pipeline.FileOutcome) -> None:
+        self.calls.append(("finished", name))
 
     def case_finished(self, name: str, outcome: str) -> None:
         self.cases.append(outcome)
@@ -167,10 +175,15 @@ def test_same_file_again_gets_a_duplicate_receipt_and_is_not_resent(
     submitted = len(sandbox.admin.submissions())
 
     drop_renamed(FORMATS["xml-sak"], inbox, "inkassonett_20251002.xml")
-    assert _once(config).exit_code == 0
+    progress = _Outcomes()
+    assert _once(config, progress).exit_code == 0
 
     again = receipt(tmp_path / "outbox", "inkassonett_20251002.xml")
     assert again["file"]["duplicateOf"] == FORMATS["xml-sak"].name
+    # Never "started": a terminal would draw its empty counts ("0 of ?") until the
+    # duplicate is told, as tests/test_terminal.py once caught.
+    name = "inkassonett_20251002.xml"
+    assert progress.calls == [("duplicate", name), ("finished", name)]
     assert {c["status"] for c in again["cases"]} == {"duplicate"}
     assert len(sandbox.admin.submissions()) == submitted
     assert "inkassonett_20251002.xml" in archived(tmp_path)

@@ -119,6 +119,11 @@ CASE_OUTCOMES: dict[CaseState, str] = {
 }
 
 
+def _fresh_duplicate(record: FileRecord) -> bool:
+    """Registered as a duplicate of an earlier file, and not answered yet."""
+    return record.duplicate_of is not None and record.state is F.CLAIMED
+
+
 def case_outcome(state: CaseState) -> str:
     """accepted, rejected, failed, duplicate, or open (not ended yet)."""
     return CASE_OUTCOMES.get(state, "open")
@@ -273,7 +278,10 @@ class Pipeline:
     async def process(self, record: FileRecord) -> FileOutcome:
         """Take one registered file (fresh or resumed) to its end state."""
         name = record.name
-        self.progress.file_started(name)
+        if not _fresh_duplicate(record):
+            # A duplicate shows no counts, not even "0 of ?" for a moment: its line says
+            # of what file it is a duplicate (`_answer_duplicate`).
+            self.progress.file_started(name)
         try:
             outcome = await self._process(record)
         except JournalError:
@@ -330,7 +338,7 @@ class Pipeline:
             return self._outcome(record, answered=False)
         if path is None or presence == "gone":
             raise InboxError("the claimed file is gone from work/", file=record.path or record.name)
-        if record.duplicate_of is not None and record.state is F.CLAIMED:
+        if _fresh_duplicate(record):
             return await self._answer_duplicate(record, inbox)
         started = _CaseTasks()
         if record.state in (F.CLAIMED, F.MAPPING):

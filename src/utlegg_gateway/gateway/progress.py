@@ -179,9 +179,11 @@ class TerminalProgress:
             self._line(name).counts[outcome] += 1
 
     def file_duplicate(self, name: str, original: str) -> None:
-        """The whole file is a duplicate: no bar, no counts."""
+        """The whole file is a duplicate: no bar, no counts (it is never `file_started`)."""
         with self._lock:
-            self._line(name).duplicate_of = original
+            line = self._line(name)
+            line.started, line.waiting = True, None
+            line.duplicate_of = original
 
     def file_finished(self, name: str, outcome: FileOutcome) -> None:
         """The file ended: its counts are now the journal's."""
